@@ -1,0 +1,10 @@
+//! Receiving and decoding flow export (the "receive" and "decode" steps of the pipeline).
+//!
+//! Owns: the UDP receive module (the only `unsafe` in the workspace), zero-copy wire views for
+//! NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011/7012), per-exporter template and sampling
+//! state, and normalisation into one [`FlowRecord`].
+//! Must never: aggregate, store, or read the clock in decoding logic (`now` is always a parameter).
+
+pub mod record;
+
+pub use record::{FlowRecord, SamplingSource};

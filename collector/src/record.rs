@@ -1,0 +1,257 @@
+//! The one normalised flow record every decoder produces.
+//!
+//! Owns: the fixed-size, `Copy` shape that flows through the rest of the pipeline (aggregator,
+//! storage, `sluice decode`). It holds no references into the datagram, so it can outlive it.
+//! Must never: allocate, or hold anything whose size depends on the wire.
+//!
+//! Addresses are kept as IPv6; IPv4 addresses are stored IPv4-mapped (`::ffff:a.b.c.d`, RFC 4291
+//! §2.5.5.2) and shown in dotted-quad form by [`display_addr`]. Times are Unix epoch milliseconds (UTC).
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use serde::{Serialize, Serializer};
+
+/// Where the sampling rate of a record came from, in the order of precedence the decoder applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplingSource {
+    /// No source gave a rate; the record is kept with a rate of 1 and this mark.
+    #[default]
+    Unknown,
+    /// A configured override for the exporter's CIDR.
+    Override,
+    /// An information element in the data record itself (IE 34, 305/306, or 48 with 49/50 inline).
+    Record,
+    /// Options data for (exporter, domain, sampler/selector id).
+    OptionsData,
+    /// The NetFlow v5 header's sampling interval.
+    V5Header,
+    /// The configured default rate.
+    ConfigDefault,
+}
+
+impl SamplingSource {
+    /// Stable lower-case name, used in metrics and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SamplingSource::Unknown => "unknown",
+            SamplingSource::Override => "override",
+            SamplingSource::Record => "record",
+            SamplingSource::OptionsData => "options_data",
+            SamplingSource::V5Header => "v5_header",
+            SamplingSource::ConfigDefault => "config_default",
+        }
+    }
+}
+
+/// Bits of [`FlowRecord::flags`]: conditions the decoder noticed but that do not reject the record.
+pub mod flags {
+    /// The flow's end time is before its start time.
+    pub const END_BEFORE_START: u8 = 1 << 0;
+    /// The flow's end time is far (more than the configured tolerance) from the export time.
+    pub const FAR_FROM_EXPORT_TIME: u8 = 1 << 1;
+    /// The sampling rate is unknown; bytes and packets are as exported (rate 1).
+    pub const SAMPLING_UNKNOWN: u8 = 1 << 2;
+    /// The record was held because its template had not arrived, and decoded later.
+    pub const REPLAYED: u8 = 1 << 3;
+}
+
+/// One decoded flow record. Fixed size, `Copy`, no heap.
+///
+/// Fields that an exporter may omit are `Option`s. `bytes` and `packets` are as exported (not scaled);
+/// multiply by `sampling_rate` for the estimate of real traffic ([`FlowRecord::scaled_bytes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowRecord {
+    /// When the datagram was received (or the capture timestamp when decoding a file), Unix ms.
+    pub time_received: i64,
+    /// The exporter's address (the datagram's source), IPv4-mapped when IPv4.
+    #[serde(serialize_with = "ser_addr")]
+    pub exporter: Ipv6Addr,
+    /// Observation domain id (IPFIX) or source id (NetFlow v9); engine type/id for v5.
+    pub observation_domain: u32,
+    /// Protocol version: 5, 9 or 10 (IPFIX).
+    pub version: u16,
+    /// Flow start, Unix ms.
+    pub flow_start: Option<i64>,
+    /// Flow end, Unix ms.
+    pub flow_end: Option<i64>,
+    /// Source address.
+    #[serde(serialize_with = "ser_opt_addr")]
+    pub src_addr: Option<Ipv6Addr>,
+    /// Destination address.
+    #[serde(serialize_with = "ser_opt_addr")]
+    pub dst_addr: Option<Ipv6Addr>,
+    /// Source transport port.
+    pub src_port: Option<u16>,
+    /// Destination transport port.
+    pub dst_port: Option<u16>,
+    /// IP protocol number.
+    pub protocol: Option<u8>,
+    /// Cumulative TCP flags (IPFIX tcpControlBits is 16 bits wide).
+    pub tcp_flags: Option<u16>,
+    /// IP ToS / traffic class byte (DSCP is `tos >> 2`).
+    pub tos: Option<u8>,
+    /// Bytes (octets) as exported, before sampling scale-up.
+    pub bytes: u64,
+    /// Packets as exported, before sampling scale-up.
+    pub packets: u64,
+    /// The sampling rate that applies (1 in N). 1 when unsampled or unknown; see `sampling_source`.
+    pub sampling_rate: u32,
+    /// Where `sampling_rate` came from.
+    pub sampling_source: SamplingSource,
+    /// Sampler / selector id the record referred to, if any.
+    pub sampler_id: Option<u32>,
+    /// Input interface (ifIndex).
+    pub in_if: Option<u32>,
+    /// Output interface (ifIndex).
+    pub out_if: Option<u32>,
+    /// Source BGP AS.
+    pub src_as: Option<u32>,
+    /// Destination BGP AS.
+    pub dst_as: Option<u32>,
+    /// Source prefix length.
+    pub src_mask: Option<u8>,
+    /// Destination prefix length.
+    pub dst_mask: Option<u8>,
+    /// IP next hop.
+    #[serde(serialize_with = "ser_opt_addr")]
+    pub next_hop: Option<Ipv6Addr>,
+    /// Flow direction: 0 ingress, 1 egress.
+    pub direction: Option<u8>,
+    /// Source VLAN id (IE 58, or 243 dot1qVlanId).
+    pub vlan: Option<u16>,
+    /// Forwarding status (IE 89); the top two bits are the status class.
+    pub forwarding_status: Option<u8>,
+    /// ICMP type.
+    pub icmp_type: Option<u8>,
+    /// ICMP code.
+    pub icmp_code: Option<u8>,
+    /// Post-NAT source address (IE 225 / 281).
+    #[serde(serialize_with = "ser_opt_addr")]
+    pub post_nat_src_addr: Option<Ipv6Addr>,
+    /// Post-NAT destination address (IE 226 / 282).
+    #[serde(serialize_with = "ser_opt_addr")]
+    pub post_nat_dst_addr: Option<Ipv6Addr>,
+    /// Post-NAPT source port (IE 227).
+    pub post_nat_src_port: Option<u16>,
+    /// Post-NAPT destination port (IE 228).
+    pub post_nat_dst_port: Option<u16>,
+    /// Bits from [`flags`].
+    pub flags: u8,
+}
+
+impl Default for FlowRecord {
+    fn default() -> Self {
+        FlowRecord {
+            time_received: 0,
+            exporter: Ipv6Addr::UNSPECIFIED,
+            observation_domain: 0,
+            version: 0,
+            flow_start: None,
+            flow_end: None,
+            src_addr: None,
+            dst_addr: None,
+            src_port: None,
+            dst_port: None,
+            protocol: None,
+            tcp_flags: None,
+            tos: None,
+            bytes: 0,
+            packets: 0,
+            sampling_rate: 1,
+            sampling_source: SamplingSource::Unknown,
+            sampler_id: None,
+            in_if: None,
+            out_if: None,
+            src_as: None,
+            dst_as: None,
+            src_mask: None,
+            dst_mask: None,
+            next_hop: None,
+            direction: None,
+            vlan: None,
+            forwarding_status: None,
+            icmp_type: None,
+            icmp_code: None,
+            post_nat_src_addr: None,
+            post_nat_dst_addr: None,
+            post_nat_src_port: None,
+            post_nat_dst_port: None,
+            flags: 0,
+        }
+    }
+}
+
+impl FlowRecord {
+    /// Bytes scaled by the sampling rate: the estimate of real traffic.
+    pub fn scaled_bytes(&self) -> u64 {
+        self.bytes
+            .saturating_mul(u64::from(self.sampling_rate.max(1)))
+    }
+
+    /// Packets scaled by the sampling rate.
+    pub fn scaled_packets(&self) -> u64 {
+        self.packets
+            .saturating_mul(u64::from(self.sampling_rate.max(1)))
+    }
+}
+
+/// Map any address into the IPv6 form the record stores (IPv4 becomes IPv4-mapped).
+pub fn to_v6(addr: IpAddr) -> Ipv6Addr {
+    match addr {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    }
+}
+
+/// The usual text form of a stored address: dotted quad for IPv4-mapped addresses.
+pub fn display_addr(addr: Ipv6Addr) -> IpAddr {
+    addr.to_canonical()
+}
+
+fn ser_addr<S: Serializer>(addr: &Ipv6Addr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&display_addr(*addr))
+}
+
+fn ser_opt_addr<S: Serializer>(addr: &Option<Ipv6Addr>, s: S) -> Result<S::Ok, S::Error> {
+    match addr {
+        Some(a) => s.collect_str(&display_addr(*a)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_is_stored_mapped_and_shown_dotted() {
+        let v6 = to_v6("10.1.2.3".parse().unwrap());
+        assert_eq!(v6, "::ffff:10.1.2.3".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(display_addr(v6).to_string(), "10.1.2.3");
+        let rec = FlowRecord {
+            src_addr: Some(v6),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(rec).unwrap();
+        assert_eq!(json["src_addr"], "10.1.2.3");
+        assert_eq!(json["dst_addr"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn scaling_saturates_and_treats_zero_rate_as_one() {
+        let rec = FlowRecord {
+            bytes: 1000,
+            packets: 3,
+            sampling_rate: 0,
+            ..Default::default()
+        };
+        assert_eq!(rec.scaled_bytes(), 1000);
+        let rec = FlowRecord {
+            bytes: u64::MAX,
+            sampling_rate: 10,
+            ..Default::default()
+        };
+        assert_eq!(rec.scaled_bytes(), u64::MAX);
+    }
+}

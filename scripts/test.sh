@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a clean Debian/Ubuntu machine: installs and starts what the tests need,
+# then runs every test. The README's test command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real exporters, reference decoders and servers the end-to-end tests use.
+./scripts/install-deps.sh
+
+# Services: a local ClickHouse (Debian's 18.16) and, when ../shared is present, the modern-engine stand-in.
+if [ -x ./scripts/clickhouse.sh ]; then
+  eval "$(./scripts/clickhouse.sh start)"
+  export SLUICE_TEST_CLICKHOUSE_URL
+fi
+if [ -x ../shared/tools/chdb-http/start.sh ] && [ -x ./scripts/chdb.sh ]; then
+  eval "$(./scripts/chdb.sh start)"
+  export SLUICE_TEST_CHDB_URL
+fi
+
+export SLUICE_SHARED_DIR="${SLUICE_SHARED_DIR:-$(cd .. && pwd)/shared}"
+export RUST_BACKTRACE=1
+
+if command -v cargo-nextest >/dev/null 2>&1; then
+  exec cargo nextest run --workspace --all-targets --no-fail-fast
+else
+  exec cargo test --workspace --all-targets --no-fail-fast
+fi
