@@ -6,5 +6,7 @@
 //! Must never: read the clock inside the core, touch the network, or know about storage.
 
 pub mod output;
+pub mod sink;
 
 pub use output::{Dimension, Key, WindowTopRow, WindowTotalsRow};
+pub use sink::{Output, Sink, SinkError};
