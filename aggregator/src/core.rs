@@ -1,0 +1,386 @@
+//! The synchronous aggregation core: event-time tumbling windows of per-dimension key tables.
+//!
+//! Owns: which window a flow (or each prorated part of it) lands in, the watermark, lateness, when a
+//! window closes, per-exporter exact totals, and the [`AggregatorStats`] the binary exports.
+//! Must never: read the clock (`now` is a parameter of [`Aggregator::flush_into`]), do I/O, or lose a
+//! flow silently: a flow too old for its window is put in the oldest window still open and counted.
+//!
+//! # Time rules
+//! - Windows are `[start, start + window)` with `start` a multiple of the window length since the
+//!   Unix epoch (so they align across collectors and restarts).
+//! - A flow's event time is its `time_key` time (start, end or received); a flow without that time
+//!   uses `time_received`.
+//! - The **watermark** is the largest of: every `now` passed to `flush_into`, and every event time
+//!   recorded, each event time capped at `time_received + window` (an exporter clock running ahead
+//!   cannot drag the watermark into the future). Flows flagged `FAR_FROM_EXPORT_TIME` do not move it.
+//! - The **floor** is `align(watermark) - allowed_lateness_windows * window`: the oldest window that
+//!   still accepts flows. A flow whose window is below the floor is **late**: it is recorded in the
+//!   floor window and counted in that window's `late_flows` (per exporter) and in the stats.
+//! - A window **closes** (is emitted by `flush_into`) once it is below the floor, i.e. when the
+//!   watermark reaches `window_end + allowed_lateness_windows * window`. Windows close only inside
+//!   `flush_into`/`flush_all`; between flushes a window below the floor just stops taking flows.
+//!
+//! # Pro-rating
+//! With `prorate` on, `time_key` start or end, and both times present with `end > start`, a flow is
+//! spread over the windows that `[start, end)` overlaps, in proportion to the overlap in ms, using the
+//! largest-remainder split (parts sum exactly to the whole for every measure, the flow count too).
+//! The share of any part below the floor goes to the floor window; a flow spanning more than 64
+//! windows puts the rest of its tail in the 64th. Neither case loses a unit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv6Addr;
+
+use collector::FlowRecord;
+use collector::record::flags;
+
+use crate::config::{TimeKey, ValidatedAggregatorConfig};
+use crate::counts::{Counts, MAX_SPREAD, split};
+use crate::keys::key_for;
+use crate::output::{Dimension, WindowTotalsRow};
+use crate::sink::Output;
+use crate::table::{DimTable, EmitCtx};
+
+/// Counters of an aggregator, as plain numbers for the binary to export as metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AggregatorStats {
+    /// Flow records passed to `record` (cumulative).
+    pub flows_recorded: u64,
+    /// Flows whose window was already below the floor, recorded in the oldest open window (cumulative).
+    pub late_flows: u64,
+    /// Flows whose prorated parts partly fell below the floor or past the spread cap and were moved
+    /// into the nearest accepted window (cumulative; not counted as late).
+    pub parts_moved: u64,
+    /// Times a dimension of a window switched from exact counting to the sketch (cumulative).
+    pub sketch_fallbacks: u64,
+    /// Windows emitted (cumulative).
+    pub windows_closed: u64,
+    /// Windows currently open.
+    pub windows_open: u64,
+    /// Keys (or sketch counters) held now, summed over open windows; index = position in
+    /// [`Dimension::ALL`]. Unconfigured dimensions stay 0.
+    pub keys_per_dimension: [u64; 9],
+    /// Current watermark, Unix ms (None before the first flow or flush).
+    pub watermark_ms: Option<i64>,
+}
+
+impl AggregatorStats {
+    /// Keys held now for `dim`.
+    pub fn keys(&self, dim: Dimension) -> u64 {
+        self.keys_per_dimension[dim as usize]
+    }
+}
+
+/// Exact per-exporter totals of a window.
+#[derive(Clone, Copy, Debug, Default)]
+struct ExporterTotals {
+    counts: Counts,
+    late_flows: u64,
+}
+
+/// One open window.
+#[derive(Debug)]
+struct Window {
+    /// One table per configured dimension, in configuration order.
+    tables: Vec<DimTable>,
+    exporters: HashMap<Ipv6Addr, ExporterTotals>,
+}
+
+impl Window {
+    fn new(dims: usize) -> Self {
+        Window {
+            tables: (0..dims).map(|_| DimTable::new()).collect(),
+            exporters: HashMap::new(),
+        }
+    }
+}
+
+/// Event-time windows of top talkers. Feed it with [`record`](Self::record), drain it with
+/// [`flush_into`](Self::flush_into) (and [`flush_all`](Self::flush_all) on shutdown).
+#[derive(Debug)]
+pub struct Aggregator {
+    cfg: ValidatedAggregatorConfig,
+    windows: BTreeMap<i64, Window>,
+    watermark: Option<i64>,
+    flows_recorded: u64,
+    late_flows: u64,
+    parts_moved: u64,
+    sketch_fallbacks: u64,
+    windows_closed: u64,
+}
+
+impl Aggregator {
+    /// An empty aggregator.
+    pub fn new(cfg: ValidatedAggregatorConfig) -> Self {
+        Aggregator {
+            cfg,
+            windows: BTreeMap::new(),
+            watermark: None,
+            flows_recorded: 0,
+            late_flows: 0,
+            parts_moved: 0,
+            sketch_fallbacks: 0,
+            windows_closed: 0,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ValidatedAggregatorConfig {
+        &self.cfg
+    }
+
+    /// Start of the window containing `t`.
+    #[inline]
+    fn align(&self, t: i64) -> i64 {
+        t.div_euclid(self.cfg.window_ms) * self.cfg.window_ms
+    }
+
+    /// The oldest window start that still accepts flows.
+    #[inline]
+    fn floor(&self) -> Option<i64> {
+        self.watermark
+            .map(|wm| self.align(wm).saturating_sub(self.cfg.lateness_ms))
+    }
+
+    fn advance_watermark(&mut self, t: i64) {
+        if self.watermark.is_none_or(|wm| t > wm) {
+            self.watermark = Some(t);
+        }
+    }
+
+    /// Count one flow.
+    pub fn record(&mut self, flow: &FlowRecord) {
+        self.flows_recorded += 1;
+        let w = self.cfg.window_ms;
+        let keyed = match self.cfg.time_key {
+            TimeKey::Start => flow.flow_start,
+            TimeKey::End => flow.flow_end,
+            TimeKey::Received => None,
+        };
+        let event = keyed.unwrap_or(flow.time_received);
+        if flow.flags & flags::FAR_FROM_EXPORT_TIME == 0 {
+            self.advance_watermark(event.min(flow.time_received.saturating_add(w)));
+        }
+        let floor = self.floor();
+        let keyed_ws = self.align(event);
+        let late = floor.is_some_and(|f| keyed_ws < f);
+        let whole = Counts::of(flow);
+
+        let spread = match (
+            self.cfg.prorate,
+            keyed,
+            flow.flow_start,
+            flow.flow_end,
+            floor,
+        ) {
+            (true, Some(_), Some(s), Some(e), Some(f)) if e > s => Some((s, e, f)),
+            _ => None,
+        };
+        if let Some((start, end, floor)) = spread {
+            let mut starts = [0i64; MAX_SPREAD];
+            let mut weights = [0u64; MAX_SPREAD];
+            let (n, moved) = segments(start, end, w, floor, &mut starts, &mut weights);
+            if moved && !late {
+                self.parts_moved += 1;
+            }
+            let mut parts = [Counts::default(); MAX_SPREAD];
+            split(&whole, &weights[..n], &mut parts);
+            for i in 0..n {
+                if !parts[i].is_zero() {
+                    self.add_to_window(starts[i], flow, &parts[i]);
+                }
+            }
+        } else {
+            let target = match floor {
+                Some(f) if late => f,
+                _ => keyed_ws,
+            };
+            self.add_to_window(target, flow, &whole);
+        }
+        if late {
+            self.late_flows += 1;
+            if let Some(f) = floor {
+                let dims = self.cfg.dimensions.len();
+                let win = self.windows.entry(f).or_insert_with(|| Window::new(dims));
+                win.exporters.entry(flow.exporter).or_default().late_flows += 1;
+            }
+        }
+    }
+
+    fn add_to_window(&mut self, ws: i64, flow: &FlowRecord, c: &Counts) {
+        let cfg = &self.cfg;
+        let win = self
+            .windows
+            .entry(ws)
+            .or_insert_with(|| Window::new(cfg.dimensions.len()));
+        win.exporters
+            .entry(flow.exporter)
+            .or_default()
+            .counts
+            .add(c);
+        for (table, &dim) in win.tables.iter_mut().zip(&cfg.dimensions) {
+            if table.add(
+                key_for(dim, flow),
+                c,
+                cfg.max_keys_per_window,
+                cfg.sketch_capacity,
+            ) {
+                self.sketch_fallbacks += 1;
+            }
+        }
+    }
+
+    /// Move the watermark to at least `now_ms` and emit every window that is now closed (see the
+    /// module docs), oldest first, one [`Output::Windows`] per window.
+    pub fn flush_into(&mut self, out: &mut Vec<Output>, now_ms: i64) {
+        self.advance_watermark(now_ms);
+        let Some(floor) = self.floor() else { return };
+        let open = self.windows.split_off(&floor);
+        let closed = std::mem::replace(&mut self.windows, open);
+        for (start, win) in closed {
+            self.emit(start, win, out);
+        }
+    }
+
+    /// Emit every open window, oldest first (for shutdown).
+    pub fn flush_all(&mut self, out: &mut Vec<Output>) {
+        for (start, win) in std::mem::take(&mut self.windows) {
+            self.emit(start, win, out);
+        }
+    }
+
+    fn emit(&mut self, start: i64, win: Window, out: &mut Vec<Output>) {
+        self.windows_closed += 1;
+        let mut exporters: Vec<(Ipv6Addr, ExporterTotals)> = win.exporters.into_iter().collect();
+        exporters.sort_unstable_by_key(|e| e.0);
+        let mut total = Counts::default();
+        let totals: Vec<WindowTotalsRow> = exporters
+            .iter()
+            .map(|(addr, t)| {
+                total.add(&t.counts);
+                WindowTotalsRow {
+                    window_start: start,
+                    window_secs: self.cfg.window_secs,
+                    exporter: *addr,
+                    bytes: t.counts.bytes,
+                    packets: t.counts.packets,
+                    flows: t.counts.flows,
+                    bytes_unscaled: t.counts.bytes_unscaled,
+                    packets_unscaled: t.counts.packets_unscaled,
+                    late_flows: t.late_flows,
+                }
+            })
+            .collect();
+        let ctx = EmitCtx {
+            window_start: start,
+            window_secs: self.cfg.window_secs,
+            top_n: self.cfg.top_n,
+            total,
+        };
+        let mut top = Vec::with_capacity(self.cfg.dimensions.len() * (self.cfg.top_n + 1));
+        for (table, &dim) in win.tables.into_iter().zip(&self.cfg.dimensions) {
+            table.emit(dim, &ctx, &mut top);
+        }
+        out.push(Output::Windows { top, totals });
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> AggregatorStats {
+        let mut keys = [0u64; 9];
+        for win in self.windows.values() {
+            for (table, &dim) in win.tables.iter().zip(&self.cfg.dimensions) {
+                keys[dim as usize] += table.len() as u64;
+            }
+        }
+        AggregatorStats {
+            flows_recorded: self.flows_recorded,
+            late_flows: self.late_flows,
+            parts_moved: self.parts_moved,
+            sketch_fallbacks: self.sketch_fallbacks,
+            windows_closed: self.windows_closed,
+            windows_open: self.windows.len() as u64,
+            keys_per_dimension: keys,
+            watermark_ms: self.watermark,
+        }
+    }
+}
+
+/// Cut `[start, end)` (end > start) into per-window weights, windows below `floor` merged into the
+/// floor window and anything past the `MAX_SPREAD`-th window merged into it. Returns the number of
+/// segments and whether any time was moved.
+fn segments(
+    start: i64,
+    end: i64,
+    w: i64,
+    floor: i64,
+    starts: &mut [i64; MAX_SPREAD],
+    weights: &mut [u64; MAX_SPREAD],
+) -> (usize, bool) {
+    let align = |t: i64| t.div_euclid(w) * w;
+    let mut n = 0;
+    let mut moved = false;
+    let mut cursor = start;
+    // The part below the floor, if any, lumps into the floor window.
+    if start < floor {
+        let upto = end.min(floor.saturating_add(w));
+        starts[0] = floor;
+        weights[0] = (upto - start) as u64;
+        n = 1;
+        cursor = upto;
+        moved = true;
+    }
+    while cursor < end {
+        let ws = align(cursor);
+        let we = ws.saturating_add(w);
+        if n == MAX_SPREAD {
+            // Cap reached: the rest goes to the last segment.
+            weights[n - 1] += (end - cursor) as u64;
+            moved = true;
+            break;
+        }
+        let upto = end.min(we);
+        starts[n] = ws;
+        weights[n] = (upto - cursor) as u64;
+        n += 1;
+        cursor = upto;
+    }
+    (n, moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_every_millisecond_of_the_flow() {
+        let mut s = [0; MAX_SPREAD];
+        let mut wt = [0; MAX_SPREAD];
+        let (n, moved) = segments(30_000, 150_000, 60_000, 0, &mut s, &mut wt);
+        assert!(!moved);
+        assert_eq!(&s[..n], &[0, 60_000, 120_000]);
+        assert_eq!(&wt[..n], &[30_000, 60_000, 30_000]);
+    }
+
+    #[test]
+    fn segments_merge_the_part_below_the_floor_into_the_floor_window() {
+        let mut s = [0; MAX_SPREAD];
+        let mut wt = [0; MAX_SPREAD];
+        let (n, moved) = segments(10_000, 200_000, 60_000, 120_000, &mut s, &mut wt);
+        assert!(moved);
+        assert_eq!(&s[..n], &[120_000, 180_000]);
+        assert_eq!(&wt[..n], &[170_000, 20_000]);
+        // Entirely below the floor: one segment at the floor.
+        let (n, _) = segments(10_000, 20_000, 60_000, 120_000, &mut s, &mut wt);
+        assert_eq!((&s[..n], &wt[..n]), (&[120_000][..], &[10_000][..]));
+    }
+
+    #[test]
+    fn segments_cap_very_long_flows() {
+        let mut s = [0; MAX_SPREAD];
+        let mut wt = [0; MAX_SPREAD];
+        let end = 1_000 * 60_000;
+        let (n, moved) = segments(0, end, 60_000, 0, &mut s, &mut wt);
+        assert!(moved);
+        assert_eq!(n, MAX_SPREAD);
+        assert_eq!(wt[..n].iter().sum::<u64>(), end as u64);
+    }
+}

@@ -1,0 +1,280 @@
+//! The key table of one dimension in one window, and how it turns into ranked rows.
+//!
+//! Owns: exact counting in a sharded `DashMap` up to `max_keys` distinct keys, the one-way switch to
+//! the Space-Saving sketch past that, and emission: top N by scaled bytes with `rank_bytes`, the
+//! competition rank (ties share a rank, "1224") of each emitted key by packets and by flows among all
+//! counted keys, and the "other" row that makes `sum(top N) + other == total` exactly.
+//! Must never: allocate on an update to a key it already holds, or drop a flow's counts.
+
+use dashmap::DashMap;
+
+use crate::counts::Counts;
+use crate::output::{Dimension, Key, WindowTopRow};
+use crate::sketch::{Slot, SpaceSaving};
+
+/// Exact or sketched counts of one dimension in one window.
+#[derive(Debug)]
+pub(crate) enum DimTable {
+    /// Every key counted exactly. `len` mirrors the map's length (cheaper than `DashMap::len`).
+    Exact {
+        map: DashMap<Key, Counts>,
+        len: usize,
+    },
+    /// Heavy hitters only, with error bounds.
+    Sketch(SpaceSaving),
+}
+
+/// What the window knows when it emits a dimension.
+pub(crate) struct EmitCtx {
+    pub window_start: i64,
+    pub window_secs: u32,
+    pub top_n: usize,
+    /// The exact window total (sum over exporters).
+    pub total: Counts,
+}
+
+impl DimTable {
+    pub fn new() -> Self {
+        DimTable::Exact {
+            map: DashMap::new(),
+            len: 0,
+        }
+    }
+
+    /// Distinct keys (or sketch counters) held.
+    pub fn len(&self) -> usize {
+        match self {
+            DimTable::Exact { len, .. } => *len,
+            DimTable::Sketch(s) => s.len(),
+        }
+    }
+
+    /// Add `c` to `key`. Returns true when this update made the table switch to the sketch.
+    #[inline]
+    pub fn add(&mut self, key: Key, c: &Counts, max_keys: usize, sketch_capacity: usize) -> bool {
+        match self {
+            DimTable::Exact { map, len } => {
+                if let Some(mut v) = map.get_mut(&key) {
+                    v.add(c);
+                    return false;
+                }
+                if *len < max_keys {
+                    map.insert(key, *c);
+                    *len += 1;
+                    return false;
+                }
+            }
+            DimTable::Sketch(s) => {
+                s.update(key, c);
+                return false;
+            }
+        }
+        // Exact table is full and `key` is new: move everything into a sketch.
+        let old = std::mem::replace(self, DimTable::Sketch(SpaceSaving::new(sketch_capacity)));
+        let DimTable::Sketch(sketch) = self else {
+            unreachable!("just replaced with a sketch")
+        };
+        if let DimTable::Exact { map, .. } = old {
+            let mut entries: Vec<(Key, Counts)> = map.into_iter().collect();
+            // Biggest first: they take the first counters and keep zero error.
+            entries.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+            for (k, v) in &entries {
+                sketch.update(*k, v);
+            }
+        }
+        sketch.update(key, c);
+        true
+    }
+
+    /// Append this dimension's rows (top N plus "other") to `out`.
+    pub fn emit(self, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
+        let slots: Vec<Slot> = match self {
+            DimTable::Exact { map, .. } => map
+                .into_iter()
+                .map(|(key, counts)| Slot {
+                    key,
+                    counts,
+                    error: 0,
+                })
+                .collect(),
+            DimTable::Sketch(s) => s.into_slots(),
+        };
+        emit_slots(slots, dim, ctx, out);
+    }
+}
+
+fn emit_slots(mut slots: Vec<Slot>, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
+    // Sorted value lists for competition ranks among all counted keys.
+    let mut packets: Vec<u64> = slots.iter().map(|s| s.counts.packets).collect();
+    let mut flows: Vec<u64> = slots.iter().map(|s| s.counts.flows).collect();
+    packets.sort_unstable();
+    flows.sort_unstable();
+    let rank_in = |sorted: &[u64], v: u64| -> u32 {
+        // 1 + number of keys with a strictly greater value.
+        let greater = sorted.len() - sorted.partition_point(|&x| x <= v);
+        u32::try_from(greater + 1).unwrap_or(u32::MAX)
+    };
+
+    let by_bytes = |a: &Slot, b: &Slot| {
+        b.counts
+            .bytes
+            .cmp(&a.counts.bytes)
+            .then_with(|| a.key.cmp(&b.key))
+    };
+    let n = ctx.top_n.min(slots.len());
+    if n < slots.len() && n > 0 {
+        slots.select_nth_unstable_by(n - 1, by_bytes);
+    }
+    slots.truncate(n);
+    slots.sort_unstable_by(by_bytes);
+
+    let mut emitted = Counts::default();
+    let mut error_sum = 0u64;
+    for (i, s) in slots.iter().enumerate() {
+        emitted.add(&s.counts);
+        error_sum = error_sum.saturating_add(s.error);
+        out.push(WindowTopRow {
+            window_start: ctx.window_start,
+            window_secs: ctx.window_secs,
+            dimension: dim,
+            key: s.key,
+            is_other: false,
+            rank_bytes: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            rank_packets: rank_in(&packets, s.counts.packets),
+            rank_flows: rank_in(&flows, s.counts.flows),
+            bytes: s.counts.bytes,
+            packets: s.counts.packets,
+            flows: s.counts.flows,
+            bytes_unscaled: s.counts.bytes_unscaled,
+            packets_unscaled: s.counts.packets_unscaled,
+            max_error: s.error,
+        });
+    }
+    let other = ctx.total.minus(&emitted);
+    out.push(WindowTopRow {
+        window_start: ctx.window_start,
+        window_secs: ctx.window_secs,
+        dimension: dim,
+        key: Key::default(),
+        is_other: true,
+        rank_bytes: 0,
+        rank_packets: 0,
+        rank_flows: 0,
+        bytes: other.bytes,
+        packets: other.packets,
+        flows: other.flows,
+        bytes_unscaled: other.bytes_unscaled,
+        packets_unscaled: other.packets_unscaled,
+        max_error: error_sum,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Key {
+        Key {
+            num: i,
+            ..Key::default()
+        }
+    }
+
+    fn c(bytes: u64, packets: u64, flows: u64) -> Counts {
+        Counts {
+            bytes,
+            packets,
+            flows,
+            bytes_unscaled: bytes,
+            packets_unscaled: packets,
+        }
+    }
+
+    fn ctx(top_n: usize, total: Counts) -> EmitCtx {
+        EmitCtx {
+            window_start: 0,
+            window_secs: 60,
+            top_n,
+            total,
+        }
+    }
+
+    #[test]
+    fn ranks_packets_and_flows_among_all_keys_not_just_the_emitted_ones() {
+        let mut t = DimTable::new();
+        let mut total = Counts::default();
+        for (k, v) in [
+            (1, c(1000, 1, 1)),
+            (2, c(900, 50, 1)),
+            (3, c(10, 100, 9)),
+            (4, c(5, 2, 1)),
+        ] {
+            t.add(key(k), &v, 100, 100);
+            total.add(&v);
+        }
+        let mut rows = Vec::new();
+        t.emit(Dimension::Protocol, &ctx(2, total), &mut rows);
+        assert_eq!(rows.len(), 3);
+        let r: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.num,
+                    r.rank_bytes,
+                    r.rank_packets,
+                    r.rank_flows,
+                    r.is_other,
+                )
+            })
+            .collect();
+        // Key 3 (not emitted) has the most packets and flows; keys 1, 2, 4 tie on one flow.
+        assert_eq!(r[0], (1, 1, 4, 2, false));
+        assert_eq!(r[1], (2, 2, 2, 2, false));
+        assert!(rows[2].is_other);
+        assert_eq!(
+            (rows[2].bytes, rows[2].packets, rows[2].flows),
+            (15, 102, 10)
+        );
+        assert_eq!(rows[2].max_error, 0);
+    }
+
+    #[test]
+    fn switches_to_the_sketch_past_max_keys_and_keeps_every_count() {
+        let mut t = DimTable::new();
+        let mut switched = 0;
+        let mut total = Counts::default();
+        for i in 0..50u32 {
+            let v = c(u64::from(i) * 10 + 1, 1, 1);
+            total.add(&v);
+            if t.add(key(i), &v, 10, 20) {
+                switched += 1;
+            }
+        }
+        assert_eq!(switched, 1);
+        assert!(matches!(t, DimTable::Sketch(_)));
+        assert_eq!(t.len(), 20);
+        let mut rows = Vec::new();
+        t.emit(Dimension::SrcAs, &ctx(5, total), &mut rows);
+        let sum = rows.iter().fold(Counts::default(), |mut acc, r| {
+            acc.add(&c(r.bytes, r.packets, r.flows));
+            acc
+        });
+        assert_eq!(sum.bytes, total.bytes);
+        assert_eq!(sum.flows, 50);
+        let other = rows.last().unwrap();
+        assert!(other.is_other);
+        let top_errors: u64 = rows[..5].iter().map(|r| r.max_error).sum();
+        assert_eq!(other.max_error, top_errors);
+    }
+
+    #[test]
+    fn always_emits_an_other_row_even_when_it_is_zero() {
+        let mut t = DimTable::new();
+        t.add(key(1), &c(10, 1, 1), 10, 10);
+        let mut rows = Vec::new();
+        t.emit(Dimension::App, &ctx(5, c(10, 1, 1)), &mut rows);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].is_other);
+        assert_eq!((rows[1].bytes, rows[1].flows), (0, 0));
+    }
+}
