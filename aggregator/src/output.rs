@@ -115,7 +115,9 @@ pub struct WindowTopRow {
     pub bytes_unscaled: u64,
     /// Packets as exported (unscaled).
     pub packets_unscaled: u64,
-    /// Upper bound of the overcount in `bytes` (0 while counting is exact).
+    /// Upper bound of the overcount in `bytes` (0 while counting is exact). On the "other" row: the
+    /// bound on how much `bytes` is under-counted (the sum of the emitted rows' bounds), since
+    /// "other" is the exact total minus the emitted estimates.
     pub max_error: u64,
 }
 
