@@ -5,7 +5,18 @@
 //! state, and normalisation into one [`FlowRecord`].
 //! Must never: aggregate, store, or read the clock in decoding logic (`now` is always a parameter).
 
+pub mod cidr;
+pub mod config;
+pub mod decoder;
 pub mod encode;
+pub mod error;
+pub mod persist;
 pub mod record;
+pub mod template;
+pub mod wire;
 
+pub use cidr::Cidr;
+pub use config::{ConfigError, DecoderConfig, DecoderSettings};
+pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, Stats, Summary};
+pub use error::{DecodeError, ErrorKind};
 pub use record::{FlowRecord, SamplingSource};

@@ -1,0 +1,1209 @@
+//! The stateful decoder: datagram in, normalised flow records out.
+//!
+//! Owns: per-exporter state scoped by (exporter address, observation domain / source id, version):
+//! templates (RFC 3954 §5.2, RFC 7011 §8), sampler state from options data, system init time, data
+//! held while its template is missing, and the per-exporter counters. Normalisation of times (RFC 3954
+//! §5.1 sysUptime, RFC 7011 §6.1.7–10) and sampling rates happens here.
+//!
+//! Must never: do I/O or read the clock (`now` is a parameter, in Unix ms), panic on any input,
+//! or allocate while decoding data records whose template is known (proved by
+//! `tests/zero_alloc.rs`). Every rejection is counted per exporter and kind.
+//!
+//! Sampling-rate precedence: a configured override for the exporter's prefix; a rate in the record
+//! (IE 34, 50, 305/306, 309/310); options data for the record's sampler (IE 48/302) or for the
+//! exporter scope; the NetFlow v5 header; the configured default; otherwise rate 1 marked unknown.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::config::DecoderSettings;
+use crate::error::{DecodeError, ErrorKind};
+use crate::record::{FlowRecord, SamplingSource, flags, to_v6};
+use crate::template::{
+    self, FieldSpec, Plan, Scratch, Template, TemplateKind, TemplateLimits, VARLEN,
+};
+use crate::wire::{Reader, be_uint, ipfix, v5, v9};
+
+/// Receives decoded records.
+pub trait RecordSink {
+    /// Take one record.
+    fn push(&mut self, rec: &FlowRecord);
+}
+
+impl RecordSink for Vec<FlowRecord> {
+    #[inline]
+    fn push(&mut self, rec: &FlowRecord) {
+        Vec::push(self, *rec);
+    }
+}
+
+/// Adapts a closure into a [`RecordSink`].
+pub struct FnSink<F>(pub F);
+
+impl<F: FnMut(&FlowRecord)> RecordSink for FnSink<F> {
+    #[inline]
+    fn push(&mut self, rec: &FlowRecord) {
+        (self.0)(rec)
+    }
+}
+
+/// What one datagram gave.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Protocol version of the datagram (0 when the header was unreadable).
+    pub version: u16,
+    /// Records decoded and pushed (including records replayed from held data).
+    pub records: u32,
+    /// Of `records`, those replayed from data held for a missing template.
+    pub replayed: u32,
+    /// Templates (data and options) learned or refreshed.
+    pub templates: u32,
+    /// Data sets held because their template is missing.
+    pub held: u32,
+    /// Rejections by kind (indexed by `ErrorKind as usize`).
+    pub errors: [u32; ErrorKind::COUNT],
+}
+
+impl Summary {
+    fn err(&mut self, e: DecodeError) {
+        self.errors[e.kind() as usize] += 1;
+    }
+    /// Total rejections of every kind.
+    pub fn error_count(&self) -> u32 {
+        self.errors.iter().sum()
+    }
+}
+
+/// Counters for one exporter address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExporterStats {
+    /// Datagrams seen.
+    pub datagrams: u64,
+    /// Datagram bytes seen.
+    pub bytes: u64,
+    /// Records decoded.
+    pub records: u64,
+    /// Templates learned or refreshed.
+    pub templates_learned: u64,
+    /// Records whose sampling rate was unknown.
+    pub sampling_unknown: u64,
+    /// Records whose end is before their start.
+    pub time_end_before_start: u64,
+    /// Records whose end is far from the export time.
+    pub time_far_from_export: u64,
+    /// Rejections by kind (indexed by `ErrorKind as usize`).
+    pub errors: [u64; ErrorKind::COUNT],
+    /// Last protocol version seen.
+    pub version: u16,
+    /// Last time a datagram was seen, Unix ms.
+    pub last_seen: i64,
+    /// Export time minus receive time of the last datagram, ms.
+    pub clock_skew_ms: i64,
+}
+
+/// Per-exporter counters, bounded in the number of exporters tracked.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Counters by exporter address.
+    pub exporters: HashMap<Ipv6Addr, ExporterStats>,
+    /// Counters of exporters past the tracking limit.
+    pub overflow: ExporterStats,
+}
+
+/// Exporters tracked individually in [`Stats`]; the rest share `overflow`.
+pub const MAX_TRACKED_EXPORTERS: usize = 100_000;
+
+impl Stats {
+    fn entry(&mut self, exporter: Ipv6Addr) -> &mut ExporterStats {
+        if self.exporters.len() >= MAX_TRACKED_EXPORTERS && !self.exporters.contains_key(&exporter)
+        {
+            return &mut self.overflow;
+        }
+        self.exporters.entry(exporter).or_default()
+    }
+
+    /// Sum of errors of one kind over every exporter.
+    pub fn errors_total(&self, kind: ErrorKind) -> u64 {
+        self.exporters
+            .values()
+            .chain(std::iter::once(&self.overflow))
+            .map(|s| s.errors[kind as usize])
+            .sum()
+    }
+}
+
+/// An interface learned from options data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    /// ifIndex.
+    pub index: u32,
+    /// Interface name (IE 82).
+    pub name: String,
+    /// Interface description (IE 83).
+    pub description: String,
+}
+
+/// A snapshot of one scope, for health reports and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeInfo {
+    /// Exporter address.
+    pub exporter: Ipv6Addr,
+    /// Observation domain / source id.
+    pub domain: u32,
+    /// Protocol version.
+    pub version: u16,
+    /// Templates held.
+    pub templates: usize,
+    /// Data sets held for a missing template.
+    pub pending_sets: usize,
+    /// Sampler rates from options data: (sampler id, rate).
+    pub samplers: Vec<(Option<u32>, u32)>,
+    /// Interfaces learned from options data.
+    pub interfaces: Vec<InterfaceInfo>,
+}
+
+/// Most samplers kept per scope; most interfaces kept per scope.
+const MAX_SAMPLERS: usize = 256;
+const MAX_INTERFACES: usize = 4096;
+/// Bytes charged to the budget for a scope itself.
+const SCOPE_OVERHEAD: usize = 256;
+
+/// The per-datagram context a record is normalised against.
+#[derive(Clone, Copy, Debug)]
+struct Ctx {
+    exporter: Ipv6Addr,
+    domain: u32,
+    version: u16,
+    export_ms: i64,
+    sys_uptime: Option<u32>,
+    received: i64,
+}
+
+impl Ctx {
+    fn base(&self) -> FlowRecord {
+        FlowRecord {
+            time_received: self.received,
+            exporter: self.exporter,
+            observation_domain: self.domain,
+            version: self.version,
+            ..FlowRecord::default()
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    set_id: u16,
+    ctx: Ctx,
+    data: Vec<u8>,
+}
+
+type ScopeKey = (Ipv6Addr, u32, u16);
+
+#[derive(Debug, Default)]
+struct Scope {
+    templates: HashMap<u16, Template>,
+    samplers: Vec<(Option<u32>, u32)>,
+    system_init: Option<i64>,
+    interfaces: Vec<InterfaceInfo>,
+    pending: VecDeque<Pending>,
+    pending_bytes: usize,
+    template_bytes: usize,
+    override_rate: Option<u32>,
+    last_used: u64,
+}
+
+impl Scope {
+    fn set_sampler(&mut self, id: Option<u32>, rate: u32) {
+        if let Some(e) = self.samplers.iter_mut().find(|(k, _)| *k == id) {
+            e.1 = rate;
+        } else if self.samplers.len() < MAX_SAMPLERS {
+            self.samplers.push((id, rate));
+        }
+    }
+}
+
+/// Global budgets shared by every scope.
+#[derive(Debug, Default)]
+struct Budget {
+    template_bytes: usize,
+    pending_bytes: usize,
+}
+
+/// The decoder. One per worker; exporters are sharded so that one exporter's state lives in one
+/// decoder.
+#[derive(Debug)]
+pub struct Decoder {
+    settings: DecoderSettings,
+    scopes: HashMap<ScopeKey, Scope>,
+    budget: Budget,
+    tick: u64,
+    stats: Stats,
+    fields_buf: Vec<FieldSpec>,
+}
+
+impl Decoder {
+    /// A decoder with validated settings.
+    pub fn new(settings: DecoderSettings) -> Self {
+        Decoder {
+            settings,
+            scopes: HashMap::new(),
+            budget: Budget::default(),
+            tick: 0,
+            stats: Stats::default(),
+            fields_buf: Vec::with_capacity(64),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Bytes of template and scope state, as charged against the budget.
+    pub fn template_bytes(&self) -> usize {
+        self.budget.template_bytes
+    }
+
+    /// Bytes of data held for missing templates.
+    pub fn pending_bytes(&self) -> usize {
+        self.budget.pending_bytes
+    }
+
+    /// Number of exporter scopes held.
+    pub fn scope_count(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Templates held, summed by exporter address.
+    pub fn templates_by_exporter(&self) -> HashMap<Ipv6Addr, usize> {
+        let mut m = HashMap::new();
+        for ((e, _, _), s) in &self.scopes {
+            *m.entry(*e).or_default() += s.templates.len();
+        }
+        m
+    }
+
+    /// Data sets held, summed by exporter address.
+    pub fn pending_by_exporter(&self) -> HashMap<Ipv6Addr, usize> {
+        let mut m = HashMap::new();
+        for ((e, _, _), s) in &self.scopes {
+            *m.entry(*e).or_default() += s.pending.len();
+        }
+        m
+    }
+
+    /// A description of every scope.
+    pub fn scopes(&self) -> Vec<ScopeInfo> {
+        let mut v: Vec<ScopeInfo> = self
+            .scopes
+            .iter()
+            .map(|(&(exporter, domain, version), s)| ScopeInfo {
+                exporter,
+                domain,
+                version,
+                templates: s.templates.len(),
+                pending_sets: s.pending.len(),
+                samplers: s.samplers.clone(),
+                interfaces: s.interfaces.clone(),
+            })
+            .collect();
+        v.sort_by_key(|s| (s.exporter, s.domain, s.version));
+        v
+    }
+
+    /// Decode one datagram from `from`, received at `now` (Unix ms), pushing records into `out`.
+    ///
+    /// Errors in one set or record are counted and decoding goes on with the next; `Err` means the
+    /// datagram as a whole was unreadable (it is counted too).
+    pub fn decode<S: RecordSink + ?Sized>(
+        &mut self,
+        from: IpAddr,
+        data: &[u8],
+        now: i64,
+        out: &mut S,
+    ) -> Result<Summary, DecodeError> {
+        let exporter = to_v6(from);
+        let mut sum = Summary::default();
+        let res = self.decode_inner(exporter, data, now, out, &mut sum);
+        if let Err(e) = res {
+            sum.err(e);
+        }
+        let st = self.stats.entry(exporter);
+        st.datagrams += 1;
+        st.bytes += data.len() as u64;
+        st.records += u64::from(sum.records);
+        st.templates_learned += u64::from(sum.templates);
+        st.last_seen = now;
+        if sum.version != 0 {
+            st.version = sum.version;
+        }
+        for (i, n) in sum.errors.iter().enumerate() {
+            st.errors[i] += u64::from(*n);
+        }
+        if self.budget.template_bytes > self.settings.template_memory_bytes {
+            self.evict(exporter);
+        }
+        res.map(|()| sum)
+    }
+
+    fn decode_inner<S: RecordSink + ?Sized>(
+        &mut self,
+        exporter: Ipv6Addr,
+        data: &[u8],
+        now: i64,
+        out: &mut S,
+        sum: &mut Summary,
+    ) -> Result<(), DecodeError> {
+        if data.len() < 2 {
+            return Err(DecodeError::Truncated("version"));
+        }
+        let version = u16::from_be_bytes([data[0], data[1]]);
+        match version {
+            5 => {
+                sum.version = 5;
+                self.decode_v5(exporter, data, now, out, sum)
+            }
+            9 => {
+                sum.version = 9;
+                let h = v9::Header::new_checked(data)?;
+                let ctx = Ctx {
+                    exporter,
+                    domain: h.source_id(),
+                    version: 9,
+                    export_ms: i64::from(h.unix_secs()) * 1000,
+                    sys_uptime: Some(h.sys_uptime()),
+                    received: now,
+                };
+                self.note_skew(exporter, ctx.export_ms - now);
+                self.decode_sets(ctx, h.payload(), out, sum);
+                Ok(())
+            }
+            10 => {
+                sum.version = 10;
+                let h = ipfix::Header::new_checked(data)?;
+                let ctx = Ctx {
+                    exporter,
+                    domain: h.domain(),
+                    version: 10,
+                    export_ms: i64::from(h.export_time()) * 1000,
+                    sys_uptime: None,
+                    received: now,
+                };
+                self.note_skew(exporter, ctx.export_ms - now);
+                self.decode_sets(ctx, h.payload(), out, sum);
+                Ok(())
+            }
+            v => Err(DecodeError::UnsupportedVersion(v)),
+        }
+    }
+
+    fn note_skew(&mut self, exporter: Ipv6Addr, skew: i64) {
+        self.stats.entry(exporter).clock_skew_ms = skew;
+    }
+
+    fn scope_mut(&mut self, key: ScopeKey) -> &mut Scope {
+        self.tick += 1;
+        let tick = self.tick;
+        let settings = &self.settings;
+        let budget = &mut self.budget;
+        let scope = self.scopes.entry(key).or_insert_with(|| {
+            budget.template_bytes += SCOPE_OVERHEAD;
+            Scope {
+                template_bytes: SCOPE_OVERHEAD,
+                override_rate: settings
+                    .sampling_overrides
+                    .iter()
+                    .find(|(c, _)| c.contains(key.0))
+                    .map(|&(_, r)| r),
+                ..Scope::default()
+            }
+        });
+        scope.last_used = tick;
+        scope
+    }
+
+    fn decode_v5<S: RecordSink + ?Sized>(
+        &mut self,
+        exporter: Ipv6Addr,
+        data: &[u8],
+        now: i64,
+        out: &mut S,
+        sum: &mut Summary,
+    ) -> Result<(), DecodeError> {
+        let p = v5::Packet::new_checked(data)?;
+        let export_ms = i64::from(p.unix_secs()) * 1000 + i64::from(p.unix_nsecs() / 1_000_000);
+        self.note_skew(exporter, export_ms - now);
+        let domain = u32::from(p.engine_type()) << 8 | u32::from(p.engine_id());
+        let max_skew = self.settings.max_time_skew_ms;
+        let override_rate = self.scope_mut((exporter, domain, 5)).override_rate;
+        let (_, interval) = p.sampling();
+        let (rate, source) = match override_rate {
+            Some(r) => (r, SamplingSource::Override),
+            None => (u32::from(interval).max(1), SamplingSource::V5Header),
+        };
+        // The v5 header always states the rate (0 means unsampled), so the configured default, which
+        // ranks below it, never applies to v5.
+        let uptime = p.sys_uptime();
+        let abs = |t: u32| export_ms - i64::from(uptime.wrapping_sub(t) as i32);
+        let mut flagged = (0u64, 0u64);
+        for i in 0..p.count() {
+            let r = p.record(i);
+            let mut rec = FlowRecord {
+                time_received: now,
+                exporter,
+                observation_domain: domain,
+                version: 5,
+                flow_start: Some(abs(r.first())),
+                flow_end: Some(abs(r.last())),
+                src_addr: Some(std::net::Ipv4Addr::from(r.src_addr()).to_ipv6_mapped()),
+                dst_addr: Some(std::net::Ipv4Addr::from(r.dst_addr()).to_ipv6_mapped()),
+                src_port: Some(r.src_port()),
+                dst_port: Some(r.dst_port()),
+                protocol: Some(r.protocol()),
+                tcp_flags: Some(u16::from(r.tcp_flags())),
+                tos: Some(r.tos()),
+                bytes: u64::from(r.octets()),
+                packets: u64::from(r.packets()),
+                sampling_rate: rate,
+                sampling_source: source,
+                in_if: Some(u32::from(r.input())),
+                out_if: Some(u32::from(r.output())),
+                src_as: Some(u32::from(r.src_as())),
+                dst_as: Some(u32::from(r.dst_as())),
+                src_mask: Some(r.src_mask()),
+                dst_mask: Some(r.dst_mask()),
+                next_hop: Some(std::net::Ipv4Addr::from(r.next_hop()).to_ipv6_mapped()),
+                ..FlowRecord::default()
+            };
+            derive_icmp(&mut rec, None);
+            check_times(&mut rec, export_ms, max_skew, &mut flagged);
+            out.push(&rec);
+            sum.records += 1;
+        }
+        let st = self.stats.entry(exporter);
+        st.time_end_before_start += flagged.0;
+        st.time_far_from_export += flagged.1;
+        Ok(())
+    }
+
+    fn decode_sets<S: RecordSink + ?Sized>(
+        &mut self,
+        ctx: Ctx,
+        payload: &[u8],
+        out: &mut S,
+        sum: &mut Summary,
+    ) {
+        let key = (ctx.exporter, ctx.domain, ctx.version);
+        let mut fields = std::mem::take(&mut self.fields_buf);
+        let mut counters = Counters::default();
+        self.scope_mut(key);
+        let Decoder {
+            settings,
+            scopes,
+            budget,
+            ..
+        } = self;
+        let scope = scopes.get_mut(&key).expect("scope was just inserted");
+        let mut env = Env {
+            settings,
+            budget,
+            counters: &mut counters,
+        };
+        let ipfix = ctx.version == 10;
+        let mut r = Reader::new(payload);
+        while r.remaining() >= 4 {
+            let (Some(id), Some(len)) = (r.u16(), r.u16()) else {
+                break;
+            };
+            if len < 4 {
+                sum.err(DecodeError::BadLength("set length below 4"));
+                break;
+            }
+            let Some(body) = r.take(usize::from(len) - 4) else {
+                sum.err(DecodeError::Truncated("set longer than the datagram"));
+                break;
+            };
+            match (ipfix, id) {
+                (false, 0) | (true, 2) => {
+                    template_set(&mut env, scope, ctx, body, false, &mut fields, out, sum)
+                }
+                (false, 1) | (true, 3) => {
+                    template_set(&mut env, scope, ctx, body, true, &mut fields, out, sum)
+                }
+                (_, id) if id >= 256 => data_set(&mut env, scope, ctx, id, body, 0, out, sum),
+                (_, id) => sum.err(DecodeError::BadSetId(id)),
+            }
+        }
+        self.fields_buf = fields;
+        let st = self.stats.entry(ctx.exporter);
+        st.sampling_unknown += counters.sampling_unknown;
+        st.time_end_before_start += counters.end_before_start;
+        st.time_far_from_export += counters.far_from_export;
+    }
+
+    /// Evict least recently used scopes until template state is within 90% of the budget.
+    /// The scope of `keep` (the exporter just served) is evicted last.
+    fn evict(&mut self, keep: Ipv6Addr) {
+        let target = self.settings.template_memory_bytes / 10 * 9;
+        let mut order: Vec<(bool, u64, ScopeKey)> = self
+            .scopes
+            .iter()
+            .map(|(k, s)| (k.0 == keep, s.last_used, *k))
+            .collect();
+        order.sort_unstable();
+        for (_, _, key) in order {
+            if self.budget.template_bytes <= target {
+                break;
+            }
+            if let Some(s) = self.scopes.remove(&key) {
+                self.budget.template_bytes -= s.template_bytes;
+                self.budget.pending_bytes -= s.pending_bytes;
+                self.stats.entry(key.0).errors[ErrorKind::TemplateBudget as usize] += 1;
+            }
+        }
+    }
+
+    /// Forget templates not refreshed within the TTL, data held too long, and idle empty scopes.
+    /// Call it periodically with the current time.
+    pub fn expire(&mut self, now: i64) {
+        let ttl = self.settings.template_ttl_ms;
+        let pending_ttl = self.settings.pending_ttl_ms;
+        let mut dropped: Vec<(Ipv6Addr, u64)> = Vec::new();
+        for ((exporter, _, _), s) in self.scopes.iter_mut() {
+            let before = s.templates.len();
+            let mut freed = 0;
+            s.templates.retain(|_, t| {
+                let keep = now.saturating_sub(t.learned_at) <= ttl;
+                if !keep {
+                    freed += t.footprint();
+                }
+                keep
+            });
+            if s.templates.len() != before {
+                s.template_bytes -= freed;
+                self.budget.template_bytes -= freed;
+            }
+            let mut n = 0;
+            while let Some(p) = s.pending.front() {
+                if now.saturating_sub(p.ctx.received) <= pending_ttl {
+                    break;
+                }
+                let p = s.pending.pop_front().expect("front exists");
+                s.pending_bytes -= p.data.len();
+                self.budget.pending_bytes -= p.data.len();
+                n += 1;
+            }
+            if n > 0 {
+                dropped.push((*exporter, n));
+            }
+        }
+        for (e, n) in dropped {
+            self.stats.entry(e).errors[ErrorKind::PendingDropped as usize] += n;
+        }
+        let idle = self.tick.saturating_sub(1 << 20);
+        let budget = &mut self.budget;
+        self.scopes.retain(|_, s| {
+            let keep = !s.templates.is_empty() || !s.pending.is_empty() || s.last_used > idle;
+            if !keep {
+                budget.template_bytes -= s.template_bytes;
+            }
+            keep
+        });
+    }
+
+    /// Every template held, for persistence.
+    pub fn snapshot(&self) -> crate::persist::Snapshot {
+        let mut templates = Vec::new();
+        let mut samplers = Vec::new();
+        for (&(exporter, domain, version), s) in &self.scopes {
+            for (&id, t) in &s.templates {
+                templates.push(crate::persist::SavedTemplate {
+                    exporter,
+                    domain,
+                    version,
+                    id,
+                    scope_fields: match t.kind {
+                        TemplateKind::Data(_) => None,
+                        TemplateKind::Options { scope_count, .. } => Some(scope_count),
+                    },
+                    fields: t.fields.clone(),
+                    learned_at: t.learned_at,
+                });
+            }
+            for &(sampler, rate) in &s.samplers {
+                samplers.push(crate::persist::SavedSampler {
+                    exporter,
+                    domain,
+                    version,
+                    sampler,
+                    rate,
+                });
+            }
+        }
+        templates.sort_by_key(|t| (t.exporter, t.domain, t.version, t.id));
+        crate::persist::Snapshot {
+            format: crate::persist::FORMAT,
+            templates,
+            samplers,
+            system_init: self
+                .scopes
+                .iter()
+                .filter_map(|(&(e, d, v), s)| s.system_init.map(|i| (e, d, v, i)))
+                .collect(),
+        }
+    }
+}
+
+/// Per-datagram counters that do not fit in [`Summary`].
+#[derive(Debug, Default)]
+struct Counters {
+    sampling_unknown: u64,
+    end_before_start: u64,
+    far_from_export: u64,
+}
+
+/// What set decoders need besides the scope.
+struct Env<'a> {
+    settings: &'a DecoderSettings,
+    budget: &'a mut Budget,
+    counters: &'a mut Counters,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn template_set<S: RecordSink + ?Sized>(
+    env: &mut Env<'_>,
+    scope: &mut Scope,
+    ctx: Ctx,
+    body: &[u8],
+    options: bool,
+    fields: &mut Vec<FieldSpec>,
+    out: &mut S,
+    sum: &mut Summary,
+) {
+    let ipfix = ctx.version == 10;
+    let limits = TemplateLimits {
+        max_fields: env.settings.max_fields_per_template,
+    };
+    let mut r = Reader::new(body);
+    while r.remaining() >= 4 {
+        if r.rest().iter().all(|&b| b == 0) {
+            break; // padding
+        }
+        let (Some(id), Some(count)) = (r.u16(), r.u16()) else {
+            break;
+        };
+        let count = usize::from(count);
+        if ipfix && count == 0 {
+            withdraw(env, scope, id, options);
+            continue;
+        }
+        let (scope_count, result) = if !options {
+            (
+                0,
+                template::read_fields(&mut r, count, ipfix, limits, fields),
+            )
+        } else if ipfix {
+            let Some(sc) = r.u16() else {
+                sum.err(DecodeError::Truncated("options template scope count"));
+                break;
+            };
+            let sc = usize::from(sc);
+            if sc == 0 || sc > count {
+                sum.err(DecodeError::InvalidTemplate("options template scope count"));
+                break;
+            }
+            (
+                sc,
+                template::read_fields(&mut r, count, ipfix, limits, fields),
+            )
+        } else {
+            // v9 options template: template id, scope length (bytes), option length (bytes).
+            let scope_len = count;
+            let Some(opt_len) = r.u16() else {
+                sum.err(DecodeError::Truncated("options template option length"));
+                break;
+            };
+            let opt_len = usize::from(opt_len);
+            if scope_len % 4 != 0 || opt_len % 4 != 0 || scope_len == 0 {
+                sum.err(DecodeError::InvalidTemplate("options template lengths"));
+                break;
+            }
+            let n = (scope_len + opt_len) / 4;
+            let res = template::read_fields(&mut r, n, false, limits, fields);
+            // v9 pads the options template to 4 bytes: skip what is left.
+            let rest = r.remaining();
+            if res.is_ok() && rest < 4 {
+                let _ = r.take(rest);
+            }
+            (scope_len / 4, res)
+        };
+        if let Err(e) = result {
+            sum.err(e);
+            break; // the set cannot be resynchronised after a bad template
+        }
+        if id < 256 {
+            sum.err(DecodeError::InvalidTemplate("template id below 256"));
+            continue;
+        }
+        let kind = if options {
+            TemplateKind::Options {
+                scope_count,
+                record_len: template::min_record_len(fields),
+            }
+        } else {
+            match template::compile(fields, &env.settings.enterprise_fields) {
+                Ok(plan) => TemplateKind::Data(plan),
+                Err(e) => {
+                    sum.err(e);
+                    continue;
+                }
+            }
+        };
+        if let TemplateKind::Options { record_len: 0, .. } = kind {
+            sum.err(DecodeError::InvalidTemplate("records of zero length"));
+            continue;
+        }
+        let t = Template {
+            fields: fields.clone(),
+            kind,
+            learned_at: ctx.received,
+        };
+        match learn(env, scope, id, t) {
+            Ok(()) => {
+                sum.templates += 1;
+                replay_pending(env, scope, id, out, sum);
+            }
+            Err(e) => sum.err(e),
+        }
+    }
+}
+
+fn withdraw(env: &mut Env<'_>, scope: &mut Scope, id: u16, options: bool) {
+    let all = (!options && id == 2) || (options && id == 3);
+    let mut freed = 0;
+    if all {
+        scope.templates.retain(|_, t| {
+            let is_options = matches!(t.kind, TemplateKind::Options { .. });
+            let drop = is_options == options;
+            if drop {
+                freed += t.footprint();
+            }
+            !drop
+        });
+    } else if let Some(t) = scope.templates.remove(&id) {
+        freed = t.footprint();
+    }
+    scope.template_bytes -= freed;
+    env.budget.template_bytes -= freed;
+}
+
+fn learn(env: &mut Env<'_>, scope: &mut Scope, id: u16, t: Template) -> Result<(), DecodeError> {
+    let size = t.footprint();
+    match scope.templates.get_mut(&id) {
+        Some(old) => {
+            let old_size = old.footprint();
+            if *old == t {
+                old.learned_at = t.learned_at;
+                return Ok(());
+            }
+            *old = t;
+            scope.template_bytes = scope.template_bytes - old_size + size;
+            env.budget.template_bytes = env.budget.template_bytes - old_size + size;
+        }
+        None => {
+            if scope.templates.len() >= env.settings.max_templates_per_exporter {
+                return Err(DecodeError::TemplateLimit);
+            }
+            scope.templates.insert(id, t);
+            scope.template_bytes += size;
+            env.budget.template_bytes += size;
+        }
+    }
+    Ok(())
+}
+
+fn replay_pending<S: RecordSink + ?Sized>(
+    env: &mut Env<'_>,
+    scope: &mut Scope,
+    id: u16,
+    out: &mut S,
+    sum: &mut Summary,
+) {
+    if !scope.pending.iter().any(|p| p.set_id == id) {
+        return;
+    }
+    let held = std::mem::take(&mut scope.pending);
+    for p in held {
+        if p.set_id == id {
+            scope.pending_bytes -= p.data.len();
+            env.budget.pending_bytes -= p.data.len();
+            let before = sum.records;
+            data_set(env, scope, p.ctx, id, &p.data, flags::REPLAYED, out, sum);
+            sum.replayed += sum.records - before;
+        } else {
+            scope.pending.push_back(p);
+        }
+    }
+}
+
+fn hold(env: &mut Env<'_>, scope: &mut Scope, ctx: Ctx, id: u16, body: &[u8], sum: &mut Summary) {
+    let len = body.len();
+    let per_scope = env.settings.pending_bytes_per_exporter;
+    if len > per_scope {
+        sum.err(DecodeError::PendingDropped(
+            "set larger than the pending buffer",
+        ));
+        return;
+    }
+    // Make room: oldest first, within this scope.
+    while scope.pending_bytes + len > per_scope
+        || env.budget.pending_bytes + len > env.settings.pending_bytes_total
+    {
+        match scope.pending.pop_front() {
+            Some(p) => {
+                scope.pending_bytes -= p.data.len();
+                env.budget.pending_bytes -= p.data.len();
+                sum.err(DecodeError::PendingDropped("pending buffer full"));
+            }
+            None => {
+                sum.err(DecodeError::PendingDropped("pending buffer full"));
+                return;
+            }
+        }
+    }
+    scope.pending_bytes += len;
+    env.budget.pending_bytes += len;
+    scope.pending.push_back(Pending {
+        set_id: id,
+        ctx,
+        data: body.to_vec(),
+    });
+    sum.held += 1;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn data_set<S: RecordSink + ?Sized>(
+    env: &mut Env<'_>,
+    scope: &mut Scope,
+    ctx: Ctx,
+    id: u16,
+    body: &[u8],
+    extra_flags: u8,
+    out: &mut S,
+    sum: &mut Summary,
+) {
+    let ttl = env.settings.template_ttl_ms;
+    let expired = match scope.templates.get(&id) {
+        None => {
+            sum.err(DecodeError::MissingTemplate(id));
+            hold(env, scope, ctx, id, body, sum);
+            return;
+        }
+        Some(t) => ctx.received.saturating_sub(t.learned_at) > ttl,
+    };
+    if expired {
+        if let Some(t) = scope.templates.remove(&id) {
+            let f = t.footprint();
+            scope.template_bytes -= f;
+            env.budget.template_bytes -= f;
+        }
+        sum.err(DecodeError::MissingTemplate(id));
+        hold(env, scope, ctx, id, body, sum);
+        return;
+    }
+    let t = scope.templates.get(&id).expect("checked above");
+    if let TemplateKind::Options {
+        scope_count,
+        record_len,
+    } = t.kind
+    {
+        // Options data is rare: take the template out while the scope is updated, then put it back.
+        let t = scope.templates.remove(&id).expect("checked above");
+        let mut rest = body;
+        while rest.len() >= record_len && record_len > 0 {
+            match options_record(scope, &t.fields, scope_count, ctx.version, rest) {
+                Some(used) => rest = &rest[used..],
+                None => {
+                    sum.err(DecodeError::Truncated("options record"));
+                    break;
+                }
+            }
+        }
+        scope.templates.insert(id, t);
+        return;
+    }
+    match &t.kind {
+        TemplateKind::Data(plan) => {
+            // Split borrows: the plan is read while scope state is read for sampling.
+            let plan: &Plan = plan;
+            let norm = Norm {
+                settings: env.settings,
+                override_rate: scope.override_rate,
+                samplers: &scope.samplers,
+                system_init: scope.system_init,
+            };
+            let base = ctx.base();
+            let mut rest = body;
+            while rest.len() >= plan.record_len {
+                let mut s = Scratch::new(base);
+                let Some(used) = template::run_plan(plan, rest, &mut s) else {
+                    sum.err(DecodeError::Truncated("variable-length field"));
+                    break;
+                };
+                rest = &rest[used..];
+                if s.bad_field {
+                    sum.err(DecodeError::FieldLength("address or time field"));
+                }
+                let mut rec = norm.finish(&s, &ctx, env.counters);
+                rec.flags |= extra_flags;
+                out.push(&rec);
+                sum.records += 1;
+            }
+        }
+        TemplateKind::Options { .. } => {}
+    }
+}
+
+/// Decode one options data record into scope state. Returns the bytes used.
+fn options_record(
+    scope: &mut Scope,
+    fields: &[FieldSpec],
+    scope_count: usize,
+    version: u16,
+    data: &[u8],
+) -> Option<usize> {
+    let mut r = Reader::new(data);
+    let mut sampler: Option<u32> = None;
+    let (mut interval, mut random, mut pkt_int, mut pkt_space, mut size, mut pop) =
+        (None, None, None, None, None, None);
+    let mut init = None;
+    let mut if_index = None;
+    let mut name: &[u8] = &[];
+    let mut descr: &[u8] = &[];
+    for (i, f) in fields.iter().enumerate() {
+        let v = if f.len == VARLEN {
+            r.varlen()?
+        } else {
+            r.take(usize::from(f.len))?
+        };
+        if f.pen != 0 {
+            continue;
+        }
+        if i < scope_count && version == 9 {
+            // v9 scope field types (RFC 3954 §6.1): 2 is an interface.
+            if f.ie == 2 {
+                if_index = Some(be_uint(v) as u32);
+            }
+            continue;
+        }
+        match f.ie {
+            48 | 302 => sampler = Some(be_uint(v) as u32),
+            34 => interval = Some(be_uint(v)),
+            50 => random = Some(be_uint(v)),
+            305 => pkt_int = Some(be_uint(v)),
+            306 => pkt_space = Some(be_uint(v)),
+            309 => size = Some(be_uint(v)),
+            310 => pop = Some(be_uint(v)),
+            160 => init = Some(be_uint(v) as i64),
+            10 => if_index = Some(be_uint(v) as u32),
+            82 => name = v,
+            83 => descr = v,
+            _ => {}
+        }
+    }
+    if let Some(rate) = rate_from(interval, random, pkt_int, pkt_space, size, pop) {
+        scope.set_sampler(sampler, rate);
+    }
+    if let Some(init) = init {
+        scope.system_init = Some(init);
+    }
+    if let Some(index) = if_index
+        && (!name.is_empty() || !descr.is_empty())
+    {
+        let text = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .trim_end_matches('\0')
+                .to_string()
+        };
+        let info = InterfaceInfo {
+            index,
+            name: text(name),
+            description: text(descr),
+        };
+        if let Some(e) = scope.interfaces.iter_mut().find(|i| i.index == index) {
+            *e = info;
+        } else if scope.interfaces.len() < MAX_INTERFACES {
+            scope.interfaces.push(info);
+        }
+    }
+    Some(data.len() - r.remaining())
+}
+
+/// The rate (1 in N) given by sampling information elements, in order of preference.
+fn rate_from(
+    interval: Option<u64>,
+    random: Option<u64>,
+    pkt_interval: Option<u64>,
+    pkt_space: Option<u64>,
+    size: Option<u64>,
+    population: Option<u64>,
+) -> Option<u32> {
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    if let Some(v) = interval.filter(|&v| v > 0) {
+        return Some(clamp(v));
+    }
+    if let Some(v) = random.filter(|&v| v > 0) {
+        return Some(clamp(v));
+    }
+    if let Some(i) = pkt_interval.filter(|&v| v > 0) {
+        return Some(clamp((i + pkt_space.unwrap_or(0)) / i));
+    }
+    if let (Some(s), Some(p)) = (size.filter(|&v| v > 0), population) {
+        return Some(clamp(p / s).max(1));
+    }
+    None
+}
+
+/// What normalisation reads from the scope.
+struct Norm<'a> {
+    settings: &'a DecoderSettings,
+    override_rate: Option<u32>,
+    samplers: &'a [(Option<u32>, u32)],
+    system_init: Option<i64>,
+}
+
+impl Norm<'_> {
+    #[inline]
+    fn finish(&self, s: &Scratch, ctx: &Ctx, counters: &mut Counters) -> FlowRecord {
+        let mut r = s.rec;
+        if !s.have_bytes
+            && let Some(b) = s.bytes_total
+        {
+            r.bytes = b;
+        }
+        if !s.have_packets
+            && let Some(p) = s.packets_total
+        {
+            r.packets = p;
+        }
+        if r.in_if.is_none() {
+            r.in_if = s.in_phys;
+        }
+        if r.out_if.is_none() {
+            r.out_if = s.out_phys;
+        }
+        if r.vlan.is_none() {
+            r.vlan = s.dot1q;
+        }
+        derive_icmp(&mut r, s.icmp_type_code);
+        let init = s.system_init.or(self.system_init);
+        let uptime = |t: u32| -> Option<i64> {
+            match ctx.sys_uptime {
+                Some(up) => Some(ctx.export_ms - i64::from(up.wrapping_sub(t) as i32)),
+                None => init.map(|i| i + i64::from(t)),
+            }
+        };
+        if r.flow_start.is_none() {
+            r.flow_start = match (s.start_uptime, s.start_delta_us) {
+                (Some(t), _) => uptime(t),
+                (None, Some(d)) => Some(ctx.export_ms - i64::from(d / 1000)),
+                _ => None,
+            };
+        }
+        if r.flow_end.is_none() {
+            r.flow_end = match (s.end_uptime, s.end_delta_us) {
+                (Some(t), _) => uptime(t),
+                (None, Some(d)) => Some(ctx.export_ms - i64::from(d / 1000)),
+                _ => None,
+            };
+        }
+        let mut flagged = (0, 0);
+        check_times(
+            &mut r,
+            ctx.export_ms,
+            self.settings.max_time_skew_ms,
+            &mut flagged,
+        );
+        counters.end_before_start += flagged.0;
+        counters.far_from_export += flagged.1;
+
+        let in_record = rate_from(
+            s.sampling_interval,
+            s.random_interval,
+            s.packet_interval,
+            s.packet_space,
+            s.sampling_size,
+            s.sampling_population,
+        );
+        let (rate, source) = if let Some(o) = self.override_rate {
+            (o, SamplingSource::Override)
+        } else if let Some(v) = in_record {
+            (v, SamplingSource::Record)
+        } else if let Some(v) = sampler_rate(self.samplers, r.sampler_id) {
+            (v, SamplingSource::OptionsData)
+        } else if let Some(v) = self.settings.default_sampling_rate {
+            (v, SamplingSource::ConfigDefault)
+        } else {
+            counters.sampling_unknown += 1;
+            r.flags |= flags::SAMPLING_UNKNOWN;
+            (1, SamplingSource::Unknown)
+        };
+        r.sampling_rate = rate;
+        r.sampling_source = source;
+        r
+    }
+}
+
+/// The rate options data gave for a record's sampler: the sampler's own entry, else the scope-wide
+/// entry (options data without a sampler id), else the only sampler when the record names none.
+#[inline]
+fn sampler_rate(samplers: &[(Option<u32>, u32)], id: Option<u32>) -> Option<u32> {
+    if samplers.is_empty() {
+        return None;
+    }
+    if let Some(id) = id
+        && let Some(&(_, r)) = samplers.iter().find(|(k, _)| *k == Some(id))
+    {
+        return Some(r);
+    }
+    if let Some(&(_, r)) = samplers.iter().find(|(k, _)| k.is_none()) {
+        return Some(r);
+    }
+    if id.is_none() && samplers.len() == 1 {
+        return Some(samplers[0].1);
+    }
+    None
+}
+
+/// ICMP type and code from IE 32/139, or from the destination port where NetFlow v5/v9 exporters put
+/// them (type × 256 + code).
+#[inline]
+fn derive_icmp(r: &mut FlowRecord, type_code: Option<u16>) {
+    if let Some(tc) = type_code {
+        r.icmp_type.get_or_insert((tc >> 8) as u8);
+        r.icmp_code.get_or_insert((tc & 0xff) as u8);
+    } else if matches!(r.protocol, Some(1) | Some(58))
+        && r.icmp_type.is_none()
+        && let Some(p) = r.dst_port
+    {
+        r.icmp_type = Some((p >> 8) as u8);
+        r.icmp_code = Some((p & 0xff) as u8);
+    }
+}
+
+#[inline]
+fn check_times(r: &mut FlowRecord, export_ms: i64, max_skew: i64, flagged: &mut (u64, u64)) {
+    if let (Some(s), Some(e)) = (r.flow_start, r.flow_end)
+        && e < s
+    {
+        r.flags |= flags::END_BEFORE_START;
+        flagged.0 += 1;
+    }
+    if let Some(e) = r.flow_end
+        && (e - export_ms).abs() > max_skew
+    {
+        r.flags |= flags::FAR_FROM_EXPORT_TIME;
+        flagged.1 += 1;
+    }
+}

@@ -1,0 +1,54 @@
+//! Zero-copy views over the bytes of flow-export datagrams.
+//!
+//! Owns: the fixed headers of NetFlow v5, NetFlow v9 and IPFIX as `Packet<T: AsRef<[u8]>>`-style
+//! views, and the borrowing [`Reader`] used for every length-prefixed part (sets, template records,
+//! variable-length fields).
+//!
+//! The contract, for every type here:
+//! - `new_checked` validates the length once; after it succeeds no accessor can panic.
+//! - A length that came from the wire is checked against the bytes that are really there before it
+//!   is used to slice ([`Reader::sub`] is the only way to take a length-prefixed part).
+//! - Nothing here allocates, reads the clock, or touches the network.
+
+pub mod ipfix;
+pub mod reader;
+pub mod v5;
+pub mod v9;
+
+pub use reader::Reader;
+
+/// Read a big-endian unsigned integer of 1 to 8 bytes (reduced-size encoding, RFC 7011 §6.2).
+/// Longer inputs keep their last 8 bytes; an empty slice reads as 0.
+#[inline(always)]
+pub fn be_uint(bytes: &[u8]) -> u64 {
+    let mut v: u64 = 0;
+    for &b in bytes {
+        v = (v << 8) | u64::from(b);
+    }
+    v
+}
+
+/// Read a big-endian u16 at `at`; callers have checked that `at + 2 <= buf.len()`.
+#[inline(always)]
+pub(crate) fn u16_at(buf: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+/// Read a big-endian u32 at `at`; callers have checked that `at + 4 <= buf.len()`.
+#[inline(always)]
+pub(crate) fn u32_at(buf: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_reduced_size_unsigned_integers() {
+        assert_eq!(be_uint(&[]), 0);
+        assert_eq!(be_uint(&[0x12]), 0x12);
+        assert_eq!(be_uint(&[0x12, 0x34, 0x56]), 0x123456);
+        assert_eq!(be_uint(&[0xff; 8]), u64::MAX);
+    }
+}
