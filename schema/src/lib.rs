@@ -1,4 +1,23 @@
-//! Everything ClickHouse (the "store" and "report" steps of the pipeline).
+//! Everything ClickHouse (the "store" step of the pipeline).
 //!
-//! Owns: migrations tiered by server version, row types, the batched writer with retry and disk
-//! spool, and the report queries. Must never: reach back into decoding or aggregation.
+//! Owns: the server-version tiers and connection ([`connection`]), the schema and its migrations
+//! ([`migrations`]), row encoding ([`rows`]), the batched writer with retry ([`writer`]) and its disk
+//! spool ([`spool`]), and the config ([`config`]). Report queries come in a later module.
+//! Must never: reach back into decoding or aggregation (it only consumes their output types).
+
+pub mod config;
+pub mod connection;
+pub mod migrations;
+pub mod rows;
+pub mod spool;
+pub mod writer;
+
+pub use config::{
+    ClickhouseConfig, ConfigError, RetentionConfig, SpoolFullPolicy, ValidatedClickhouseConfig,
+};
+pub use connection::{Tier, build_client, healthcheck, server_client};
+pub use migrations::{
+    MigrateError, create_database, drop_expired_partitions, migrate, migration_ddl,
+};
+pub use spool::{Spool, SpoolCounters, SpoolError};
+pub use writer::{ClickhouseWriter, WriterError, WriterStats};

@@ -1,0 +1,372 @@
+//! Row encoding: pipeline types to ClickHouse `RowBinary`, one encoder per table.
+//!
+//! Owns: the column order of `flows`, `window_top`, `window_totals`, `exporters` and `interfaces`
+//! ([`FLOWS_COLUMNS`] etc.; the DDL in [`crate::migrations`] lists the same columns in the same order,
+//! and a test checks it), and the mapping of each Rust field to its column value. Must never:
+//! allocate per row or do I/O; encoders append to a caller's buffer.
+//!
+//! One encoding serves both tiers: an address is 16 bytes in network order, which is the `RowBinary`
+//! form of both `IPv6` (modern) and `FixedString(16)` (legacy, IPv4-mapped); `LowCardinality(String)`
+//! and `String` share the same `RowBinary` form (LEB128 length, bytes).
+//!
+//! Missing optional fields are stored as 0 (addresses `::`), except `direction`, which is 255 when
+//! unknown because 0 means ingress. Times: `time_received`, `window_start`, `ts` are `DateTime`
+//! (seconds, UTC); flow start/end keep milliseconds in `Int64` columns (0 when unknown).
+
+use std::net::Ipv6Addr;
+
+use aggregator::{WindowTopRow, WindowTotalsRow};
+use collector::FlowRecord;
+
+/// Columns of `flows`, in insert order.
+pub const FLOWS_COLUMNS: &[&str] = &[
+    "time_received",
+    "exporter",
+    "observation_domain",
+    "version",
+    "flow_start_ms",
+    "flow_end_ms",
+    "src_addr",
+    "dst_addr",
+    "src_port",
+    "dst_port",
+    "protocol",
+    "tcp_flags",
+    "tos",
+    "bytes",
+    "packets",
+    "sampling_rate",
+    "sampling_source",
+    "bytes_scaled",
+    "packets_scaled",
+    "sampler_id",
+    "in_if",
+    "out_if",
+    "src_as",
+    "dst_as",
+    "src_mask",
+    "dst_mask",
+    "next_hop",
+    "direction",
+    "vlan",
+    "forwarding_status",
+    "icmp_type",
+    "icmp_code",
+    "post_nat_src_addr",
+    "post_nat_dst_addr",
+    "post_nat_src_port",
+    "post_nat_dst_port",
+    "app_port",
+    "flags",
+];
+
+/// Columns of `window_top`, in insert order.
+pub const WINDOW_TOP_COLUMNS: &[&str] = &[
+    "window_start",
+    "window_secs",
+    "dimension",
+    "addr_a",
+    "addr_b",
+    "exporter",
+    "num",
+    "proto",
+    "is_other",
+    "rank_bytes",
+    "rank_packets",
+    "rank_flows",
+    "bytes",
+    "packets",
+    "flows",
+    "bytes_unscaled",
+    "packets_unscaled",
+    "max_error",
+];
+
+/// Columns of `window_totals`, in insert order.
+pub const WINDOW_TOTALS_COLUMNS: &[&str] = &[
+    "window_start",
+    "window_secs",
+    "exporter",
+    "bytes",
+    "packets",
+    "flows",
+    "bytes_unscaled",
+    "packets_unscaled",
+    "late_flows",
+];
+
+/// Columns of `exporters`, in insert order.
+pub const EXPORTERS_COLUMNS: &[&str] = &[
+    "address",
+    "name",
+    "last_seen",
+    "versions",
+    "sampling_rate",
+    "templates",
+    "options_templates",
+];
+
+/// Columns of `interfaces`, in insert order.
+pub const INTERFACES_COLUMNS: &[&str] = &[
+    "exporter",
+    "ifindex",
+    "name",
+    "description",
+    "speed",
+    "last_seen",
+];
+
+/// What an exporter looked like when last seen (one row per report; the table keeps the latest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExporterRow {
+    /// Exporter address (IPv4-mapped when IPv4).
+    pub address: Ipv6Addr,
+    /// Configured or resolved name; empty when none.
+    pub name: String,
+    /// Last datagram, Unix seconds.
+    pub last_seen: u32,
+    /// Protocol versions seen (5, 9, 10).
+    pub versions: Vec<u16>,
+    /// Sampling rate in effect (1 when unknown).
+    pub sampling_rate: u32,
+    /// Data templates held.
+    pub templates: u32,
+    /// Options templates held.
+    pub options_templates: u32,
+}
+
+/// One interface of one exporter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceRow {
+    /// Exporter address.
+    pub exporter: Ipv6Addr,
+    /// ifIndex.
+    pub ifindex: u32,
+    /// ifName.
+    pub name: String,
+    /// ifDescr / ifAlias.
+    pub description: String,
+    /// Speed, bits per second.
+    pub speed: u64,
+    /// When this was learned, Unix seconds.
+    pub last_seen: u32,
+}
+
+#[inline]
+fn u8_(out: &mut Vec<u8>, v: u8) {
+    out.push(v);
+}
+#[inline]
+fn u16_(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+#[inline]
+fn u32_(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+#[inline]
+fn u64_(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+#[inline]
+fn i64_(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+#[inline]
+fn addr(out: &mut Vec<u8>, a: Ipv6Addr) {
+    out.extend_from_slice(&a.octets());
+}
+#[inline]
+fn string(out: &mut Vec<u8>, s: &str) {
+    let mut n = s.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Unix milliseconds to a `DateTime` value (seconds, clamped to the type's range).
+#[inline]
+pub fn ms_to_datetime(ms: i64) -> u32 {
+    let s = ms.div_euclid(1000);
+    s.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// The service port of a flow, as the `app_port` column and the rollups use it: the port below 1024
+/// when exactly one is, the destination port when both are, and the lower port when both are
+/// ephemeral (>= 1024). 0 when the flow has no ports.
+pub fn service_port(src: Option<u16>, dst: Option<u16>) -> u16 {
+    let (s, d) = (src.unwrap_or(0), dst.unwrap_or(0));
+    match (s < 1024, d < 1024) {
+        (_, true) => d,
+        (true, false) => s,
+        (false, false) => s.min(d),
+    }
+}
+
+/// Append one `flows` row.
+pub fn encode_flow(out: &mut Vec<u8>, r: &FlowRecord) {
+    let un = Ipv6Addr::UNSPECIFIED;
+    u32_(out, ms_to_datetime(r.time_received));
+    addr(out, r.exporter);
+    u32_(out, r.observation_domain);
+    u16_(out, r.version);
+    i64_(out, r.flow_start.unwrap_or(0));
+    i64_(out, r.flow_end.unwrap_or(0));
+    addr(out, r.src_addr.unwrap_or(un));
+    addr(out, r.dst_addr.unwrap_or(un));
+    u16_(out, r.src_port.unwrap_or(0));
+    u16_(out, r.dst_port.unwrap_or(0));
+    u8_(out, r.protocol.unwrap_or(0));
+    u16_(out, r.tcp_flags.unwrap_or(0));
+    u8_(out, r.tos.unwrap_or(0));
+    u64_(out, r.bytes);
+    u64_(out, r.packets);
+    u32_(out, r.sampling_rate.max(1));
+    string(out, r.sampling_source.as_str());
+    u64_(out, r.scaled_bytes());
+    u64_(out, r.scaled_packets());
+    u32_(out, r.sampler_id.unwrap_or(0));
+    u32_(out, r.in_if.unwrap_or(0));
+    u32_(out, r.out_if.unwrap_or(0));
+    u32_(out, r.src_as.unwrap_or(0));
+    u32_(out, r.dst_as.unwrap_or(0));
+    u8_(out, r.src_mask.unwrap_or(0));
+    u8_(out, r.dst_mask.unwrap_or(0));
+    addr(out, r.next_hop.unwrap_or(un));
+    u8_(out, r.direction.unwrap_or(255));
+    u16_(out, r.vlan.unwrap_or(0));
+    u8_(out, r.forwarding_status.unwrap_or(0));
+    u8_(out, r.icmp_type.unwrap_or(0));
+    u8_(out, r.icmp_code.unwrap_or(0));
+    addr(out, r.post_nat_src_addr.unwrap_or(un));
+    addr(out, r.post_nat_dst_addr.unwrap_or(un));
+    u16_(out, r.post_nat_src_port.unwrap_or(0));
+    u16_(out, r.post_nat_dst_port.unwrap_or(0));
+    u16_(out, service_port(r.src_port, r.dst_port));
+    u8_(out, r.flags);
+}
+
+/// Append one `window_top` row.
+pub fn encode_window_top(out: &mut Vec<u8>, r: &WindowTopRow) {
+    u32_(out, ms_to_datetime(r.window_start));
+    u32_(out, r.window_secs);
+    string(out, r.dimension.as_str());
+    addr(out, r.key.addr_a);
+    addr(out, r.key.addr_b);
+    addr(out, r.key.exporter);
+    u32_(out, r.key.num);
+    u8_(out, r.key.proto);
+    u8_(out, u8::from(r.is_other));
+    u32_(out, r.rank_bytes);
+    u32_(out, r.rank_packets);
+    u32_(out, r.rank_flows);
+    u64_(out, r.bytes);
+    u64_(out, r.packets);
+    u64_(out, r.flows);
+    u64_(out, r.bytes_unscaled);
+    u64_(out, r.packets_unscaled);
+    u64_(out, r.max_error);
+}
+
+/// Append one `window_totals` row.
+pub fn encode_window_totals(out: &mut Vec<u8>, r: &WindowTotalsRow) {
+    u32_(out, ms_to_datetime(r.window_start));
+    u32_(out, r.window_secs);
+    addr(out, r.exporter);
+    u64_(out, r.bytes);
+    u64_(out, r.packets);
+    u64_(out, r.flows);
+    u64_(out, r.bytes_unscaled);
+    u64_(out, r.packets_unscaled);
+    u64_(out, r.late_flows);
+}
+
+/// Append one `exporters` row.
+pub fn encode_exporter(out: &mut Vec<u8>, r: &ExporterRow) {
+    addr(out, r.address);
+    string(out, &r.name);
+    u32_(out, r.last_seen);
+    // Array: LEB128 length, then the elements.
+    let mut n = r.versions.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    for v in &r.versions {
+        u16_(out, *v);
+    }
+    u32_(out, r.sampling_rate);
+    u32_(out, r.templates);
+    u32_(out, r.options_templates);
+}
+
+/// Append one `interfaces` row.
+pub fn encode_interface(out: &mut Vec<u8>, r: &InterfaceRow) {
+    addr(out, r.exporter);
+    u32_(out, r.ifindex);
+    string(out, &r.name);
+    string(out, &r.description);
+    u64_(out, r.speed);
+    u32_(out, r.last_seen);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_leb128_length_prefixed() {
+        let mut out = Vec::new();
+        string(&mut out, "abc");
+        assert_eq!(out, b"\x03abc");
+        let long = "x".repeat(300);
+        let mut out = Vec::new();
+        string(&mut out, &long);
+        assert_eq!(&out[..2], &[0xac, 0x02]);
+        assert_eq!(out.len(), 302);
+    }
+
+    #[test]
+    fn service_port_prefers_well_known_then_lower() {
+        assert_eq!(service_port(Some(50000), Some(443)), 443);
+        assert_eq!(service_port(Some(443), Some(50000)), 443);
+        assert_eq!(service_port(Some(53), Some(123)), 123);
+        assert_eq!(service_port(Some(40000), Some(50000)), 40000);
+        assert_eq!(service_port(None, None), 0);
+    }
+
+    #[test]
+    fn negative_and_huge_times_clamp_to_datetime_range() {
+        assert_eq!(ms_to_datetime(-5), 0);
+        assert_eq!(ms_to_datetime(1_700_000_000_999), 1_700_000_000);
+        assert_eq!(ms_to_datetime(i64::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn flow_row_has_fixed_width_except_sampling_source() {
+        let mut out = Vec::new();
+        let r = FlowRecord::default();
+        encode_flow(&mut out, &r);
+        // 6 addresses of 16 bytes, plus "unknown" (1 + 7 bytes) and the fixed-width columns.
+        // Fixed-width columns in FLOWS_COLUMNS order, addresses excluded.
+        let fixed: usize = [
+            4, 4, 2, 8, 8, 2, 2, 1, 2, 1, 8, 8, 4, 8, 8, 4, 4, 4, 4, 4, 1, 1, 1, 2, 1, 1, 1, 2, 2,
+            2, 1,
+        ]
+        .iter()
+        .sum();
+        assert_eq!(out.len(), 6 * 16 + 8 + fixed);
+    }
+}

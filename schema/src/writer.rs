@@ -1,0 +1,825 @@
+//! The ClickHouse writer: a sink with a batcher, a service task, retry logic and a disk spool.
+//!
+//! Owns: turning [`aggregator::Output`] into `RowBinary` batches per table (by rows, bytes or age),
+//! inserting them with LZ4, classifying failures ([`crate::connection::classify`]), retrying with
+//! exponential backoff and jitter, spooling batches to disk ([`crate::spool`]) while the server is
+//! unreachable and replaying them in order when it returns, and the counters in [`WriterStats`].
+//! Must never: drop a batch silently (drops happen only under the `drop_newest` full policy and are
+//! counted), retry an insert the server will always reject, or let memory grow with a slow server
+//! (the channel is bounded; while an insert runs, intake waits).
+//!
+//! # Order and delivery
+//!
+//! While the spool is empty, a sealed batch is inserted directly. If that fails with an error that
+//! can succeed later (network, timeout, 5xx, "too many parts" 252...), the batch goes to the spool,
+//! and from then on every new batch goes to the spool behind it, so ClickHouse receives batches in
+//! the order they were sealed. The spool is replayed head first; once empty, direct inserts resume.
+//!
+//! An error that can never succeed (syntax 62, type mismatch 53, unknown table 60, unknown column
+//! 16...) puts the writer in a **failed** state: the batch stays at the spool's head, nothing more
+//! is inserted, later batches keep going to the spool, and every `send`/`flush` returns the error
+//! message. Fix the schema (e.g. `sluice migrate`) and restart: the spool is replayed.
+//!
+//! # Duplicates
+//!
+//! Each batch carries a token (`sluice-<instance>-<seq>`) stored with it in the spool. On the
+//! modern tier every insert sends it as `insert_deduplication_token` and the tables keep
+//! `non_replicated_deduplication_window` blocks, so a retry of a batch whose insert was committed
+//! but whose reply was lost is discarded by the server. **Legacy limit**: 18.16 has neither, so on
+//! the legacy tier such a retry stores the batch twice; this only happens when a reply is lost
+//! after the commit (not when the server is down or refuses the connection).
+//!
+//! # Spool payload
+//!
+//! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals][u64 LE instance]`
+//! `[u64 LE sequence][u32 LE rows][RowBinary rows, columns as in crate::rows]`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aggregator::{Output, Sink, SinkError};
+use bytes::Bytes;
+use clickhouse::Client;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{SpoolFullPolicy, ValidatedClickhouseConfig};
+use crate::connection::{self, Retry, Tier};
+use crate::rows;
+use crate::spool::{Spool, SpoolError};
+
+const PAYLOAD_VERSION: u8 = 1;
+const HEADER_LEN: usize = 1 + 1 + 8 + 8 + 4;
+/// A batch is sealed at this many bytes even below `batch_rows` (keeps spool records bounded).
+const MAX_BATCH_BYTES: usize = 64 << 20;
+
+/// The tables the writer fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// `flows`.
+    Flows,
+    /// `window_top`.
+    WindowTop,
+    /// `window_totals`.
+    WindowTotals,
+}
+
+impl Table {
+    fn code(self) -> u8 {
+        match self {
+            Table::Flows => 1,
+            Table::WindowTop => 2,
+            Table::WindowTotals => 3,
+        }
+    }
+    fn from_code(c: u8) -> Option<Table> {
+        match c {
+            1 => Some(Table::Flows),
+            2 => Some(Table::WindowTop),
+            3 => Some(Table::WindowTotals),
+            _ => None,
+        }
+    }
+    /// Table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Flows => "flows",
+            Table::WindowTop => "window_top",
+            Table::WindowTotals => "window_totals",
+        }
+    }
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Flows => rows::FLOWS_COLUMNS,
+            Table::WindowTop => rows::WINDOW_TOP_COLUMNS,
+            Table::WindowTotals => rows::WINDOW_TOTALS_COLUMNS,
+        }
+    }
+    fn insert_sql(self) -> String {
+        format!(
+            "INSERT INTO {} ({}) FORMAT RowBinary",
+            self.name(),
+            self.columns().join(", ")
+        )
+    }
+}
+
+/// A snapshot of the writer's counters (the binary exports them as metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Rows the server acknowledged.
+    pub rows_written: u64,
+    /// Insert requests the server acknowledged.
+    pub batches_written: u64,
+    /// Failed insert attempts that will be retried.
+    pub retryable_errors: u64,
+    /// Failed insert attempts that can never succeed.
+    pub permanent_errors: u64,
+    /// Latency of the last successful insert, microseconds.
+    pub last_insert_latency_us: u64,
+    /// Sum of successful insert latencies, microseconds (divide by `batches_written`).
+    pub insert_latency_us_total: u64,
+    /// Rows written to the spool.
+    pub rows_spooled: u64,
+    /// Bytes in the spool on disk.
+    pub spool_bytes: u64,
+    /// Batches waiting in the spool.
+    pub spool_batches: u64,
+    /// Batches dropped because the spool was full (`drop_newest`) or failed.
+    pub dropped_batches: u64,
+    /// Rows in those batches.
+    pub dropped_rows: u64,
+    /// Torn spool tails found (truncated) since start.
+    pub spool_torn_tails: u64,
+    /// Corrupt spool records skipped since start.
+    pub spool_corrupt_records: u64,
+    /// 1 while the writer is in the failed state.
+    pub failed: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    rows_written: AtomicU64,
+    batches_written: AtomicU64,
+    retryable_errors: AtomicU64,
+    permanent_errors: AtomicU64,
+    last_insert_latency_us: AtomicU64,
+    insert_latency_us_total: AtomicU64,
+    rows_spooled: AtomicU64,
+    spool_bytes: AtomicU64,
+    spool_batches: AtomicU64,
+    dropped_batches: AtomicU64,
+    dropped_rows: AtomicU64,
+    spool_torn_tails: AtomicU64,
+    spool_corrupt_records: AtomicU64,
+}
+
+struct Shared {
+    c: Counters,
+    failed: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn failed(&self) -> Option<String> {
+        self.failed.lock().map(|g| g.clone()).unwrap_or(None)
+    }
+}
+
+/// Writer failure at start.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    /// Connecting or the healthcheck failed.
+    #[error(transparent)]
+    Connect(#[from] connection::ConnectError),
+    /// The spool could not be opened.
+    #[error("opening spool: {0}")]
+    Spool(#[from] SpoolError),
+}
+
+enum Cmd {
+    Data(Output),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// The ClickHouse sink. Cheap to `send` into; the work happens in a background task.
+pub struct ClickhouseWriter {
+    tx: Option<mpsc::Sender<Cmd>>,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+    tier: Tier,
+}
+
+impl ClickhouseWriter {
+    /// Build a client from the config, run the healthcheck (which picks the tier) and start.
+    pub async fn connect(cfg: &ValidatedClickhouseConfig) -> Result<ClickhouseWriter, WriterError> {
+        let client = connection::build_client(cfg)?;
+        let (version, tier) = connection::healthcheck(&client)
+            .await
+            .map_err(|e| match e {
+                connection::ConnectError::Unreachable { source, .. } => {
+                    connection::ConnectError::Unreachable {
+                        url: cfg.url.clone(),
+                        source,
+                    }
+                }
+                other => other,
+            })?;
+        tracing::info!(%version, %tier, url = %cfg.url, "clickhouse healthcheck ok");
+        Self::start(cfg, client, tier)
+    }
+
+    /// Start with a known tier and client (no healthcheck). Opens (and recovers) the spool; must be
+    /// called inside a tokio runtime.
+    pub fn start(
+        cfg: &ValidatedClickhouseConfig,
+        client: Client,
+        tier: Tier,
+    ) -> Result<ClickhouseWriter, WriterError> {
+        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
+        let shared = Arc::new(Shared {
+            c: Counters::default(),
+            failed: Mutex::new(None),
+        });
+        if !spool.is_empty() {
+            tracing::info!(
+                batches = spool.len(),
+                bytes = spool.disk_bytes(),
+                "spool holds batches from before; replaying"
+            );
+        }
+        let (tx, rx) = mpsc::channel(cfg.channel_batches);
+        let now = Instant::now();
+        let svc = Service {
+            client,
+            tier,
+            cfg: cfg.clone(),
+            spool,
+            batchers: [
+                Batcher::new(Table::Flows),
+                Batcher::new(Table::WindowTop),
+                Batcher::new(Table::WindowTotals),
+            ],
+            shared: shared.clone(),
+            attempt: 0,
+            next_attempt: now,
+            blocked: None,
+            instance: fastrand::u64(..),
+            seq: 0,
+        };
+        svc.publish_spool();
+        let task = tokio::spawn(svc.run(rx));
+        Ok(ClickhouseWriter {
+            tx: Some(tx),
+            shared,
+            task: Some(task),
+            tier,
+        })
+    }
+
+    /// The tier the writer runs in.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.shared.c;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WriterStats {
+            rows_written: l(&c.rows_written),
+            batches_written: l(&c.batches_written),
+            retryable_errors: l(&c.retryable_errors),
+            permanent_errors: l(&c.permanent_errors),
+            last_insert_latency_us: l(&c.last_insert_latency_us),
+            insert_latency_us_total: l(&c.insert_latency_us_total),
+            rows_spooled: l(&c.rows_spooled),
+            spool_bytes: l(&c.spool_bytes),
+            spool_batches: l(&c.spool_batches),
+            dropped_batches: l(&c.dropped_batches),
+            dropped_rows: l(&c.dropped_rows),
+            spool_torn_tails: l(&c.spool_torn_tails),
+            spool_corrupt_records: l(&c.spool_corrupt_records),
+            failed: u64::from(self.shared.failed().is_some()),
+        }
+    }
+
+    /// Flush, then stop the task. Batches the server could not take stay in the spool.
+    pub async fn close(mut self) -> Result<(), SinkError> {
+        let r = self.flush().await;
+        self.tx = None;
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        r
+    }
+
+    fn check_failed(&self) -> Result<(), SinkError> {
+        match self.shared.failed() {
+            Some(msg) => Err(SinkError::Other(msg)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Sink for ClickhouseWriter {
+    async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or(SinkError::Closed("clickhouse writer closed"))?;
+        tx.send(Cmd::Data(batch))
+            .await
+            .map_err(|_| SinkError::Closed("clickhouse writer task ended"))?;
+        self.check_failed()
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or(SinkError::Closed("clickhouse writer closed"))?;
+        let (rtx, rrx) = oneshot::channel();
+        tx.send(Cmd::Flush(rtx))
+            .await
+            .map_err(|_| SinkError::Closed("clickhouse writer task ended"))?;
+        match rrx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(SinkError::Other(msg)),
+            Err(_) => Err(SinkError::Closed("clickhouse writer task ended")),
+        }
+    }
+}
+
+/// Rows of one table being collected into one batch.
+struct Batcher {
+    table: Table,
+    buf: Vec<u8>,
+    rows: u32,
+    opened: Option<Instant>,
+}
+
+impl Batcher {
+    fn new(table: Table) -> Batcher {
+        Batcher {
+            table,
+            buf: vec![0; HEADER_LEN],
+            rows: 0,
+            opened: None,
+        }
+    }
+
+    fn note_row(&mut self, now: Instant) {
+        self.rows += 1;
+        if self.opened.is_none() {
+            self.opened = Some(now);
+        }
+    }
+
+    fn full(&self, max_rows: usize) -> bool {
+        self.rows as usize >= max_rows || self.buf.len() >= MAX_BATCH_BYTES
+    }
+
+    fn due(&self, max_age: Duration, now: Instant) -> bool {
+        self.opened
+            .is_some_and(|t| now.duration_since(t) >= max_age)
+    }
+
+    /// Take the batch as a spool payload (header filled in), leaving an empty batcher.
+    fn seal(&mut self, instance: u64, seq: u64) -> Option<(Vec<u8>, u32)> {
+        if self.rows == 0 {
+            return None;
+        }
+        let mut p = std::mem::replace(&mut self.buf, vec![0; HEADER_LEN]);
+        p[0] = PAYLOAD_VERSION;
+        p[1] = self.table.code();
+        p[2..10].copy_from_slice(&instance.to_le_bytes());
+        p[10..18].copy_from_slice(&seq.to_le_bytes());
+        p[18..22].copy_from_slice(&self.rows.to_le_bytes());
+        let rows = self.rows;
+        self.rows = 0;
+        self.opened = None;
+        Some((p, rows))
+    }
+}
+
+/// Parsed payload header.
+struct Header {
+    table: Table,
+    token: String,
+    rows: u32,
+}
+
+fn parse_header(p: &[u8]) -> Option<Header> {
+    if p.len() < HEADER_LEN || p[0] != PAYLOAD_VERSION {
+        return None;
+    }
+    let table = Table::from_code(p[1])?;
+    let instance = u64::from_le_bytes(p[2..10].try_into().ok()?);
+    let seq = u64::from_le_bytes(p[10..18].try_into().ok()?);
+    let rows = u32::from_le_bytes(p[18..22].try_into().ok()?);
+    Some(Header {
+        table,
+        token: format!("sluice-{instance:016x}-{seq}"),
+        rows,
+    })
+}
+
+enum InsertError {
+    Retry(String),
+    Never(String),
+}
+
+struct Service {
+    client: Client,
+    tier: Tier,
+    cfg: ValidatedClickhouseConfig,
+    spool: Spool,
+    batchers: [Batcher; 3],
+    shared: Arc<Shared>,
+    /// Consecutive failed attempts (drives the backoff).
+    attempt: u32,
+    /// No insert is tried before this.
+    next_attempt: Instant,
+    /// Block policy: a sealed batch waiting for spool space; intake stops meanwhile.
+    blocked: Option<(Vec<u8>, u32)>,
+    instance: u64,
+    seq: u64,
+}
+
+impl Service {
+    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        loop {
+            let now = Instant::now();
+            let deadline = self.deadline(now);
+            let accept = self.blocked.is_none();
+            tokio::select! {
+                cmd = rx.recv(), if accept => match cmd {
+                    Some(Cmd::Data(out)) => self.ingest(out).await,
+                    Some(Cmd::Flush(reply)) => {
+                        let r = self.flush().await;
+                        let _ = reply.send(r);
+                    }
+                    None => {
+                        if let Err(e) = self.flush().await {
+                            tracing::error!("clickhouse writer stopping with data in the spool: {e}");
+                        }
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => self.tick().await,
+            }
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.shared.failed().is_some()
+    }
+
+    /// When the loop must wake up without input.
+    fn deadline(&self, now: Instant) -> Instant {
+        let mut d = now + Duration::from_secs(3600);
+        for b in &self.batchers {
+            if let Some(t) = b.opened {
+                d = d.min(t + self.cfg.batch_age);
+            }
+        }
+        if (!self.spool.is_empty() || self.blocked.is_some()) && !self.failed() {
+            d = d.min(self.next_attempt.max(now));
+        }
+        d
+    }
+
+    async fn tick(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.batchers.len() {
+            if self.batchers[i].due(self.cfg.batch_age, now) {
+                self.seal_and_dispatch(i).await;
+            }
+        }
+        if !self.failed() && Instant::now() >= self.next_attempt {
+            self.replay_one().await;
+        }
+    }
+
+    async fn ingest(&mut self, out: Output) {
+        let now = Instant::now();
+        match out {
+            Output::Flows(recs) => {
+                for r in &recs {
+                    rows::encode_flow(&mut self.batchers[0].buf, r);
+                    self.batchers[0].note_row(now);
+                    if self.batchers[0].full(self.cfg.batch_rows) {
+                        self.seal_and_dispatch(0).await;
+                    }
+                }
+            }
+            Output::Windows { top, totals } => {
+                for r in &top {
+                    rows::encode_window_top(&mut self.batchers[1].buf, r);
+                    self.batchers[1].note_row(now);
+                    if self.batchers[1].full(self.cfg.batch_rows) {
+                        self.seal_and_dispatch(1).await;
+                    }
+                }
+                for r in &totals {
+                    rows::encode_window_totals(&mut self.batchers[2].buf, r);
+                    self.batchers[2].note_row(now);
+                    if self.batchers[2].full(self.cfg.batch_rows) {
+                        self.seal_and_dispatch(2).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn seal_and_dispatch(&mut self, i: usize) {
+        self.seq += 1;
+        let Some((payload, rows)) = self.batchers[i].seal(self.instance, self.seq) else {
+            return;
+        };
+        let direct = !self.failed()
+            && self.spool.is_empty()
+            && self.blocked.is_none()
+            && Instant::now() >= self.next_attempt;
+        if direct {
+            match self.insert(&payload).await {
+                Ok(()) => {
+                    self.on_success();
+                    return;
+                }
+                Err(e) => self.on_failure(e),
+            }
+        }
+        self.to_spool(payload, rows);
+    }
+
+    fn to_spool(&mut self, payload: Vec<u8>, rows: u32) {
+        match self.spool.append(&payload) {
+            Ok(()) => {
+                self.shared
+                    .c
+                    .rows_spooled
+                    .fetch_add(u64::from(rows), Ordering::Relaxed);
+            }
+            Err(SpoolError::Full { used, max }) => match self.cfg.spool_full_policy {
+                SpoolFullPolicy::DropNewest => {
+                    tracing::warn!(rows, used, max, "spool full: dropping the newest batch");
+                    self.count_drop(rows);
+                }
+                SpoolFullPolicy::Block => {
+                    tracing::warn!(
+                        used,
+                        max,
+                        "spool full: blocking intake until replay frees space"
+                    );
+                    self.blocked = Some((payload, rows));
+                }
+            },
+            Err(e) => {
+                tracing::error!(rows, "cannot spool batch, dropping it: {e}");
+                self.count_drop(rows);
+            }
+        }
+        self.publish_spool();
+    }
+
+    fn count_drop(&self, rows: u32) {
+        self.shared
+            .c
+            .dropped_batches
+            .fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .c
+            .dropped_rows
+            .fetch_add(u64::from(rows), Ordering::Relaxed);
+    }
+
+    fn publish_spool(&self) {
+        let c = &self.shared.c;
+        c.spool_bytes
+            .store(self.spool.disk_bytes(), Ordering::Relaxed);
+        c.spool_batches.store(self.spool.len(), Ordering::Relaxed);
+        let sc = self.spool.counters();
+        c.spool_torn_tails.store(sc.torn_tails, Ordering::Relaxed);
+        c.spool_corrupt_records
+            .store(sc.corrupt_records, Ordering::Relaxed);
+    }
+
+    fn on_success(&mut self) {
+        self.attempt = 0;
+        self.next_attempt = Instant::now();
+    }
+
+    fn on_failure(&mut self, e: InsertError) {
+        match e {
+            InsertError::Retry(msg) => {
+                self.shared
+                    .c
+                    .retryable_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let delay = backoff(self.attempt, self.cfg.retry_initial, self.cfg.retry_max);
+                self.attempt = self.attempt.saturating_add(1);
+                self.next_attempt = Instant::now() + delay;
+                tracing::warn!(
+                    attempt = self.attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "clickhouse insert failed, will retry: {msg}"
+                );
+            }
+            InsertError::Never(msg) => {
+                self.shared
+                    .c
+                    .permanent_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let msg = format!(
+                    "clickhouse rejected an insert with an error that retrying cannot fix; the batch \
+                     is kept in the spool ({}) and nothing more is inserted until restart: {msg}",
+                    self.cfg.spool_dir.display()
+                );
+                tracing::error!("{msg}");
+                if let Ok(mut g) = self.shared.failed.lock() {
+                    *g = Some(msg);
+                }
+            }
+        }
+    }
+
+    /// Insert the spool's head, if any; ack on success.
+    async fn replay_one(&mut self) {
+        if let Some((payload, rows)) = self.blocked.take() {
+            if self.spool.fits(payload.len()) {
+                self.to_spool(payload, rows);
+            } else {
+                self.blocked = Some((payload, rows));
+            }
+        }
+        let head = match self.spool.peek() {
+            Ok(Some(p)) => p.to_vec(),
+            Ok(None) => {
+                self.publish_spool();
+                return;
+            }
+            Err(e) => {
+                tracing::error!("reading spool: {e}");
+                self.on_failure(InsertError::Retry(e.to_string()));
+                return;
+            }
+        };
+        match self.insert(&head).await {
+            Ok(()) => {
+                if let Err(e) = self.spool.ack() {
+                    tracing::error!("acknowledging spool record: {e}");
+                }
+                self.on_success();
+            }
+            Err(e) => self.on_failure(e),
+        }
+        self.publish_spool();
+    }
+
+    async fn insert(&self, payload: &[u8]) -> Result<(), InsertError> {
+        let Some(h) = parse_header(payload) else {
+            return Err(InsertError::Never(
+                "spool record with an unknown payload header".into(),
+            ));
+        };
+        let started = std::time::Instant::now();
+        let t = Some(self.cfg.request_timeout);
+        let mut ins = self
+            .client
+            .insert_formatted_with(h.table.insert_sql())
+            .with_timeouts(t, t);
+        if self.tier == Tier::Modern {
+            ins = ins.with_setting("insert_deduplication_token", h.token);
+        }
+        let body = Bytes::copy_from_slice(&payload[HEADER_LEN..]);
+        let r = async {
+            ins.send(body).await?;
+            ins.end().await
+        }
+        .await;
+        match r {
+            Ok(()) => {
+                let us = started.elapsed().as_micros() as u64;
+                let c = &self.shared.c;
+                c.rows_written
+                    .fetch_add(u64::from(h.rows), Ordering::Relaxed);
+                c.batches_written.fetch_add(1, Ordering::Relaxed);
+                c.last_insert_latency_us.store(us, Ordering::Relaxed);
+                c.insert_latency_us_total.fetch_add(us, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("INSERT INTO {} ({} rows): {e}", h.table.name(), h.rows);
+                Err(match connection::classify(&e) {
+                    Retry::Later => InsertError::Retry(msg),
+                    Retry::Never => InsertError::Never(msg),
+                })
+            }
+        }
+    }
+
+    /// Seal everything, then drain the spool for up to `flush_timeout`.
+    async fn flush(&mut self) -> Result<(), String> {
+        for i in 0..self.batchers.len() {
+            self.seal_and_dispatch(i).await;
+        }
+        let until = Instant::now() + self.cfg.flush_timeout;
+        while (!self.spool.is_empty() || self.blocked.is_some()) && !self.failed() {
+            let now = Instant::now();
+            if now >= until {
+                tracing::warn!(
+                    batches = self.spool.len(),
+                    "flush timed out; batches stay in the spool"
+                );
+                break;
+            }
+            if now < self.next_attempt {
+                tokio::time::sleep_until(self.next_attempt.min(until)).await;
+                continue;
+            }
+            self.replay_one().await;
+        }
+        self.publish_spool();
+        match self.shared.failed() {
+            Some(msg) => Err(msg),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Exponential backoff with jitter: `initial * 2^attempt`, capped, then a random point in its upper
+/// half.
+fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
+    let base = initial.saturating_mul(1u32 << attempt.min(20)).min(max);
+    let half = base / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+/// Insert inventory rows (`exporters`), outside the batching path (they are few).
+pub async fn insert_exporters(
+    client: &Client,
+    rows_in: &[rows::ExporterRow],
+) -> Result<(), clickhouse::error::Error> {
+    let mut buf = Vec::new();
+    for r in rows_in {
+        rows::encode_exporter(&mut buf, r);
+    }
+    insert_raw(client, "exporters", rows::EXPORTERS_COLUMNS, buf).await
+}
+
+/// Insert inventory rows (`interfaces`).
+pub async fn insert_interfaces(
+    client: &Client,
+    rows_in: &[rows::InterfaceRow],
+) -> Result<(), clickhouse::error::Error> {
+    let mut buf = Vec::new();
+    for r in rows_in {
+        rows::encode_interface(&mut buf, r);
+    }
+    insert_raw(client, "interfaces", rows::INTERFACES_COLUMNS, buf).await
+}
+
+async fn insert_raw(
+    client: &Client,
+    table: &str,
+    cols: &[&str],
+    buf: Vec<u8>,
+) -> Result<(), clickhouse::error::Error> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let mut ins = client.insert_formatted_with(format!(
+        "INSERT INTO {table} ({}) FORMAT RowBinary",
+        cols.join(", ")
+    ));
+    ins.send(Bytes::from(buf)).await?;
+    ins.end().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped_with_jitter_in_upper_half() {
+        let i = Duration::from_millis(100);
+        let m = Duration::from_secs(10);
+        for attempt in 0..30 {
+            let d = backoff(attempt, i, m);
+            let base = (i * 2u32.pow(attempt.min(20))).min(m);
+            assert!(d >= base / 2 && d <= base, "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn sealed_payload_header_round_trips() {
+        let mut b = Batcher::new(Table::WindowTotals);
+        let now = Instant::now();
+        rows::encode_window_totals(
+            &mut b.buf,
+            &aggregator::WindowTotalsRow {
+                window_start: 0,
+                window_secs: 60,
+                exporter: std::net::Ipv6Addr::LOCALHOST,
+                bytes: 1,
+                packets: 1,
+                flows: 1,
+                bytes_unscaled: 1,
+                packets_unscaled: 1,
+                late_flows: 0,
+            },
+        );
+        b.note_row(now);
+        let (p, rows) = b.seal(0xabc, 7).unwrap();
+        assert_eq!(rows, 1);
+        let h = parse_header(&p).unwrap();
+        assert_eq!(h.table, Table::WindowTotals);
+        assert_eq!(h.rows, 1);
+        assert_eq!(h.token, "sluice-0000000000000abc-7");
+        assert!(b.seal(1, 8).is_none(), "an empty batcher seals nothing");
+        assert!(parse_header(&[9; 30]).is_none());
+    }
+}
