@@ -2,12 +2,28 @@
 
 use clap::Parser;
 
+mod decode_cmd;
+mod traffic;
+
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
 #[derive(Parser, Debug)]
 #[command(version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Decode a pcap/pcapng capture of NetFlow/IPFIX export traffic and print every flow record.
+    Decode(decode_cmd::DecodeArgs),
+    /// Write a synthetic traffic capture (pcap) and its per-source ground truth (CSV).
+    GenTraffic(traffic::GenTrafficArgs),
+}
 
 fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+    match Cli::parse().command {
+        Command::Decode(args) => decode_cmd::run(&args),
+        Command::GenTraffic(args) => traffic::run(&args),
+    }
 }

@@ -5,6 +5,7 @@
 //! state, and normalisation into one [`FlowRecord`].
 //! Must never: aggregate, store, or read the clock in decoding logic (`now` is always a parameter).
 
+pub mod capture;
 pub mod cidr;
 pub mod config;
 pub mod decoder;

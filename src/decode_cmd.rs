@@ -1,0 +1,228 @@
+//! `sluice decode FILE`: decode a capture of export traffic, for debugging an exporter.
+//!
+//! Every datagram goes through the same decoder as `sluice run`, with per-exporter state, in file
+//! order, with the capture timestamp as the receive time. Records go to stdout (JSON lines or a
+//! table); a summary goes to stderr. The exit status is non-zero only when the file cannot be read.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use collector::capture;
+use collector::record::display_addr;
+use collector::{Decoder, DecoderConfig, ErrorKind, FlowRecord, FnSink};
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per flow record.
+    Jsonl,
+    /// Aligned columns for a terminal.
+    Table,
+    /// Only the summary on stderr.
+    None,
+}
+
+/// Arguments of `sluice decode`.
+#[derive(clap::Args, Debug)]
+pub struct DecodeArgs {
+    /// A pcap or pcapng capture of NetFlow v5/v9 or IPFIX export traffic.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+    /// Only datagrams to or from this UDP port (default: every UDP datagram).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Sampling rate to apply when the exporter states none.
+    #[arg(long)]
+    pub default_sampling_rate: Option<u32>,
+}
+
+/// Run `sluice decode`.
+pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
+    let cfg = DecoderConfig {
+        default_sampling_rate: args.default_sampling_rate,
+        ..DecoderConfig::default()
+    };
+    let settings = cfg.validate("decoder")?;
+    let mut decoder = Decoder::new(settings);
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut write_err: Option<std::io::Error> = None;
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    let (mut datagrams, mut records, mut templates, mut held, mut replayed, mut failed) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    if args.format == Format::Table {
+        let _ = writeln!(w, "{}", table_header());
+    }
+    let format = args.format;
+    let cap = capture::for_each_datagram(&args.file, args.port, |ts, d| {
+        datagrams += 1;
+        let mut sink = FnSink(|r: &FlowRecord| {
+            if write_err.is_some() {
+                return;
+            }
+            let res = match format {
+                Format::Jsonl => {
+                    line.clear();
+                    serde_json::to_writer(&mut line, r).expect("a record always serialises");
+                    line.push(b'\n');
+                    w.write_all(&line)
+                }
+                Format::Table => writeln!(w, "{}", table_row(r)),
+                Format::None => Ok(()),
+            };
+            if let Err(e) = res {
+                write_err = Some(e);
+            }
+        });
+        match decoder.decode(d.src.ip(), d.payload, ts, &mut sink) {
+            Ok(s) => {
+                records += u64::from(s.records);
+                templates += u64::from(s.templates);
+                held += u64::from(s.held);
+                replayed += u64::from(s.replayed);
+            }
+            Err(_) => failed += 1,
+        }
+    })
+    .with_context(|| format!("cannot read {}", args.file.display()))?;
+    w.flush().ok();
+    if let Some(e) = write_err
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing records");
+    }
+    let still_pending: usize = decoder.pending_by_exporter().values().sum();
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(
+        e,
+        "frames {}  datagrams {}  records {}  templates learned {}  sets held for a template {} (records replayed {})  sets still pending {}  unreadable datagrams {}",
+        cap.frames, datagrams, records, templates, held, replayed, still_pending, failed
+    );
+    if cap.other_port > 0 || !cap.skipped.is_empty() || cap.truncated_file {
+        let skips: Vec<String> = cap
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.as_str()))
+            .collect();
+        let _ = writeln!(
+            e,
+            "frames skipped: other port {}  {}{}",
+            cap.other_port,
+            skips.join("  "),
+            if cap.truncated_file {
+                "  (file ends mid-record)"
+            } else {
+                ""
+            }
+        );
+    }
+    let stats = decoder.stats();
+    let mut exporters: Vec<_> = stats.exporters.iter().collect();
+    exporters.sort_by_key(|(a, _)| **a);
+    for (addr, s) in exporters {
+        let errs: Vec<String> = ErrorKind::ALL
+            .iter()
+            .filter(|k| s.errors[**k as usize] > 0)
+            .map(|k| format!("{} {}", k.as_str(), s.errors[*k as usize]))
+            .collect();
+        let _ = writeln!(
+            e,
+            "exporter {}  v{}  datagrams {}  records {}  sampling unknown {}  end before start {}  far from export time {}  errors: {}",
+            display_addr(*addr),
+            s.version,
+            s.datagrams,
+            s.records,
+            s.sampling_unknown,
+            s.time_end_before_start,
+            s.time_far_from_export,
+            if errs.is_empty() {
+                "none".to_string()
+            } else {
+                errs.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+fn table_header() -> String {
+    format!(
+        "{:<24} {:<15} {:>39} {:>39} {:>5} {:>5} {:>5} {:>12} {:>9} {:>6} {:<12}",
+        "flow_end",
+        "exporter",
+        "src_addr",
+        "dst_addr",
+        "sport",
+        "dport",
+        "proto",
+        "bytes",
+        "packets",
+        "rate",
+        "rate_source"
+    )
+}
+
+fn table_row(r: &FlowRecord) -> String {
+    let opt = |v: Option<u16>| v.map_or("-".to_string(), |v| v.to_string());
+    let addr =
+        |a: Option<std::net::Ipv6Addr>| a.map_or("-".to_string(), |a| display_addr(a).to_string());
+    let end = r.flow_end.map_or("-".to_string(), format_ms);
+    format!(
+        "{:<24} {:<15} {:>39} {:>39} {:>5} {:>5} {:>5} {:>12} {:>9} {:>6} {:<12}",
+        end,
+        display_addr(r.exporter).to_string(),
+        addr(r.src_addr),
+        addr(r.dst_addr),
+        opt(r.src_port),
+        opt(r.dst_port),
+        r.protocol.map_or("-".to_string(), |p| p.to_string()),
+        r.bytes,
+        r.packets,
+        r.sampling_rate,
+        r.sampling_source.as_str()
+    )
+}
+
+/// Unix ms as an RFC 3339 UTC time with milliseconds.
+pub fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_unix_milliseconds_as_utc() {
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(1_767_225_600_123), "2026-01-01T00:00:00.123Z");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The read-only `shared/` directory beside the repo (or `SLUICE_SHARED_DIR`).
+/// Under `CI=true` a missing directory is a failure; elsewhere the caller skips.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("SLUICE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("corpus").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "CI=true but the shared corpus is missing at {}",
+            dir.display()
+        );
+    }
+    eprintln!("skipped: no shared corpus at {}", dir.display());
+    None
+}
+
+/// Per-source sums: (bytes, packets, flows).
+pub type Sums = HashMap<IpAddr, (u64, u64, u64)>;
+
+/// Read a `src_ip,bytes,packets[,flows]` CSV (tshark sums or ground truth).
+pub fn read_sums(path: &std::path::Path) -> Sums {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut m = Sums::new();
+    for line in text.lines().skip(1) {
+        let mut it = line.split(',');
+        let ip: IpAddr = it.next().unwrap().parse().unwrap();
+        let b: u64 = it.next().unwrap().parse().unwrap();
+        let p: u64 = it.next().unwrap().parse().unwrap();
+        let f: u64 = it.next().map_or(0, |f| f.parse().unwrap());
+        m.insert(ip, (b, p, f));
+    }
+    m
+}
+
+/// The synthetic corpus files with their UDP ports.
+pub const SYNTHETIC: [(&str, u16); 5] = [
+    ("softflowd-v5", 9901),
+    ("softflowd-v9", 9902),
+    ("softflowd-ipfix", 9903),
+    ("pmacct-v9", 9904),
+    ("pmacct-ipfix", 9905),
+];
