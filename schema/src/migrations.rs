@@ -198,12 +198,10 @@ fn rollup_ddl(
          ENGINE = SummingMergeTree((scaled_bytes, scaled_packets, flow_count, exported_bytes, exported_packets)) \
          PARTITION BY {partition}(ts) ORDER BY ({keys}){ttl}{s}",
         ttl = d.ttl("ts", days),
-        s = match d.tier {
-            // No dedup window here: the MV only fires for blocks `flows` did not deduplicate.
-            Tier::Legacy => " SETTINGS index_granularity = 8192".to_string(),
-            Tier::Modern =>
-                " SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1".to_string(),
-        },
+        // Modern: the rollups deduplicate too; inserts set
+        // `deduplicate_blocks_in_dependent_materialized_views = 1`, so a retried batch that `flows`
+        // drops is dropped here as well (newer servers push it through the view otherwise).
+        s = d.settings(),
     );
     // Aliases differ from every `flows` column name, so no alias shadows a column inside sum().
     let mv = format!(

@@ -25,7 +25,8 @@
 //! Each batch carries a token (`sluice-<instance>-<seq>`) stored with it in the spool. On the
 //! modern tier every insert sends it as `insert_deduplication_token` and the tables keep
 //! `non_replicated_deduplication_window` blocks, so a retry of a batch whose insert was committed
-//! but whose reply was lost is discarded by the server. **Legacy limit**: 18.16 has neither, so on
+//! but whose reply was lost is discarded by the server;
+//! `deduplicate_blocks_in_dependent_materialized_views` keeps the rollups from counting it twice. **Legacy limit**: 18.16 has neither, so on
 //! the legacy tier such a retry stores the batch twice; this only happens when a reply is lost
 //! after the commit (not when the server is down or refuses the connection).
 //!
@@ -672,7 +673,9 @@ impl Service {
             .insert_formatted_with(h.table.insert_sql())
             .with_timeouts(t, t);
         if self.tier == Tier::Modern {
-            ins = ins.with_setting("insert_deduplication_token", h.token);
+            ins = ins
+                .with_setting("insert_deduplication_token", h.token)
+                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
         }
         let body = Bytes::copy_from_slice(&payload[HEADER_LEN..]);
         let r = async {
