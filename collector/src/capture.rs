@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
@@ -264,7 +265,9 @@ pub fn for_each_datagram(
     };
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
         let mut r = PcapNgReader::new(BufReader::new(file)).map_err(|e| format(e.to_string()))?;
-        let mut links: Vec<u32> = Vec::new();
+        // Per interface: link type and nanoseconds per timestamp unit (if_tsresol, default µs).
+        // pcap-file hands the raw 64-bit timestamp over as if it counted nanoseconds.
+        let mut links: Vec<(u32, f64)> = Vec::new();
         while let Some(block) = r.next_block() {
             let block = match block {
                 Ok(b) => b,
@@ -276,16 +279,32 @@ pub fn for_each_datagram(
             };
             match block {
                 Block::SectionHeader(_) => links.clear(),
-                Block::InterfaceDescription(i) => links.push(u32::from(i.linktype)),
+                Block::InterfaceDescription(i) => {
+                    let mut unit_ns = 1000.0;
+                    for o in &i.options {
+                        if let InterfaceDescriptionOption::IfTsResol(r) = o {
+                            let exp = i32::from(r & 0x7f);
+                            let secs = if r & 0x80 == 0 {
+                                10f64.powi(-exp)
+                            } else {
+                                2f64.powi(-exp)
+                            };
+                            unit_ns = secs * 1e9;
+                        }
+                    }
+                    links.push((u32::from(i.linktype), unit_ns));
+                }
                 Block::EnhancedPacket(p) => {
-                    let lt = links
+                    let (lt, unit_ns) = links
                         .get(p.interface_id as usize)
                         .copied()
-                        .unwrap_or(u32::MAX);
-                    handle(&mut stats, p.timestamp, lt, &p.data);
+                        .unwrap_or((u32::MAX, 1000.0));
+                    let ns = p.timestamp.as_nanos() as f64 * unit_ns;
+                    let ts = std::time::Duration::from_nanos(ns as u64);
+                    handle(&mut stats, ts, lt, &p.data);
                 }
                 Block::SimplePacket(p) => {
-                    let lt = links.first().copied().unwrap_or(u32::MAX);
+                    let lt = links.first().map_or(u32::MAX, |l| l.0);
                     handle(&mut stats, std::time::Duration::ZERO, lt, &p.data);
                 }
                 _ => {}

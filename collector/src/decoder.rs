@@ -85,6 +85,10 @@ pub struct ExporterStats {
     pub records: u64,
     /// Templates learned or refreshed.
     pub templates_learned: u64,
+    /// Data sets held because their template had not arrived (decoded when it does).
+    pub sets_held: u64,
+    /// Records decoded from held data once their template arrived.
+    pub records_replayed: u64,
     /// Records whose sampling rate was unknown.
     pub sampling_unknown: u64,
     /// Records whose end is before their start.
@@ -334,6 +338,8 @@ impl Decoder {
         st.bytes += data.len() as u64;
         st.records += u64::from(sum.records);
         st.templates_learned += u64::from(sum.templates);
+        st.sets_held += u64::from(sum.held);
+        st.records_replayed += u64::from(sum.replayed);
         st.last_seen = now;
         if sum.version != 0 {
             st.version = sum.version;
@@ -896,7 +902,6 @@ fn data_set<S: RecordSink + ?Sized>(
     let ttl = env.settings.template_ttl_ms;
     let expired = match scope.templates.get(&id) {
         None => {
-            sum.err(DecodeError::MissingTemplate(id));
             hold(env, scope, ctx, id, body, sum);
             return;
         }
@@ -908,7 +913,6 @@ fn data_set<S: RecordSink + ?Sized>(
             scope.template_bytes -= f;
             env.budget.template_bytes -= f;
         }
-        sum.err(DecodeError::MissingTemplate(id));
         hold(env, scope, ctx, id, body, sum);
         return;
     }

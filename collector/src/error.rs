@@ -31,9 +31,6 @@ pub enum DecodeError {
     /// Template state evicted to keep within the global byte budget.
     #[error("template budget exceeded, state evicted")]
     TemplateBudget,
-    /// Data whose template is unknown (held for later when there is room).
-    #[error("data set for unknown template {0}")]
-    MissingTemplate(u16),
     /// Data held for a missing template that was dropped (buffer full or expired).
     #[error("pending data dropped: {0}")]
     PendingDropped(&'static str),
@@ -62,8 +59,6 @@ pub enum ErrorKind {
     TemplateLimit,
     /// See [`DecodeError::TemplateBudget`].
     TemplateBudget,
-    /// See [`DecodeError::MissingTemplate`].
-    MissingTemplate,
     /// See [`DecodeError::PendingDropped`].
     PendingDropped,
     /// See [`DecodeError::FieldLength`].
@@ -72,7 +67,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// How many kinds there are (the size of a per-kind counter array).
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 10;
     /// Every kind, in counter-array order.
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Truncated,
@@ -83,7 +78,6 @@ impl ErrorKind {
         ErrorKind::InvalidTemplate,
         ErrorKind::TemplateLimit,
         ErrorKind::TemplateBudget,
-        ErrorKind::MissingTemplate,
         ErrorKind::PendingDropped,
         ErrorKind::FieldLength,
     ];
@@ -99,7 +93,6 @@ impl ErrorKind {
             ErrorKind::InvalidTemplate => "invalid_template",
             ErrorKind::TemplateLimit => "template_limit",
             ErrorKind::TemplateBudget => "template_budget",
-            ErrorKind::MissingTemplate => "missing_template",
             ErrorKind::PendingDropped => "pending_dropped",
             ErrorKind::FieldLength => "field_length",
         }
@@ -118,7 +111,6 @@ impl DecodeError {
             DecodeError::InvalidTemplate(_) => ErrorKind::InvalidTemplate,
             DecodeError::TemplateLimit => ErrorKind::TemplateLimit,
             DecodeError::TemplateBudget => ErrorKind::TemplateBudget,
-            DecodeError::MissingTemplate(_) => ErrorKind::MissingTemplate,
             DecodeError::PendingDropped(_) => ErrorKind::PendingDropped,
             DecodeError::FieldLength(_) => ErrorKind::FieldLength,
         }
@@ -138,10 +130,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), ErrorKind::COUNT);
-        assert_eq!(
-            DecodeError::MissingTemplate(300).kind(),
-            ErrorKind::MissingTemplate
-        );
+        assert_eq!(DecodeError::BadSetId(3).kind(), ErrorKind::BadSetId);
         assert!(std::mem::size_of::<DecodeError>() <= 24);
     }
 }

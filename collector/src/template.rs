@@ -443,6 +443,22 @@ fn addr(v: &[u8]) -> Option<Ipv6Addr> {
     }
 }
 
+/// Set an address field. When a template carries both the IPv4 and the IPv6 element for the same
+/// meaning, the one that is not unspecified (0.0.0.0 or ::) wins, whatever their order.
+#[inline(always)]
+fn set_addr(slot: &mut Option<Ipv6Addr>, v: &[u8], bad: &mut bool) {
+    match addr(v) {
+        Some(a) => {
+            let unspecified =
+                a.is_unspecified() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_unspecified());
+            if slot.is_none() || !unspecified {
+                *slot = Some(a);
+            }
+        }
+        None => *bad = true,
+    }
+}
+
 /// Put one field value in the scratch.
 #[inline(always)]
 pub fn apply(dest: Dest, v: &[u8], s: &mut Scratch) {
@@ -465,26 +481,11 @@ pub fn apply(dest: Dest, v: &[u8], s: &mut Scratch) {
         Dest::TcpFlags => r.tcp_flags = Some(n() as u16),
         Dest::SrcPort => r.src_port = Some(n() as u16),
         Dest::DstPort => r.dst_port = Some(n() as u16),
-        Dest::SrcAddr => match addr(v) {
-            Some(a) => r.src_addr = Some(a),
-            None => s.bad_field = true,
-        },
-        Dest::DstAddr => match addr(v) {
-            Some(a) => r.dst_addr = Some(a),
-            None => s.bad_field = true,
-        },
-        Dest::NextHop => match addr(v) {
-            Some(a) => r.next_hop = Some(a),
-            None => s.bad_field = true,
-        },
-        Dest::PostNatSrcAddr => match addr(v) {
-            Some(a) => r.post_nat_src_addr = Some(a),
-            None => s.bad_field = true,
-        },
-        Dest::PostNatDstAddr => match addr(v) {
-            Some(a) => r.post_nat_dst_addr = Some(a),
-            None => s.bad_field = true,
-        },
+        Dest::SrcAddr => set_addr(&mut r.src_addr, v, &mut s.bad_field),
+        Dest::DstAddr => set_addr(&mut r.dst_addr, v, &mut s.bad_field),
+        Dest::NextHop => set_addr(&mut r.next_hop, v, &mut s.bad_field),
+        Dest::PostNatSrcAddr => set_addr(&mut r.post_nat_src_addr, v, &mut s.bad_field),
+        Dest::PostNatDstAddr => set_addr(&mut r.post_nat_dst_addr, v, &mut s.bad_field),
         Dest::SrcMask => r.src_mask = Some(n() as u8),
         Dest::DstMask => r.dst_mask = Some(n() as u8),
         Dest::InIf => r.in_if = Some(n() as u32),
