@@ -13,6 +13,7 @@ pub mod encode;
 pub mod error;
 pub mod persist;
 pub mod record;
+pub mod socket;
 pub mod template;
 pub mod wire;
 
