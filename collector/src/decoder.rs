@@ -618,6 +618,69 @@ impl Decoder {
         });
     }
 
+    /// Load saved state (see [`crate::persist`]). Templates pass the same validation, limits and
+    /// compilation as templates from the wire; ones past their TTL at `now` are not restored.
+    /// Returns how many templates were restored.
+    pub fn restore(&mut self, snap: &crate::persist::Snapshot, now: i64) -> usize {
+        let mut restored = 0;
+        let mut sum = Summary::default();
+        for t in &snap.templates {
+            if now.saturating_sub(t.learned_at) > self.settings.template_ttl_ms
+                || t.id < 256
+                || t.fields.is_empty()
+                || t.fields.len() > self.settings.max_fields_per_template
+            {
+                continue;
+            }
+            let kind = match t.scope_fields {
+                Some(sc) if sc >= 1 && sc <= t.fields.len() => TemplateKind::Options {
+                    scope_count: sc,
+                    record_len: template::min_record_len(&t.fields),
+                },
+                Some(_) => continue,
+                None => match template::compile(&t.fields, &self.settings.enterprise_fields) {
+                    Ok(plan) => TemplateKind::Data(plan),
+                    Err(_) => continue,
+                },
+            };
+            let key = (t.exporter, t.domain, t.version);
+            self.scope_mut(key);
+            let Decoder {
+                settings,
+                scopes,
+                budget,
+                ..
+            } = self;
+            let scope = scopes.get_mut(&key).expect("scope was just inserted");
+            let mut counters = Counters::default();
+            let mut env = Env {
+                settings,
+                budget,
+                counters: &mut counters,
+            };
+            let tpl = Template {
+                fields: t.fields.clone(),
+                kind,
+                learned_at: t.learned_at,
+            };
+            match learn(&mut env, scope, t.id, tpl) {
+                Ok(()) => restored += 1,
+                Err(e) => sum.err(e),
+            }
+        }
+        for s in &snap.samplers {
+            self.scope_mut((s.exporter, s.domain, s.version))
+                .set_sampler(s.sampler, s.rate);
+        }
+        for &(e, d, v, init) in &snap.system_init {
+            self.scope_mut((e, d, v)).system_init = Some(init);
+        }
+        if self.budget.template_bytes > self.settings.template_memory_bytes {
+            self.evict(Ipv6Addr::UNSPECIFIED);
+        }
+        restored
+    }
+
     /// Every template held, for persistence.
     pub fn snapshot(&self) -> crate::persist::Snapshot {
         let mut templates = Vec::new();
@@ -1105,7 +1168,7 @@ impl Norm<'_> {
         let uptime = |t: u32| -> Option<i64> {
             match ctx.sys_uptime {
                 Some(up) => Some(ctx.export_ms - i64::from(up.wrapping_sub(t) as i32)),
-                None => init.map(|i| i + i64::from(t)),
+                None => init.map(|i| i.saturating_add(i64::from(t))),
             }
         };
         if r.flow_start.is_none() {
@@ -1205,7 +1268,7 @@ fn check_times(r: &mut FlowRecord, export_ms: i64, max_skew: i64, flagged: &mut 
         flagged.0 += 1;
     }
     if let Some(e) = r.flow_end
-        && (e - export_ms).abs() > max_skew
+        && e.saturating_sub(export_ms).unsigned_abs() > max_skew.unsigned_abs()
     {
         r.flags |= flags::FAR_FROM_EXPORT_TIME;
         flagged.1 += 1;

@@ -496,8 +496,8 @@ pub fn apply(dest: Dest, v: &[u8], s: &mut Scratch) {
         Dest::DstAs => r.dst_as = Some(n() as u32),
         Dest::StartUptime => s.start_uptime = Some(n() as u32),
         Dest::EndUptime => s.end_uptime = Some(n() as u32),
-        Dest::StartSecs => r.flow_start = Some(n() as i64 * 1000),
-        Dest::EndSecs => r.flow_end = Some(n() as i64 * 1000),
+        Dest::StartSecs => r.flow_start = Some((n() as i64).saturating_mul(1000)),
+        Dest::EndSecs => r.flow_end = Some((n() as i64).saturating_mul(1000)),
         Dest::StartMillis => r.flow_start = Some(n() as i64),
         Dest::EndMillis => r.flow_end = Some(n() as i64),
         Dest::StartMicrosNtp | Dest::StartNanosNtp => match ntp_to_unix_ms(v) {
