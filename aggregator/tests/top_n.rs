@@ -12,6 +12,7 @@ use common::*;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // test-only, a few hundred values
 enum Op {
     Flow(FlowRecord),
     Flush(i64),

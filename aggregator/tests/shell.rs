@@ -1,0 +1,228 @@
+//! The tokio shell and the local sinks.
+
+mod common;
+
+use std::time::Duration;
+
+use aggregator::{
+    AggregatorConfig, AggregatorStats, JsonLinesSink, NullSink, Output, ShellOptions, Sink,
+    SinkError, run_with_clock,
+};
+use collector::FlowRecord;
+use common::*;
+use tokio::sync::{mpsc, watch};
+
+/// Keeps every batch, and records whether `flush` came after the last one.
+#[derive(Default)]
+struct CollectSink {
+    outputs: Vec<Output>,
+    flushed_after_last_send: bool,
+}
+
+impl Sink for CollectSink {
+    async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
+        self.outputs.push(batch);
+        self.flushed_after_last_send = false;
+        Ok(())
+    }
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.flushed_after_last_send = true;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct FailingSink;
+
+impl Sink for FailingSink {
+    async fn send(&mut self, _batch: Output) -> Result<(), SinkError> {
+        Err(SinkError::Closed("test sink refuses everything"))
+    }
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn batch(minute: i64) -> Vec<FlowRecord> {
+    (1..=20u8)
+        .map(|src| {
+            let t = T0 + minute * MIN + i64::from(src) * 1000;
+            flow(1 + src % 3, src, t - 500, t, 1000 * u64::from(src))
+        })
+        .collect()
+}
+
+fn options(raw_flows: bool) -> ShellOptions {
+    ShellOptions {
+        flush_every: Duration::from_millis(100),
+        raw_flows,
+        stats: None,
+    }
+}
+
+#[tokio::test]
+async fn shell_flushes_every_open_window_and_the_sink_when_input_closes() {
+    let (tx, rx) = mpsc::channel(4);
+    let a = agg(AggregatorConfig::default());
+    // A clock stuck before the data: no window can close on a tick, only on close.
+    let task = tokio::spawn(run_with_clock(
+        a,
+        rx,
+        CollectSink::default(),
+        options(false),
+        || T0,
+    ));
+    let mut sent = Vec::new();
+    for minute in 0..5 {
+        let b = batch(minute);
+        sent.extend_from_slice(&b);
+        tx.send(b).await.unwrap();
+    }
+    drop(tx);
+    let outcome = task.await.unwrap().unwrap();
+    let sink = outcome.sink;
+    assert!(sink.flushed_after_last_send);
+    assert!(
+        sink.outputs
+            .iter()
+            .all(|o| matches!(o, Output::Windows { .. }))
+    );
+    assert_eq!(
+        window_starts(&sink.outputs),
+        (0..5).map(|m| T0 + m * MIN).collect::<Vec<_>>()
+    );
+    let (_, totals) = rows(&sink.outputs);
+    assert_eq!(totals_sum(&totals, None), flows_sum(&sent));
+    assert_eq!(outcome.stats.windows_open, 0);
+    assert_eq!(outcome.stats.flows_recorded, 100);
+}
+
+#[tokio::test]
+async fn shell_forwards_raw_flows_only_when_asked() {
+    for raw in [true, false] {
+        let (tx, rx) = mpsc::channel(4);
+        let task = tokio::spawn(run_with_clock(
+            agg(AggregatorConfig::default()),
+            rx,
+            NullSink::default(),
+            options(raw),
+            || T0,
+        ));
+        tx.send(batch(0)).await.unwrap();
+        tx.send(batch(1)).await.unwrap();
+        drop(tx);
+        let sink = task.await.unwrap().unwrap().sink;
+        assert_eq!(sink.flows, if raw { 40 } else { 0 }, "raw_flows={raw}");
+        assert_eq!(sink.totals_rows, 6, "two windows, three exporters each");
+        assert_eq!(sink.flushes, 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shell_closes_due_windows_on_its_timer_with_the_clock_it_is_given() {
+    let (tx, rx) = mpsc::channel(4);
+    let (stats_tx, mut stats_rx) = watch::channel(AggregatorStats::default());
+    let opts = ShellOptions {
+        stats: Some(stats_tx),
+        ..options(false)
+    };
+    let task = tokio::spawn(run_with_clock(
+        agg(AggregatorConfig::default()),
+        rx,
+        NullSink::default(),
+        opts,
+        // A clock one minute further on at every tick.
+        {
+            let mut now = T0;
+            move || {
+                now += MIN;
+                now
+            }
+        },
+    ));
+    tx.send(batch(0)).await.unwrap();
+    // Paused time: the runtime jumps from tick to tick until "now" is past the window's end plus
+    // lateness, and the window closes while the input is still open.
+    stats_rx
+        .wait_for(|s| s.flows_recorded == 20 && s.windows_open == 0)
+        .await
+        .unwrap();
+    assert_eq!(stats_rx.borrow().windows_closed, 1);
+    drop(tx);
+    let outcome = task.await.unwrap().unwrap();
+    assert_eq!(outcome.stats.windows_closed, 1);
+    assert_eq!(outcome.sink.totals_rows, 3);
+}
+
+#[tokio::test]
+async fn shell_ends_with_the_sink_error() {
+    let (tx, rx) = mpsc::channel(4);
+    let task = tokio::spawn(run_with_clock(
+        agg(AggregatorConfig::default()),
+        rx,
+        FailingSink,
+        options(true),
+        || T0,
+    ));
+    tx.send(batch(0)).await.unwrap();
+    drop(tx);
+    let err = task.await.unwrap().unwrap_err();
+    assert!(matches!(err, SinkError::Closed(_)), "{err}");
+}
+
+#[tokio::test]
+async fn json_lines_sink_writes_one_parseable_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let mut a = agg(AggregatorConfig {
+        top_n: 3,
+        ..Default::default()
+    });
+    let flows = batch(0);
+    for f in &flows {
+        a.record(f);
+    }
+    let mut out = vec![Output::Flows(flows.clone())];
+    a.flush_all(&mut out);
+    let (top, totals) = rows(&out);
+
+    let mut sink = JsonLinesSink::create(&path).await.unwrap();
+    for o in out {
+        sink.send(o).await.unwrap();
+    }
+    sink.flush().await.unwrap();
+    assert_eq!(
+        sink.lines() as usize,
+        flows.len() + top.len() + totals.len()
+    );
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), flows.len() + top.len() + totals.len());
+    let of_type = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    assert_eq!(of_type("flow"), flows.len());
+    assert_eq!(of_type("window_top"), top.len());
+    assert_eq!(of_type("window_totals"), totals.len());
+
+    let first = &lines[0];
+    assert_eq!(first["src_addr"], "10.0.0.1");
+    assert_eq!(first["bytes"], 1000);
+    let top_line = lines.iter().find(|l| l["type"] == "window_top").unwrap();
+    assert_eq!(top_line["dimension"], "src_addr");
+    assert_eq!(top_line["window_start"], T0);
+    assert_eq!(top_line["rank_bytes"], 1);
+    // Window rows round-trip into the contract types.
+    let back: Vec<aggregator::WindowTotalsRow> = lines
+        .iter()
+        .filter(|l| l["type"] == "window_totals")
+        .map(|l| {
+            let mut l = l.clone();
+            l.as_object_mut().unwrap().remove("type");
+            serde_json::from_value(l).unwrap()
+        })
+        .collect();
+    assert_eq!(back, totals);
+}
