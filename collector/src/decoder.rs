@@ -1274,3 +1274,119 @@ fn check_times(r: &mut FlowRecord, export_ms: i64, max_skew: i64, flagged: &mut 
         flagged.1 += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
+
+    fn v4(a: [u8; 4]) -> Option<Ipv6Addr> {
+        Some(std::net::Ipv4Addr::from(a).to_ipv6_mapped())
+    }
+
+    #[test]
+    fn decodes_a_golden_netflow_v9_datagram_with_template_and_padded_data() {
+        #[rustfmt::skip]
+        let d: [u8; 64] = [
+            0, 9, 0, 2,                 // version 9, 2 records
+            0, 0, 0x27, 0x10,           // sysUptime 10000 ms
+            0x65, 0x92, 0x00, 0x80,     // unix secs 1704067200
+            0, 0, 0, 1,                 // sequence
+            0, 0, 0, 42,                // source id 42
+            // template FlowSet: id 0, length 24; template 256 with 4 fields
+            0, 0, 0, 24,
+            1, 0, 0, 4,
+            0, 8, 0, 4,                 // IPV4_SRC_ADDR
+            0, 1, 0, 4,                 // IN_BYTES
+            0, 21, 0, 4,                // LAST_SWITCHED
+            0, 7, 0, 2,                 // L4_SRC_PORT
+            // data FlowSet 256, length 20: one 14-byte record + 2 bytes padding
+            1, 0, 0, 20,
+            192, 0, 2, 7,
+            0, 0, 0x05, 0xdc,           // 1500 bytes
+            0, 0, 0x23, 0x28,           // last switched 9000 ms
+            0x00, 0x35,                 // port 53
+            0, 0,                       // padding
+        ];
+        let mut dec = Decoder::new(DecoderSettings::default());
+        let mut out = Vec::new();
+        let s = dec
+            .decode("198.51.100.1".parse().unwrap(), &d, NOW, &mut out)
+            .unwrap();
+        assert_eq!(
+            (s.version, s.templates, s.records, s.error_count()),
+            (9, 1, 1, 0)
+        );
+        let r = out[0];
+        assert_eq!(r.observation_domain, 42);
+        assert_eq!(r.src_addr, v4([192, 0, 2, 7]));
+        assert_eq!((r.bytes, r.src_port), (1500, Some(53)));
+        assert_eq!(
+            r.flow_end,
+            Some(NOW - 1000),
+            "1 s before export, from sysUptime"
+        );
+    }
+
+    #[test]
+    fn decodes_a_golden_ipfix_message_with_options_sampling_and_a_varlen_field() {
+        #[rustfmt::skip]
+        let d: [u8; 79] = [
+            0, 10, 0, 79,               // version 10, length 79
+            0x65, 0x92, 0x00, 0x80,     // export time
+            0, 0, 0, 0,                 // sequence
+            0, 0, 0, 1,                 // domain 1
+            // options template set: id 3, length 18; template 300, 2 fields, 1 scope field
+            0, 3, 0, 18,
+            1, 0x2c, 0, 2, 0, 1,
+            0, 48, 0, 1,                // samplerId (scope)
+            0, 50, 0, 4,                // samplerRandomInterval
+            // template set: id 2, length 20; template 301, 3 fields
+            0, 2, 0, 20,
+            1, 0x2d, 0, 3,
+            0, 48, 0, 1,                // samplerId
+            0, 82, 0xff, 0xff,          // interfaceName, variable length
+            0, 2, 0, 2,                 // packets, reduced to 2 bytes
+            // options data set 300, length 9: sampler 5 samples 1 in 100
+            1, 0x2c, 0, 9,
+            5, 0, 0, 0, 100,
+            // data set 301, length 16: two records of different lengths
+            1, 0x2d, 0, 16,
+            5, 3, b'e', b't', b'h', 0, 7,
+            5, 0, 0, 9,
+            0,                          // padding
+        ];
+        let mut dec = Decoder::new(DecoderSettings::default());
+        let mut out = Vec::new();
+        let s = dec
+            .decode("198.51.100.1".parse().unwrap(), &d, NOW, &mut out)
+            .unwrap();
+        assert_eq!((s.templates, s.records, s.error_count()), (2, 2, 0));
+        assert_eq!((out[0].packets, out[1].packets), (7, 9));
+        for r in &out {
+            assert_eq!(r.sampler_id, Some(5));
+            assert_eq!(
+                (r.sampling_rate, r.sampling_source),
+                (100, SamplingSource::OptionsData)
+            );
+            assert_eq!(r.scaled_packets(), r.packets * 100);
+        }
+    }
+
+    #[test]
+    fn a_set_longer_than_the_datagram_is_counted_and_earlier_sets_kept() {
+        #[rustfmt::skip]
+        let d: [u8; 36] = [
+            0, 10, 0, 36, 0x65, 0x92, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 0, 1,
+            0, 2, 0, 12, 1, 0, 0, 1, 0, 1, 0, 4,     // template 256: octets (4)
+            1, 0, 0, 200, 0, 0, 0, 1,                // data set claims 200 bytes
+        ];
+        let mut dec = Decoder::new(DecoderSettings::default());
+        let s = dec
+            .decode("198.51.100.1".parse().unwrap(), &d, NOW, &mut Vec::new())
+            .unwrap();
+        assert_eq!(s.templates, 1);
+        assert_eq!(s.errors[ErrorKind::Truncated as usize], 1);
+    }
+}
