@@ -2,13 +2,21 @@
 
 use clap::Parser;
 
+mod blast;
+mod config;
 mod decode_cmd;
+mod metrics;
+mod replay;
+mod run;
 mod traffic;
 
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SLUICE_GIT_HASH"), ")"), about)]
 struct Cli {
+    /// Log format: `text` for people, `json` for machines (level from RUST_LOG, default info).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -19,11 +27,48 @@ enum Command {
     Decode(decode_cmd::DecodeArgs),
     /// Write a synthetic traffic capture (pcap) and its per-source ground truth (CSV).
     GenTraffic(traffic::GenTrafficArgs),
+    /// Run the collector service.
+    Run(run::RunArgs),
+    /// Work with config files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Resend the export datagrams of a capture to a collector (loopback unless --allow-remote).
+    Replay(replay::ReplayArgs),
+    /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
+    Blast(blast::BlastArgs),
+    /// Developer tools (benchmarks).
+    #[command(subcommand, hide = true)]
+    Dev(blast::DevCommand),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
         Command::Decode(args) => decode_cmd::run(&args),
         Command::GenTraffic(args) => traffic::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Config(cmd) => std::process::exit(config::run(&cmd)),
+        Command::Replay(args) => replay::run(&args),
+        Command::Blast(args) => blast::run(&args),
+        Command::Dev(cmd) => blast::run_dev(&cmd),
     }
 }

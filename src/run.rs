@@ -1,0 +1,673 @@
+//! `sluice run`: the collector service.
+//!
+//! Owns: the process shape. Per listener, `listen.workers` plain threads, each with its own
+//! `SO_REUSEPORT` socket and its own [`Decoder`] (the kernel hashes each exporter's 4-tuple to one
+//! socket, so an exporter's template state lives in one decoder and the hot path takes no lock).
+//! A worker receives with `recvmmsg`, drops datagrams from exporters outside the allowlist before
+//! any state exists, decodes into a `Vec<FlowRecord>` batch and hands full batches (or partial ones
+//! after `batch_linger_ms`) over a bounded channel to the aggregator shell on tokio. A full channel
+//! makes the worker wait (counted), never drop. Also here: template state load/save, the metrics
+//! publisher task, and graceful shutdown on SIGINT/SIGTERM (stop receiving, hand over the last
+//! batches, close every open window, flush the sink, save state, exit 0).
+//! Must never: decode or aggregate by itself, or drop a decoded record.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aggregator::shell::system_now_ms;
+use aggregator::{
+    Aggregator, AggregatorStats, JsonLinesSink, NullSink, Output, ShellOptions, Sink, SinkError,
+};
+use anyhow::{Context, anyhow};
+use collector::persist::{self, Snapshot};
+use collector::record::to_v6;
+use collector::socket::{self, BatchReceiver, ReceiveOptions};
+use collector::{Cidr, Decoder, DecoderSettings, FlowRecord};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Config, ListenProtocol, SinkChoice, ValidatedConfig};
+use crate::metrics::{self as m, WorkerReport};
+
+/// Arguments of `sluice run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "sluice.toml")]
+    pub config: PathBuf,
+}
+
+/// Runs `sluice run`.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(&args.config)
+        .and_then(|c| c.validate())
+        .map_err(|p| anyhow!("{}: invalid config:\n{p}", args.config.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sluice-rt")
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    rt.block_on(serve(cfg))
+}
+
+/// State shared between the workers and the control tasks (never touched per datagram).
+struct Shared {
+    stop: AtomicBool,
+    blocked_ns: AtomicU64,
+    reports: Vec<Mutex<WorkerReport>>,
+    snapshots: Vec<Mutex<Option<Snapshot>>>,
+    inodes: Vec<u64>,
+}
+
+struct Worker {
+    index: usize,
+    listener: String,
+    protocol: ListenProtocol,
+    receiver: BatchReceiver,
+    decoder: Decoder,
+    allow: Option<Vec<Cidr>>,
+    tx: mpsc::Sender<Vec<FlowRecord>>,
+    batch_records: usize,
+    linger: Duration,
+    report_every: Duration,
+    snapshot_every: Option<Duration>,
+    shared: Arc<Shared>,
+}
+
+/// Run the collector until SIGINT/SIGTERM (or a sink failure).
+pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
+    if let Some(addr) = cfg.metrics {
+        m::install(addr)?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    }
+    match &cfg.allowed_exporters {
+        None => tracing::warn!(
+            "listen.allowed_exporters is not set: datagrams from any address are accepted"
+        ),
+        Some(list) => tracing::info!(prefixes = list.len(), "exporter allowlist active"),
+    }
+    let snapshot = match &cfg.state_file {
+        Some(p) => persist::load(p).with_context(|| "loading template state")?,
+        None => None,
+    };
+    let now = system_now_ms();
+
+    // Bind every socket before anything starts, so that a bad address fails fast.
+    let opts = ReceiveOptions {
+        recv_buffer: cfg.recv_buffer_bytes,
+        reuse_port: true,
+        read_timeout: Duration::from_millis(100),
+    };
+    let mut sockets = Vec::new();
+    for l in &cfg.listeners {
+        for _ in 0..cfg.workers {
+            let opened = socket::bind_receiver(l.address, &opts)
+                .with_context(|| format!("binding {}", l.address))?;
+            let label = format!("{}/{}", l.address, l.protocol.as_str());
+            metrics::gauge!("sluice_receive_buffer_bytes", "listener" => label.clone())
+                .set(opened.recv_buffer as f64);
+            if !opened.recv_buffer_ok {
+                tracing::warn!(
+                    listener = %l.address,
+                    asked = cfg.recv_buffer_bytes,
+                    granted = opened.recv_buffer,
+                    "the kernel granted a smaller receive buffer than asked \
+                     (raise net.core.rmem_max, or run with CAP_NET_ADMIN)"
+                );
+            }
+            sockets.push((label, l.protocol, opened));
+        }
+        if l.protocol == ListenProtocol::Sflow {
+            tracing::warn!(listener = %l.address, "sFlow is not decoded yet: its datagrams are counted as unsupported");
+        }
+        tracing::info!(listener = %l.address, protocol = l.protocol.as_str(), workers = cfg.workers, "listening");
+    }
+    let inodes = sockets
+        .iter()
+        .filter_map(|(_, _, o)| socket::socket_inode(&o.socket).ok())
+        .collect();
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        blocked_ns: AtomicU64::new(0),
+        reports: (0..sockets.len()).map(|_| Mutex::default()).collect(),
+        snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
+        inodes,
+    });
+
+    let (tx, rx) = mpsc::channel::<Vec<FlowRecord>>(cfg.queue_batches);
+    let mut threads = Vec::new();
+    for (index, (listener, protocol, opened)) in sockets.into_iter().enumerate() {
+        let decoder = new_decoder(&cfg.decoder, snapshot.as_ref(), now);
+        let w = Worker {
+            index,
+            listener,
+            protocol,
+            receiver: BatchReceiver::new(opened.socket, cfg.max_datagram_bytes),
+            decoder,
+            allow: cfg.allowed_exporters.clone(),
+            tx: tx.clone(),
+            batch_records: cfg.batch_records,
+            linger: cfg.batch_linger,
+            report_every: cfg.metrics_interval,
+            snapshot_every: cfg.state_file.as_ref().map(|_| cfg.state_save),
+            shared: shared.clone(),
+        };
+        let t = std::thread::Builder::new()
+            .name(format!("sluice-rx-{index}"))
+            .spawn(move || w.run())
+            .context("starting a receive thread")?;
+        threads.push(t);
+    }
+    drop(tx);
+
+    let (stats_tx, stats_rx) = watch::channel(AggregatorStats::default());
+    let options = ShellOptions {
+        flush_every: cfg.flush_every,
+        raw_flows: cfg.raw_flows,
+        stats: Some(stats_tx),
+    };
+    let aggregator = Aggregator::new(cfg.aggregator.clone());
+    let (sink_stats_tx, sink_stats_rx) = watch::channel(None::<schema::WriterStats>);
+    let mut pipeline = tokio::spawn(run_pipeline(
+        cfg.sink.clone(),
+        aggregator,
+        rx,
+        options,
+        sink_stats_tx,
+    ));
+
+    let publisher = tokio::spawn(publish_loop(
+        shared.clone(),
+        stats_rx.clone(),
+        sink_stats_rx.clone(),
+        cfg.metrics_interval,
+        cfg.state_file.clone().map(|p| (p, cfg.state_save)),
+    ));
+
+    let early = tokio::select! {
+        _ = shutdown_signal() => None,
+        r = &mut pipeline => Some(r),
+    };
+    tracing::info!("stopping: receive threads finish their last batches");
+    shared.stop.store(true, Ordering::SeqCst);
+    let joined = tokio::task::spawn_blocking(move || {
+        threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()
+    })
+    .await?;
+    let mut decoders = Vec::new();
+    for j in joined {
+        match j {
+            Ok(d) => decoders.push(d),
+            Err(_) => tracing::error!("a receive thread panicked"),
+        }
+    }
+    let outcome = match early {
+        Some(r) => r,
+        None => pipeline.await,
+    };
+    publisher.abort();
+    if let Some(path) = &cfg.state_file {
+        let snaps: Vec<Snapshot> = decoders.iter().map(|d| d.snapshot()).collect();
+        match save_state(path, merge(snaps)) {
+            Ok(n) => tracing::info!(templates = n, path = %path.display(), "template state saved"),
+            Err(e) => tracing::error!("saving template state: {e:#}"),
+        }
+    }
+    publish_once(&shared, &stats_rx, &sink_stats_rx);
+    let reports: Vec<WorkerReport> = shared
+        .reports
+        .iter()
+        .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
+        .collect();
+    let datagrams: u64 = reports.iter().map(|r| r.datagrams).sum();
+    let records: u64 = reports.iter().map(|r| r.records).sum();
+    let agg = *stats_rx.borrow();
+    match outcome.context("the aggregator task")? {
+        Ok(()) => {
+            tracing::info!(
+                datagrams,
+                records,
+                flows_recorded = agg.flows_recorded,
+                late_flows = agg.late_flows,
+                windows_closed = agg.windows_closed,
+                kernel_drops = socket::kernel_drops(&shared.inodes).unwrap_or(0),
+                "stopped cleanly"
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow!("sink failed: {e}")),
+    }
+}
+
+fn new_decoder(settings: &DecoderSettings, snap: Option<&Snapshot>, now: i64) -> Decoder {
+    let mut d = Decoder::new(settings.clone());
+    if let Some(s) = snap {
+        let n = d.restore(s, now);
+        tracing::debug!(templates = n, "restored template state");
+    }
+    d
+}
+
+/// Union of the workers' snapshots (each worker holds a disjoint set of exporters, except after a
+/// restart, when every worker was given the whole saved state).
+fn merge(snaps: Vec<Snapshot>) -> Snapshot {
+    let mut out = Snapshot {
+        format: persist::FORMAT,
+        templates: Vec::new(),
+        samplers: Vec::new(),
+        system_init: Vec::new(),
+    };
+    let mut seen = HashMap::new();
+    for s in snaps {
+        for t in s.templates {
+            let key = (t.exporter, t.domain, t.version, t.id);
+            match seen.get(&key) {
+                Some(&i) => {
+                    let old: &mut persist::SavedTemplate = &mut out.templates[i];
+                    if t.learned_at > old.learned_at {
+                        *old = t;
+                    }
+                }
+                None => {
+                    seen.insert(key, out.templates.len());
+                    out.templates.push(t);
+                }
+            }
+        }
+        for sm in s.samplers {
+            if !out.samplers.contains(&sm) {
+                out.samplers.push(sm);
+            }
+        }
+        for si in s.system_init {
+            if !out.system_init.contains(&si) {
+                out.system_init.push(si);
+            }
+        }
+    }
+    out
+}
+
+/// Write a merged snapshot atomically (same format and procedure as `collector::persist::save`).
+fn save_state(path: &Path, snap: Snapshot) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let n = snap.templates.len();
+    let json = serde_json::to_vec(&snap)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
+    f.write_all(&json)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+    Ok(n)
+}
+
+impl Worker {
+    fn run(mut self) -> Decoder {
+        let mut batch: Vec<FlowRecord> = Vec::with_capacity(self.batch_records + 64);
+        let mut batch_started = Instant::now();
+        let mut report = WorkerReport {
+            listener: self.listener.clone(),
+            ..WorkerReport::default()
+        };
+        let mut last_report = Instant::now();
+        let mut last_expire = Instant::now();
+        let mut last_snapshot = Instant::now();
+        let mut last_error_log: Option<Instant> = None;
+        let mut open = true;
+        while open && !self.shared.stop.load(Ordering::Relaxed) {
+            let n = match self.receiver.recv() {
+                Ok(n) => n,
+                Err(e) => {
+                    report.recv_errors += 1;
+                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                        tracing::warn!(listener = %self.listener, "receive failed: {e}");
+                        last_error_log = Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                    0
+                }
+            };
+            if n > 0 {
+                let now = system_now_ms();
+                if batch.is_empty() {
+                    batch_started = Instant::now();
+                }
+                for d in self.receiver.iter() {
+                    report.datagrams += 1;
+                    if d.truncated {
+                        report.truncated += 1;
+                        continue;
+                    }
+                    let from: IpAddr = d.from.ip();
+                    if let Some(allow) = &self.allow {
+                        let v6 = to_v6(from);
+                        if !allow.iter().any(|c| c.contains(v6)) {
+                            report.denied += 1;
+                            continue;
+                        }
+                    }
+                    if self.protocol == ListenProtocol::Sflow {
+                        report.unsupported += 1;
+                        continue;
+                    }
+                    // Errors are counted per exporter and kind inside the decoder.
+                    let _ = self.decoder.decode(from, d.data, now, &mut batch);
+                }
+                if batch.len() >= self.batch_records {
+                    open = self.hand_off(&mut batch, &mut report);
+                }
+            }
+            if !batch.is_empty() && batch_started.elapsed() >= self.linger {
+                open = self.hand_off(&mut batch, &mut report);
+            }
+            if last_expire.elapsed() >= Duration::from_secs(1) {
+                self.decoder.expire(system_now_ms());
+                last_expire = Instant::now();
+            }
+            if last_report.elapsed() >= self.report_every {
+                self.report(&mut report);
+                last_report = Instant::now();
+            }
+            if let Some(every) = self.snapshot_every
+                && last_snapshot.elapsed() >= every
+            {
+                if let Ok(mut s) = self.shared.snapshots[self.index].lock() {
+                    *s = Some(self.decoder.snapshot());
+                }
+                last_snapshot = Instant::now();
+            }
+        }
+        if open && !batch.is_empty() {
+            self.hand_off(&mut batch, &mut report);
+        }
+        self.report(&mut report);
+        self.decoder
+    }
+
+    /// Hand the batch to the aggregator, waiting while the queue is full. False when the
+    /// aggregator is gone (it ended with an error; the service is stopping).
+    fn hand_off(&self, batch: &mut Vec<FlowRecord>, report: &mut WorkerReport) -> bool {
+        let full = std::mem::replace(batch, Vec::with_capacity(self.batch_records + 64));
+        let n = full.len() as u64;
+        let ok = match self.tx.try_send(full) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(b)) => {
+                let t = Instant::now();
+                let ok = self.tx.blocking_send(b).is_ok();
+                self.shared
+                    .blocked_ns
+                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                ok
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if ok {
+            report.batches += 1;
+            report.records += n;
+        }
+        ok
+    }
+
+    fn report(&self, report: &mut WorkerReport) {
+        let stats = self.decoder.stats();
+        report.exporters = stats.exporters.clone();
+        report.templates = self.decoder.templates_by_exporter();
+        report.pending = self.decoder.pending_by_exporter();
+        report.template_bytes = self.decoder.template_bytes();
+        report.pending_bytes = self.decoder.pending_bytes();
+        if let Ok(mut r) = self.shared.reports[self.index].lock() {
+            *r = report.clone();
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => tracing::info!("SIGINT received"),
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn publish_once(
+    shared: &Shared,
+    agg: &watch::Receiver<AggregatorStats>,
+    sink: &watch::Receiver<Option<schema::WriterStats>>,
+) {
+    let reports: Vec<WorkerReport> = shared
+        .reports
+        .iter()
+        .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
+        .collect();
+    m::publish_workers(&reports);
+    m::publish_receive(
+        socket::kernel_drops(&shared.inodes).unwrap_or(0),
+        shared.blocked_ns.load(Ordering::Relaxed),
+    );
+    m::publish_aggregator(&agg.borrow());
+    if let Some(s) = *sink.borrow() {
+        m::publish_clickhouse(&s);
+    }
+}
+
+async fn publish_loop(
+    shared: Arc<Shared>,
+    agg: watch::Receiver<AggregatorStats>,
+    sink: watch::Receiver<Option<schema::WriterStats>>,
+    every: Duration,
+    state: Option<(PathBuf, Duration)>,
+) {
+    let mut tick = tokio::time::interval(every);
+    let mut last_save = Instant::now();
+    loop {
+        tick.tick().await;
+        let s = shared.clone();
+        let (a, k) = (agg.clone(), sink.clone());
+        let _ = tokio::task::spawn_blocking(move || publish_once(&s, &a, &k)).await;
+        if let Some((path, save_every)) = &state
+            && last_save.elapsed() >= *save_every
+        {
+            last_save = Instant::now();
+            let snaps: Vec<Snapshot> = shared
+                .snapshots
+                .iter()
+                .filter_map(|s| s.lock().ok().and_then(|s| s.clone()))
+                .collect();
+            if snaps.is_empty() {
+                continue;
+            }
+            let path = path.clone();
+            let r = tokio::task::spawn_blocking(move || save_state(&path, merge(snaps))).await;
+            match r {
+                Ok(Ok(_)) => metrics::counter!("sluice_state_saves_total").increment(1),
+                Ok(Err(e)) => {
+                    metrics::counter!("sluice_state_save_errors_total").increment(1);
+                    tracing::warn!("saving template state: {e:#}");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// A sink wrapper that counts rows, batches, errors and time spent.
+struct Metered<S> {
+    inner: S,
+    name: &'static str,
+    stats: Option<Box<dyn Fn(&S) -> schema::WriterStats + Send>>,
+    stats_tx: watch::Sender<Option<schema::WriterStats>>,
+}
+
+impl<S: Sink> Sink for Metered<S> {
+    async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
+        let (flows, top, totals) = match &batch {
+            Output::Flows(f) => (f.len(), 0, 0),
+            Output::Windows { top, totals } => (0, top.len(), totals.len()),
+        };
+        let t = Instant::now();
+        let r = self.inner.send(batch).await;
+        let dt = t.elapsed().as_secs_f64();
+        let name = self.name;
+        metrics::counter!("sluice_sink_batches_total", "sink" => name).increment(1);
+        for (kind, n) in [
+            ("flows", flows),
+            ("window_top", top),
+            ("window_totals", totals),
+        ] {
+            if n > 0 {
+                metrics::counter!("sluice_sink_rows_total", "sink" => name, "kind" => kind)
+                    .increment(n as u64);
+            }
+        }
+        metrics::counter!("sluice_sink_send_microseconds_total", "sink" => name)
+            .increment((dt * 1e6) as u64);
+        metrics::gauge!("sluice_sink_last_send_seconds", "sink" => name).set(dt);
+        if r.is_err() {
+            metrics::counter!("sluice_sink_errors_total", "sink" => name).increment(1);
+        }
+        if let Some(f) = &self.stats {
+            self.stats_tx.send_replace(Some(f(&self.inner)));
+        }
+        r
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        let r = self.inner.flush().await;
+        if r.is_err() {
+            metrics::counter!("sluice_sink_errors_total", "sink" => self.name).increment(1);
+        }
+        if let Some(f) = &self.stats {
+            self.stats_tx.send_replace(Some(f(&self.inner)));
+        }
+        r
+    }
+}
+
+async fn run_pipeline(
+    sink: SinkChoice,
+    aggregator: Aggregator,
+    rx: mpsc::Receiver<Vec<FlowRecord>>,
+    options: ShellOptions,
+    stats_tx: watch::Sender<Option<schema::WriterStats>>,
+) -> Result<(), SinkError> {
+    match sink {
+        SinkChoice::Null => {
+            let s = Metered {
+                inner: NullSink::default(),
+                name: "null",
+                stats: None,
+                stats_tx,
+            };
+            let out = aggregator::run(aggregator, rx, s, options).await?;
+            tracing::info!(
+                flows = out.sink.inner.flows,
+                top_rows = out.sink.inner.top_rows,
+                totals_rows = out.sink.inner.totals_rows,
+                "null sink totals"
+            );
+            Ok(())
+        }
+        SinkChoice::Jsonl(path) => {
+            let inner = JsonLinesSink::create(&path).await?;
+            let s = Metered {
+                inner,
+                name: "jsonl",
+                stats: None,
+                stats_tx,
+            };
+            let out = aggregator::run(aggregator, rx, s, options).await?;
+            tracing::info!(lines = out.sink.inner.lines(), path = %path.display(), "json-lines sink flushed");
+            Ok(())
+        }
+        SinkChoice::Clickhouse(cfg) => {
+            let inner = schema::ClickhouseWriter::connect(&cfg)
+                .await
+                .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
+            let s = Metered {
+                inner,
+                name: "clickhouse",
+                stats: Some(Box::new(|w: &schema::ClickhouseWriter| w.stats())),
+                stats_tx,
+            };
+            let out = aggregator::run(aggregator, rx, s, options).await?;
+            out.sink.inner.close().await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collector::persist::SavedTemplate;
+    use std::net::Ipv6Addr;
+
+    fn tpl(exporter: u8, id: u16, learned_at: i64) -> SavedTemplate {
+        SavedTemplate {
+            exporter: Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x0a00, u16::from(exporter)),
+            domain: 0,
+            version: 9,
+            id,
+            scope_fields: None,
+            fields: Vec::new(),
+            learned_at,
+        }
+    }
+
+    fn snap(templates: Vec<SavedTemplate>) -> Snapshot {
+        Snapshot {
+            format: persist::FORMAT,
+            templates,
+            samplers: Vec::new(),
+            system_init: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn merged_state_keeps_the_newest_copy_of_each_template() {
+        let merged = merge(vec![
+            snap(vec![tpl(1, 256, 10), tpl(2, 256, 10)]),
+            snap(vec![tpl(1, 256, 20), tpl(1, 257, 5)]),
+        ]);
+        assert_eq!(merged.templates.len(), 3);
+        let t = merged
+            .templates
+            .iter()
+            .find(|t| t.id == 256 && t.exporter == tpl(1, 0, 0).exporter)
+            .unwrap();
+        assert_eq!(t.learned_at, 20);
+    }
+
+    #[test]
+    fn saved_state_loads_back() {
+        let dir = std::env::temp_dir().join(format!("sluice-run-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        let s = snap(vec![tpl(3, 300, 42)]);
+        assert_eq!(save_state(&path, s.clone()).unwrap(), 1);
+        assert_eq!(persist::load(&path).unwrap(), Some(s));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
