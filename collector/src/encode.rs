@@ -644,7 +644,14 @@ impl<'a> Message<'a> {
                 if !(1..=8).contains(&len) || (len < 8 && v >> (8 * len) != 0) {
                     return Err(misfit);
                 }
-                self.out.extend_from_slice(&v.to_be_bytes()[8 - len..]);
+                // Fixed-size copies for the common widths compile to plain stores.
+                match len {
+                    1 => self.out.push(v as u8),
+                    2 => put16(self.out, v as u16),
+                    4 => put32(self.out, v as u32),
+                    8 => self.out.extend_from_slice(&v.to_be_bytes()),
+                    _ => self.out.extend_from_slice(&v.to_be_bytes()[8 - len..]),
+                }
             }
             Value::Addr(IpAddr::V4(a)) if spec.len == 4 => self.out.extend_from_slice(&a.octets()),
             Value::Addr(IpAddr::V6(a)) if spec.len == 16 => self.out.extend_from_slice(&a.octets()),
