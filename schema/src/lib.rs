@@ -8,6 +8,7 @@
 pub mod config;
 pub mod connection;
 pub mod migrations;
+pub mod reports;
 pub mod rows;
 pub mod spool;
 pub mod writer;

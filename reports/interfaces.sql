@@ -1,0 +1,90 @@
+-- Report: interfaces (sluice report interfaces)
+--
+-- Per exporter interface: traffic in (flows with in_if = the interface) and out (out_if = the
+-- interface) per bucket (5 minutes from `flows_5m`; 1 hour from `flows_1h` for ranges over 14 days).
+-- For each interface and direction: the total, the largest bucket and the 95th percentile of the
+-- buckets, where buckets without traffic count as zero (the array of bucket sums is padded with
+-- zeros up to the number of buckets in the range before quantileExact runs). The report turns byte
+-- counts into bits/s (value * 8 / bucket length; the average is total * 8 / (buckets * length)) and
+-- the utilisation in % from the interface speed in the `interfaces` table (latest row per
+-- exporter and ifIndex; unknown speed gives no utilisation).
+--
+-- Placeholders {table} {ts} {bytes} as in top_apps.sql.
+-- Binds, in order:
+--   rows: buckets, buckets,
+--         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
+--         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
+--         exporter_hex, exporter_hex
+
+-- @query rows
+SELECT
+    e,
+    ifindex,
+    in_total,
+    out_total,
+    in_max,
+    out_max,
+    in_p95,
+    out_p95,
+    name,
+    speed
+FROM
+(
+    SELECT
+        e,
+        ifindex,
+        sum(in_b) AS in_total,
+        sum(out_b) AS out_total,
+        max(in_b) AS in_max,
+        max(out_b) AS out_max,
+        toUInt64(arrayReduce('quantileExact(0.95)', arrayConcat(groupArray(in_b),
+            arrayMap(x -> toUInt64(0), range(toUInt64(greatest(toUInt64(?), count()) - count())))))) AS in_p95,
+        toUInt64(arrayReduce('quantileExact(0.95)', arrayConcat(groupArray(out_b),
+            arrayMap(x -> toUInt64(0), range(toUInt64(greatest(toUInt64(?), count()) - count())))))) AS out_p95
+    FROM
+    (
+        SELECT e, ifindex, bucket, sum(in_bytes) AS in_b, sum(out_bytes) AS out_b
+        FROM
+        (
+            SELECT
+                hex(exporter) AS e,
+                in_if AS ifindex,
+                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
+                toUInt64(sum({bytes})) AS in_bytes,
+                toUInt64(0) AS out_bytes
+            FROM {table}
+            WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+              AND (? = '' OR hex(exporter) = ?)
+              AND (? = 0 OR in_if = ?)
+              AND in_if != 0
+            GROUP BY e, ifindex, bucket
+            UNION ALL
+            SELECT
+                hex(exporter) AS e,
+                out_if AS ifindex,
+                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
+                toUInt64(0) AS in_bytes,
+                toUInt64(sum({bytes})) AS out_bytes
+            FROM {table}
+            WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+              AND (? = '' OR hex(exporter) = ?)
+              AND (? = 0 OR out_if = ?)
+              AND out_if != 0
+            GROUP BY e, ifindex, bucket
+        )
+        GROUP BY e, ifindex, bucket
+    )
+    GROUP BY e, ifindex
+) AS l
+ANY LEFT JOIN
+(
+    SELECT
+        hex(exporter) AS e,
+        ifindex,
+        toString(argMax(name, last_seen)) AS name,
+        toUInt64(argMax(speed, last_seen)) AS speed
+    FROM interfaces
+    WHERE (? = '' OR hex(exporter) = ?)
+    GROUP BY e, ifindex
+) AS r USING (e, ifindex)
+ORDER BY e, ifindex

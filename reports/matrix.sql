@@ -1,0 +1,81 @@
+-- Report: matrix (sluice report matrix [--prefix 24 [--prefix6 64]])
+--
+-- Who talks to whom, aggregated: source AS x destination AS (default), or source subnet x
+-- destination subnet when a prefix length is given. Ranked by scaled bytes, with packets, flow
+-- records, the share of the total and an "other" row.
+--
+-- AS pairs read the rollups `flows_5m` / `flows_1h` (raw `flows` under an hour); subnets need the
+-- addresses, so they read raw `flows`. Subnets: the 16 stored address bytes are split into two
+-- UInt64 halves (big-endian) and masked; IPv4-mapped addresses (::ffff:a.b.c.d) get the IPv4 mask
+-- (prefix + 96 bits), others the IPv6 mask. The masks are computed by the program and bound; the
+-- report turns the halves back into a network address. (IPv6CIDRToRange is missing on 18.16.)
+--
+-- Placeholders {table} {ts} {bytes} {packets} {flows} as in top_apps.sql (as_rows, as_totals).
+-- Binds, in order:
+--   as_rows:      from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
+--   as_totals:    from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+--   subnet_rows:  v4_hi, v6_hi, v4_lo, v6_lo (source), v4_hi, v6_hi, v4_lo, v6_lo (destination),
+--                 from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
+--   subnet_totals: from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+
+-- @query as_rows
+SELECT
+    src_as,
+    dst_as,
+    sum({bytes}) AS sbytes,
+    sum({packets}) AS spackets,
+    sum({flows}) AS nflows
+FROM {table}
+WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR in_if = ? OR out_if = ?)
+GROUP BY src_as, dst_as
+ORDER BY sbytes DESC, src_as, dst_as
+LIMIT ?
+
+-- @query as_totals
+SELECT
+    sum({bytes}) AS sbytes,
+    sum({packets}) AS spackets,
+    sum({flows}) AS nflows
+FROM {table}
+WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR in_if = ? OR out_if = ?)
+
+-- @query subnet_rows
+SELECT
+    bitAnd(s_hi, if(s_hi = 0 AND bitShiftRight(s_lo, 32) = 65535, toUInt64(?), toUInt64(?))) AS sh,
+    bitAnd(s_lo, if(s_hi = 0 AND bitShiftRight(s_lo, 32) = 65535, toUInt64(?), toUInt64(?))) AS sl,
+    bitAnd(d_hi, if(d_hi = 0 AND bitShiftRight(d_lo, 32) = 65535, toUInt64(?), toUInt64(?))) AS dh,
+    bitAnd(d_lo, if(d_hi = 0 AND bitShiftRight(d_lo, 32) = 65535, toUInt64(?), toUInt64(?))) AS dl,
+    sum(sb) AS sbytes,
+    sum(sp) AS spackets,
+    count() AS nflows
+FROM
+(
+    SELECT
+        reinterpretAsUInt64(reverse(substring(unhex(hex(src_addr)), 1, 8))) AS s_hi,
+        reinterpretAsUInt64(reverse(substring(unhex(hex(src_addr)), 9, 8))) AS s_lo,
+        reinterpretAsUInt64(reverse(substring(unhex(hex(dst_addr)), 1, 8))) AS d_hi,
+        reinterpretAsUInt64(reverse(substring(unhex(hex(dst_addr)), 9, 8))) AS d_lo,
+        bytes_scaled AS sb,
+        packets_scaled AS sp
+    FROM flows
+    WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+      AND (? = '' OR hex(exporter) = ?)
+      AND (? = 0 OR in_if = ? OR out_if = ?)
+)
+GROUP BY sh, sl, dh, dl
+ORDER BY sbytes DESC, sh, sl, dh, dl
+LIMIT ?
+
+-- @query subnet_totals
+SELECT
+    sum(bytes_scaled) AS sbytes,
+    sum(packets_scaled) AS spackets,
+    count() AS nflows
+FROM flows
+WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR in_if = ? OR out_if = ?)

@@ -1,0 +1,76 @@
+-- Report: top-talkers (sluice report top-talkers --by src|dst|pair)
+--
+-- The source addresses, destination addresses or (source, destination) pairs that moved the most
+-- traffic in a time range, ranked by bytes scaled by the sampling rate, with packets and flow
+-- records. The report adds the share of the total and an "other" row (total minus the rows shown)
+-- from the totals query.
+--
+-- Tables: `window_top` + `window_totals` (the aggregator's per-window top-N, exact totals) for long
+-- ranges without exporter/interface filters; raw `flows` for short ranges or when a filter needs a
+-- raw field. Summing window top-N over several windows under-counts a key in the windows where it was
+-- not in the top N (that traffic is in "other"); the raw path is exact.
+-- Addresses come back as hex of the 16 stored bytes on both tiers (FixedString(16) or IPv6).
+--
+-- Binds, in order (one per bind mark in the query):
+--   rows_flows:     by, by, from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
+--   totals_flows:   from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+--   window_secs:    from, to
+--   rows_windows:   window_secs, dimension, from, to, limit
+--   totals_windows: window_secs, from, to
+-- `by` is 'src', 'dst' or 'pair'; from/to are Unix seconds (the range is [from, to));
+-- exporter_hex is '' for no exporter filter; has_if is 0 for no interface filter.
+
+-- @query rows_flows
+SELECT
+    if(? = 'dst', hex(dst_addr), hex(src_addr)) AS a,
+    if(? = 'pair', hex(dst_addr), '') AS b,
+    sum(bytes_scaled) AS sbytes,
+    sum(packets_scaled) AS spackets,
+    count() AS nflows
+FROM flows
+WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR in_if = ? OR out_if = ?)
+GROUP BY a, b
+ORDER BY sbytes DESC, a, b
+LIMIT ?
+
+-- @query totals_flows
+SELECT
+    sum(bytes_scaled) AS sbytes,
+    sum(packets_scaled) AS spackets,
+    count() AS nflows
+FROM flows
+WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR in_if = ? OR out_if = ?)
+
+-- @query window_secs
+-- The longest window length stored in the range (0 when there are no windows): longer windows
+-- rank more traffic into their top N.
+SELECT toUInt32(max(window_secs)) AS secs
+FROM window_totals
+WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?)
+
+-- @query rows_windows
+SELECT
+    hex(addr_a) AS a,
+    if(dimension = 'conversation', hex(addr_b), '') AS b,
+    sum(bytes) AS sbytes,
+    sum(packets) AS spackets,
+    sum(flows) AS nflows
+FROM window_top
+WHERE window_secs = ? AND dimension = ? AND is_other = 0
+  AND window_start >= toDateTime(?) AND window_start < toDateTime(?)
+GROUP BY a, b
+ORDER BY sbytes DESC, a, b
+LIMIT ?
+
+-- @query totals_windows
+SELECT
+    sum(bytes) AS sbytes,
+    sum(packets) AS spackets,
+    sum(flows) AS nflows
+FROM window_totals
+WHERE window_secs = ?
+  AND window_start >= toDateTime(?) AND window_start < toDateTime(?)

@@ -1,0 +1,1051 @@
+//! Running the library: one builder per report kind turns a [`ReportRequest`] into bound queries,
+//! runs them and shapes a [`Report`].
+//!
+//! Owns: the table choice per kind ([`choose_source`]), unit conversions (bytes per bucket to bits/s,
+//! zero-filled time buckets), the "other" row and shares. Must never: format numbers for humans
+//! (that is [`super::render`]) or read the clock.
+
+use std::collections::BTreeMap;
+
+use clickhouse::Client;
+use serde::Deserialize;
+
+use super::library::{Arg, Source, bound};
+use super::names::{
+    addr_display, addr_from_hex, addr_hex, hex_display, protocol_label, service_name,
+};
+use super::{
+    By, Chart, Column, Report, ReportError, ReportKind, ReportRequest, Row, Series, SourcePref,
+    Step, Totals, Unit, Value, invalid,
+};
+
+/// Ranges shorter than this read raw `flows` (rollup buckets would stick out of the range).
+const RAW_MAX_SECS: i64 = 3600;
+/// Ranges up to this read `flows_5m`; longer ones `flows_1h`.
+const FIVE_MIN_MAX_SECS: i64 = 2 * 86_400;
+/// Interfaces: ranges up to this use 5-minute buckets.
+const IF_FIVE_MIN_MAX_SECS: i64 = 14 * 86_400;
+/// Most time buckets a traffic series may have.
+const MAX_BUCKETS: i64 = 20_000;
+
+/// The flow table a rollup-capable report reads for this request.
+pub fn choose_source(req: &ReportRequest) -> Result<Source, ReportError> {
+    Ok(match req.source {
+        SourcePref::Raw => Source::Raw,
+        SourcePref::Rollup5m => Source::Rollup5m,
+        SourcePref::Rollup1h => Source::Rollup1h,
+        SourcePref::Windows => {
+            return Err(invalid("source", "only top-talkers reads the windows"));
+        }
+        SourcePref::Auto => {
+            let secs = req.range.secs();
+            if secs < RAW_MAX_SECS {
+                Source::Raw
+            } else if secs <= FIVE_MIN_MAX_SECS {
+                Source::Rollup5m
+            } else {
+                Source::Rollup1h
+            }
+        }
+    })
+}
+
+/// Run a report. `generated_at` is the time stamped on it (Unix seconds).
+pub async fn run_report(
+    client: &Client,
+    req: &ReportRequest,
+    generated_at: i64,
+) -> Result<Report, ReportError> {
+    req.validate()?;
+    let mut r = match req.kind {
+        ReportKind::TopTalkers => top_talkers(client, req).await?,
+        ReportKind::TopApps => top_apps(client, req).await?,
+        ReportKind::Protocols => protocols(client, req).await?,
+        ReportKind::Traffic => traffic(client, req).await?,
+        ReportKind::Interfaces => interfaces(client, req).await?,
+        ReportKind::Matrix => matrix(client, req).await?,
+        ReportKind::Exporters => exporters(client, req).await?,
+    };
+    r.generated_at = generated_at;
+    Ok(r)
+}
+
+fn exporter_arg(req: &ReportRequest) -> Arg {
+    Arg::Str(req.exporter.map(addr_hex).unwrap_or_default())
+}
+
+/// from, to, exporter, exporter, has_if, ifindex, ifindex.
+fn filter_args(req: &ReportRequest) -> Vec<Arg> {
+    let e = exporter_arg(req);
+    vec![
+        req.range.from.into(),
+        req.range.to.into(),
+        e.clone(),
+        e,
+        u64::from(req.interface.is_some()).into(),
+        req.interface.unwrap_or(0).into(),
+        req.interface.unwrap_or(0).into(),
+    ]
+}
+
+fn err(query: &str) -> impl FnOnce(clickhouse::error::Error) -> ReportError + '_ {
+    move |source| ReportError::Query {
+        query: query.to_string(),
+        source,
+    }
+}
+
+async fn fetch_all<T>(
+    client: &Client,
+    file: &str,
+    name: &str,
+    source: Source,
+    args: &[Arg],
+) -> Result<Vec<T>, ReportError>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    bound(client, file, name, source, args)?
+        .fetch_all::<T>()
+        .await
+        .map_err(err(&format!("{file}/{name}")))
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct TotalsRow {
+    sbytes: u64,
+    spackets: u64,
+    nflows: u64,
+}
+
+async fn totals(
+    client: &Client,
+    file: &str,
+    name: &str,
+    source: Source,
+    args: &[Arg],
+) -> Result<Totals, ReportError> {
+    let rows: Vec<TotalsRow> = fetch_all(client, file, name, source, args).await?;
+    Ok(rows.first().map_or_else(Totals::default, |t| Totals {
+        bytes: t.sbytes,
+        packets: t.spackets,
+        flows: t.nflows,
+    }))
+}
+
+fn pct(part: f64, whole: f64) -> Value {
+    if whole > 0.0 {
+        Value::Float(part * 100.0 / whole)
+    } else {
+        Value::Null
+    }
+}
+
+/// Label columns, then bytes, packets, flows, share; plus the "other" row (total minus the rows).
+fn ranked(
+    mut columns: Vec<Column>,
+    items: Vec<(Vec<Value>, u64, u64, u64)>,
+    t: Totals,
+) -> (Vec<Column>, Vec<Row>) {
+    let labels = columns.len();
+    columns.extend([
+        Column::new("bytes", "Bytes", Unit::Bytes),
+        Column::new("packets", "Packets", Unit::Packets),
+        Column::new("flows", "Flows", Unit::Count),
+        Column::new("share_pct", "Share", Unit::Percent),
+    ]);
+    let (mut sb, mut sp, mut sf) = (0u64, 0u64, 0u64);
+    let mut rows: Vec<Row> = items
+        .into_iter()
+        .map(|(mut cells, b, p, f)| {
+            sb = sb.saturating_add(b);
+            sp = sp.saturating_add(p);
+            sf = sf.saturating_add(f);
+            cells.extend([
+                Value::UInt(b),
+                Value::UInt(p),
+                Value::UInt(f),
+                pct(b as f64, t.bytes as f64),
+            ]);
+            Row {
+                cells,
+                other: false,
+            }
+        })
+        .collect();
+    let ob = t.bytes.saturating_sub(sb);
+    let op = t.packets.saturating_sub(sp);
+    let of = t.flows.saturating_sub(sf);
+    if ob > 0 || op > 0 || of > 0 {
+        let mut cells = vec![Value::Null; labels];
+        // The first text column says "other".
+        let at = columns[..labels]
+            .iter()
+            .position(|c| c.unit == Unit::Text)
+            .unwrap_or(0);
+        cells[at] = Value::Text("other".into());
+        cells.extend([
+            Value::UInt(ob),
+            Value::UInt(op),
+            Value::UInt(of),
+            pct(ob as f64, t.bytes as f64),
+        ]);
+        rows.push(Row { cells, other: true });
+    }
+    (columns, rows)
+}
+
+fn base(req: &ReportRequest, title: String, source: String) -> Report {
+    Report {
+        kind: req.kind,
+        title,
+        range: req.range,
+        filters: req.filter_text(),
+        source,
+        generated_at: 0,
+        columns: Vec::new(),
+        rows: Vec::new(),
+        totals: None,
+        chart: Chart::None,
+        notes: Vec::new(),
+    }
+}
+
+fn rollup_note(r: &mut Report, s: Source) {
+    if s != Source::Raw {
+        r.notes.push(format!(
+            "Read from {}: whole {}-second buckets whose start is in the range.",
+            s.table(),
+            s.bucket_secs()
+        ));
+    }
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct TalkerRow {
+    a: String,
+    b: String,
+    sbytes: u64,
+    spackets: u64,
+    nflows: u64,
+}
+
+async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let by = req.by.unwrap_or(By::Src);
+    let f = "top_talkers.sql";
+    let needs_raw = req.exporter.is_some() || req.interface.is_some();
+    let use_windows = match req.source {
+        SourcePref::Windows if needs_raw => {
+            return Err(invalid(
+                "source",
+                "the windows have no exporter or interface for addresses; use raw",
+            ));
+        }
+        SourcePref::Windows => true,
+        SourcePref::Auto => !needs_raw && req.range.secs() > RAW_MAX_SECS,
+        SourcePref::Raw => false,
+        SourcePref::Rollup5m | SourcePref::Rollup1h => {
+            return Err(invalid(
+                "source",
+                "the rollups have no addresses; use raw or windows",
+            ));
+        }
+    };
+    let mut window_secs = 0u32;
+    if use_windows {
+        let w: Vec<u32> = fetch_all(
+            client,
+            f,
+            "window_secs",
+            Source::Raw,
+            &[req.range.from.into(), req.range.to.into()],
+        )
+        .await?;
+        window_secs = w.first().copied().unwrap_or(0);
+    }
+    let (rows, t, source) = if window_secs > 0 {
+        let dim = match by {
+            By::Dst => "dst_addr",
+            By::Pair => "conversation",
+            _ => "src_addr",
+        };
+        let rows: Vec<TalkerRow> = fetch_all(
+            client,
+            f,
+            "rows_windows",
+            Source::Raw,
+            &[
+                window_secs.into(),
+                dim.into(),
+                req.range.from.into(),
+                req.range.to.into(),
+                req.limit.into(),
+            ],
+        )
+        .await?;
+        let t = totals(
+            client,
+            f,
+            "totals_windows",
+            Source::Raw,
+            &[
+                window_secs.into(),
+                req.range.from.into(),
+                req.range.to.into(),
+            ],
+        )
+        .await?;
+        (
+            rows,
+            t,
+            format!("window_top, window_totals ({window_secs} s windows)"),
+        )
+    } else {
+        let mut args: Vec<Arg> = vec![by.as_str().into(), by.as_str().into()];
+        args.extend(filter_args(req));
+        args.push(req.limit.into());
+        let rows: Vec<TalkerRow> = fetch_all(client, f, "rows_flows", Source::Raw, &args).await?;
+        let t = totals(client, f, "totals_flows", Source::Raw, &filter_args(req)).await?;
+        (rows, t, "flows".to_string())
+    };
+    let mut labels = vec![Column::new("rank", "#", Unit::Id)];
+    match by {
+        By::Pair => {
+            labels.push(Column::new("src", "Source", Unit::Text));
+            labels.push(Column::new("dst", "Destination", Unit::Text));
+        }
+        By::Dst => labels.push(Column::new("dst", "Destination", Unit::Text)),
+        _ => labels.push(Column::new("src", "Source", Unit::Text)),
+    }
+    let items = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut cells = vec![Value::UInt(i as u64 + 1), Value::Text(hex_display(&r.a))];
+            if by == By::Pair {
+                cells.push(Value::Text(hex_display(&r.b)));
+            }
+            (cells, r.sbytes, r.spackets, r.nflows)
+        })
+        .collect();
+    let title = format!(
+        "Top talkers by {}",
+        match by {
+            By::Dst => "destination",
+            By::Pair => "source and destination",
+            _ => "source",
+        }
+    );
+    let mut rep = base(req, title, source);
+    if window_secs > 0 {
+        rep.notes.push(
+            "Summed from per-window top N: a key counts only in the windows where it ranked; the \
+             rest is in \"other\"."
+                .into(),
+        );
+    }
+    let (columns, rows) = ranked(labels, items, t);
+    rep.chart = Chart::Bars {
+        labels: if by == By::Pair { vec![1, 2] } else { vec![1] },
+        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+async fn top_apps(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let s = choose_source(req)?;
+    let f = "top_apps.sql";
+    let mut args = filter_args(req);
+    args.push(req.limit.into());
+    let rows: Vec<(u8, u16, u64, u64, u64)> = fetch_all(client, f, "rows", s, &args).await?;
+    let t = totals(client, f, "totals", s, &filter_args(req)).await?;
+    let labels = vec![
+        Column::new("rank", "#", Unit::Id),
+        Column::new("application", "Application", Unit::Text),
+        Column::new("protocol", "Protocol", Unit::Text),
+        Column::new("port", "Port", Unit::Id),
+        Column::new("service", "Service", Unit::Text),
+    ];
+    let items = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (proto, port, b, p, fl))| {
+            let svc = service_name(proto, port);
+            let app = match svc {
+                Some(n) => format!("{n} ({}/{port})", protocol_label(proto).to_lowercase()),
+                None => format!("{}/{port}", protocol_label(proto).to_lowercase()),
+            };
+            (
+                vec![
+                    Value::UInt(i as u64 + 1),
+                    Value::Text(app),
+                    Value::Text(protocol_label(proto)),
+                    Value::UInt(u64::from(port)),
+                    svc.map_or(Value::Null, |n| Value::Text(n.into())),
+                ],
+                b,
+                p,
+                fl,
+            )
+        })
+        .collect();
+    let mut rep = base(req, "Top applications".into(), s.table().into());
+    rollup_note(&mut rep, s);
+    let (columns, rows) = ranked(labels, items, t);
+    rep.chart = Chart::Bars {
+        labels: vec![1],
+        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+async fn protocols(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let s = choose_source(req)?;
+    let f = "protocols.sql";
+    let mut args = filter_args(req);
+    args.push(req.limit.into());
+    let rows: Vec<(u8, u64, u64, u64)> = fetch_all(client, f, "rows", s, &args).await?;
+    let t = totals(client, f, "totals", s, &filter_args(req)).await?;
+    let labels = vec![
+        Column::new("protocol", "Protocol", Unit::Text),
+        Column::new("number", "Number", Unit::Id),
+    ];
+    let items = rows
+        .into_iter()
+        .map(|(proto, b, p, fl)| {
+            (
+                vec![
+                    Value::Text(protocol_label(proto)),
+                    Value::UInt(u64::from(proto)),
+                ],
+                b,
+                p,
+                fl,
+            )
+        })
+        .collect();
+    let mut rep = base(req, "Protocol mix".into(), s.table().into());
+    rollup_note(&mut rep, s);
+    let (columns, rows) = ranked(labels, items, t);
+    rep.chart = Chart::Bars {
+        labels: vec![0],
+        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+/// The step and table of a traffic request.
+fn traffic_plan(req: &ReportRequest) -> Result<(Step, Source), ReportError> {
+    let secs = req.range.secs();
+    let step = req.step.unwrap_or(if secs <= 2 * 3600 {
+        Step::Minute
+    } else if secs <= FIVE_MIN_MAX_SECS {
+        Step::FiveMinutes
+    } else {
+        Step::Hour
+    });
+    let source = match req.source {
+        SourcePref::Auto => match step {
+            Step::Minute => Source::Raw,
+            Step::FiveMinutes => Source::Rollup5m,
+            Step::Hour => Source::Rollup1h,
+        },
+        _ => choose_source(req)?,
+    };
+    if step.secs() % source.bucket_secs() != 0 {
+        return Err(invalid(
+            "step",
+            format!(
+                "{} buckets are too coarse for a {} step",
+                source.table(),
+                step.as_str()
+            ),
+        ));
+    }
+    let buckets = secs / i64::from(step.secs());
+    if buckets > MAX_BUCKETS {
+        return Err(invalid(
+            "step",
+            format!(
+                "{} steps of {} in the range (at most {MAX_BUCKETS}); use a longer step",
+                buckets,
+                step.as_str()
+            ),
+        ));
+    }
+    Ok((step, source))
+}
+
+/// Bucket starts covering `[from, to)` for a step.
+pub(crate) fn bucket_starts(from: i64, to: i64, step: i64) -> Vec<i64> {
+    let mut b = from.div_euclid(step) * step;
+    let mut out = Vec::new();
+    while b < to {
+        out.push(b);
+        b += step;
+    }
+    out
+}
+
+/// Series kept by name in the chart; the rest is summed into "other".
+const TOP_SERIES: usize = 6;
+
+async fn traffic(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let (step, s) = traffic_plan(req)?;
+    let by = req.by.unwrap_or(By::Protocol);
+    let st = u64::from(step.secs());
+    let mut args: Vec<Arg> = vec![st.into(), st.into(), by.as_str().into()];
+    args.extend(filter_args(req));
+    let rows: Vec<(u32, String, u64, u64, u64)> =
+        fetch_all(client, "traffic.sql", "series", s, &args).await?;
+    let buckets = bucket_starts(req.range.from, req.range.to, step.secs().into());
+    let index: BTreeMap<i64, usize> = buckets.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    let n = buckets.len();
+    let (mut bytes, mut packets, mut flows) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    let mut per_series: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut t = Totals::default();
+    for (b, key, sb, sp, nf) in rows {
+        let Some(&i) = index.get(&i64::from(b)) else {
+            continue;
+        };
+        bytes[i] += sb;
+        packets[i] += sp;
+        flows[i] += nf;
+        t.bytes += sb;
+        t.packets += sp;
+        t.flows += nf;
+        per_series.entry(key).or_insert_with(|| vec![0; n])[i] += sb;
+    }
+    let label = |k: &str| match by {
+        By::Exporter => hex_display(k),
+        _ => k
+            .parse::<u8>()
+            .map_or_else(|_| k.to_string(), protocol_label),
+    };
+    let mut ranked_series: Vec<(String, Vec<u64>)> = per_series
+        .into_iter()
+        .map(|(k, v)| (label(&k), v))
+        .collect();
+    ranked_series.sort_by(|a, b| {
+        b.1.iter()
+            .sum::<u64>()
+            .cmp(&a.1.iter().sum::<u64>())
+            .then(a.0.cmp(&b.0))
+    });
+    let mut other = vec![0u64; n];
+    let mut kept = Vec::new();
+    for (i, (name, v)) in ranked_series.into_iter().enumerate() {
+        if i < TOP_SERIES {
+            kept.push((name, v));
+        } else {
+            for (o, x) in other.iter_mut().zip(v) {
+                *o += x;
+            }
+        }
+    }
+    if other.iter().any(|x| *x > 0) {
+        kept.push(("other".into(), other));
+    }
+    let stepf = f64::from(step.secs());
+    let bps = |b: u64| b as f64 * 8.0 / stepf;
+    let mut columns = vec![
+        Column::new("time", "Time (UTC)", Unit::Time),
+        Column::new("bps", "Bits/s", Unit::Bps),
+        Column::new("pps", "Packets/s", Unit::Pps),
+        Column::new("flows_per_s", "Flows/s", Unit::PerSec),
+        Column::new("bytes", "Bytes", Unit::Bytes),
+        Column::new("packets", "Packets", Unit::Packets),
+        Column::new("flows", "Flows", Unit::Count),
+    ];
+    for (name, _) in &kept {
+        columns.push(Column {
+            key: format!("bps_{name}"),
+            title: format!("{name} b/s"),
+            unit: Unit::Bps,
+        });
+    }
+    let table_rows = (0..n)
+        .map(|i| {
+            let mut cells = vec![
+                Value::Int(buckets[i]),
+                Value::Float(bps(bytes[i])),
+                Value::Float(packets[i] as f64 / stepf),
+                Value::Float(flows[i] as f64 / stepf),
+                Value::UInt(bytes[i]),
+                Value::UInt(packets[i]),
+                Value::UInt(flows[i]),
+            ];
+            cells.extend(kept.iter().map(|(_, v)| Value::Float(bps(v[i]))));
+            Row {
+                cells,
+                other: false,
+            }
+        })
+        .collect();
+    let mut rep = base(
+        req,
+        format!(
+            "Traffic by {} ({} steps)",
+            if by == By::Exporter {
+                "exporter"
+            } else {
+                "protocol"
+            },
+            step.as_str()
+        ),
+        s.table().into(),
+    );
+    rollup_note(&mut rep, s);
+    rep.chart = Chart::Stacked {
+        buckets,
+        series: kept
+            .into_iter()
+            .map(|(name, v)| Series {
+                name,
+                values: v.into_iter().map(bps).collect(),
+            })
+            .collect(),
+        unit: Unit::Bps,
+    };
+    rep.columns = columns;
+    rep.rows = table_rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct IfRow {
+    e: String,
+    ifindex: u32,
+    in_total: u64,
+    out_total: u64,
+    in_max: u64,
+    out_max: u64,
+    in_p95: u64,
+    out_p95: u64,
+    name: String,
+    speed: u64,
+}
+
+async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let s = match req.source {
+        SourcePref::Auto if req.range.secs() > IF_FIVE_MIN_MAX_SECS => Source::Rollup1h,
+        SourcePref::Auto => Source::Rollup5m,
+        _ => choose_source(req)?,
+    };
+    let bucket = s.bucket_secs().max(300);
+    let nb = bucket_starts(req.range.from, req.range.to, bucket.into()).len() as u64;
+    let e = exporter_arg(req);
+    let has_if: Arg = u64::from(req.interface.is_some()).into();
+    let ifx: Arg = req.interface.unwrap_or(0).into();
+    let mut args: Vec<Arg> = vec![nb.into(), nb.into()];
+    for _ in 0..2 {
+        args.extend([
+            bucket.into(),
+            bucket.into(),
+            req.range.from.into(),
+            req.range.to.into(),
+            e.clone(),
+            e.clone(),
+            has_if.clone(),
+            ifx.clone(),
+        ]);
+    }
+    args.extend([e.clone(), e]);
+    let rows: Vec<IfRow> = fetch_all(client, "interfaces.sql", "rows", s, &args).await?;
+    let bf = f64::from(bucket);
+    let bps = |b: u64| b as f64 * 8.0 / bf;
+    let avg = |total: u64| total as f64 * 8.0 / (nb.max(1) as f64 * bf);
+    let util = |v: f64, speed: u64| {
+        if speed > 0 {
+            Value::Float(v * 100.0 / speed as f64)
+        } else {
+            Value::Null
+        }
+    };
+    let columns = vec![
+        Column::new("exporter", "Exporter", Unit::Text),
+        Column::new("ifindex", "ifIndex", Unit::Id),
+        Column::new("interface", "Interface", Unit::Text),
+        Column::new("speed_bps", "Speed", Unit::Bps),
+        Column::new("in_avg_bps", "In avg", Unit::Bps),
+        Column::new("in_p95_bps", "In 95th", Unit::Bps),
+        Column::new("in_max_bps", "In max", Unit::Bps),
+        Column::new("out_avg_bps", "Out avg", Unit::Bps),
+        Column::new("out_p95_bps", "Out 95th", Unit::Bps),
+        Column::new("out_max_bps", "Out max", Unit::Bps),
+        Column::new("in_util_pct", "In util (95th)", Unit::Percent),
+        Column::new("out_util_pct", "Out util (95th)", Unit::Percent),
+    ];
+    let mut t = Totals::default();
+    let out_rows = rows
+        .into_iter()
+        .map(|r| {
+            t.bytes += r.in_total;
+            let exporter = hex_display(&r.e);
+            let label = if r.name.is_empty() {
+                format!("{exporter} if{}", r.ifindex)
+            } else {
+                r.name.clone()
+            };
+            Row {
+                cells: vec![
+                    Value::Text(exporter),
+                    Value::UInt(u64::from(r.ifindex)),
+                    Value::Text(label),
+                    if r.speed > 0 {
+                        Value::UInt(r.speed)
+                    } else {
+                        Value::Null
+                    },
+                    Value::Float(avg(r.in_total)),
+                    Value::Float(bps(r.in_p95)),
+                    Value::Float(bps(r.in_max)),
+                    Value::Float(avg(r.out_total)),
+                    Value::Float(bps(r.out_p95)),
+                    Value::Float(bps(r.out_max)),
+                    util(bps(r.in_p95), r.speed),
+                    util(bps(r.out_p95), r.speed),
+                ],
+                other: false,
+            }
+        })
+        .collect();
+    let mut rep = base(
+        req,
+        format!("Interfaces ({}-second buckets)", bucket),
+        format!("{}, interfaces", s.table()),
+    );
+    rollup_note(&mut rep, s);
+    rep.notes.push(
+        "95th percentile over all buckets in the range; buckets without traffic count as zero."
+            .into(),
+    );
+    rep.chart = Chart::Bars {
+        labels: vec![2],
+        value: 5,
+    };
+    rep.columns = columns;
+    rep.rows = out_rows;
+    Ok(rep)
+}
+
+/// (hi, lo) masks of a prefix over a 128-bit address.
+pub(crate) fn mask128(bits: u32) -> (u64, u64) {
+    let bits = bits.min(128);
+    let hi = if bits >= 64 {
+        u64::MAX
+    } else if bits == 0 {
+        0
+    } else {
+        u64::MAX << (64 - bits)
+    };
+    let lo = if bits <= 64 {
+        0
+    } else if bits == 128 {
+        u64::MAX
+    } else {
+        u64::MAX << (128 - bits)
+    };
+    (hi, lo)
+}
+
+fn subnet_text(hi: u64, lo: u64, p4: u8, p6: u8) -> String {
+    let a = std::net::Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo));
+    match a.to_ipv4_mapped() {
+        Some(v4) => format!("{v4}/{p4}"),
+        None => format!("{}/{p6}", addr_display(a)),
+    }
+}
+
+async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let f = "matrix.sql";
+    let (items, t, s, title): (Vec<(Vec<Value>, u64, u64, u64)>, Totals, Source, String) =
+        if let Some(p4) = req.prefix {
+            if !matches!(req.source, SourcePref::Auto | SourcePref::Raw) {
+                return Err(invalid(
+                    "source",
+                    "subnets need the addresses: only raw flows",
+                ));
+            }
+            let (v4h, v4l) = mask128(96 + u32::from(p4));
+            let (v6h, v6l) = mask128(u32::from(req.prefix6));
+            let mut args: Vec<Arg> = Vec::new();
+            for _ in 0..2 {
+                args.extend([v4h.into(), v6h.into(), v4l.into(), v6l.into()]);
+            }
+            args.extend(filter_args(req));
+            args.push(req.limit.into());
+            let rows: Vec<(u64, u64, u64, u64, u64, u64, u64)> =
+                fetch_all(client, f, "subnet_rows", Source::Raw, &args).await?;
+            let t = totals(client, f, "subnet_totals", Source::Raw, &filter_args(req)).await?;
+            let items = rows
+                .into_iter()
+                .map(|(sh, sl, dh, dl, b, p, fl)| {
+                    (
+                        vec![
+                            Value::Text(subnet_text(sh, sl, p4, req.prefix6)),
+                            Value::Text(subnet_text(dh, dl, p4, req.prefix6)),
+                        ],
+                        b,
+                        p,
+                        fl,
+                    )
+                })
+                .collect();
+            (
+                items,
+                t,
+                Source::Raw,
+                format!("Traffic matrix: source /{p4} x destination /{p4}"),
+            )
+        } else {
+            let s = choose_source(req)?;
+            let mut args = filter_args(req);
+            args.push(req.limit.into());
+            let rows: Vec<(u32, u32, u64, u64, u64)> =
+                fetch_all(client, f, "as_rows", s, &args).await?;
+            let t = totals(client, f, "as_totals", s, &filter_args(req)).await?;
+            let items = rows
+                .into_iter()
+                .map(|(sa, da, b, p, fl)| {
+                    (
+                        vec![
+                            Value::Text(format!("AS{sa}")),
+                            Value::Text(format!("AS{da}")),
+                        ],
+                        b,
+                        p,
+                        fl,
+                    )
+                })
+                .collect();
+            (items, t, s, "Traffic matrix: source AS x destination AS".into())
+        };
+    let labels = vec![
+        Column::new("src", "Source", Unit::Text),
+        Column::new("dst", "Destination", Unit::Text),
+    ];
+    let mut rep = base(req, title, s.table().into());
+    rollup_note(&mut rep, s);
+    let (columns, rows) = ranked(labels, items, t);
+    rep.chart = Chart::Bars {
+        labels: vec![0],
+        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct InventoryRow {
+    a: String,
+    n: String,
+    seen: u32,
+    v: Vec<u16>,
+    rate: u32,
+    tpl: u32,
+    otpl: u32,
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct ActivityRow {
+    a: String,
+    nflows: u64,
+    last_flow: u32,
+    rate: u32,
+    rate_source: String,
+    skew_ms: i64,
+    with_end: u64,
+}
+
+async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let f = "exporters.sql";
+    let e = exporter_arg(req);
+    let inv: Vec<InventoryRow> =
+        fetch_all(client, f, "inventory", Source::Raw, &[e.clone(), e.clone()]).await?;
+    let act: Vec<ActivityRow> = fetch_all(
+        client,
+        f,
+        "activity",
+        Source::Raw,
+        &[req.range.from.into(), req.range.to.into(), e.clone(), e],
+    )
+    .await?;
+    let mut by_addr: BTreeMap<String, (Option<InventoryRow>, Option<ActivityRow>)> =
+        BTreeMap::new();
+    for i in inv {
+        let k = i.a.clone();
+        by_addr.entry(k).or_default().0 = Some(i);
+    }
+    for a in act {
+        let k = a.a.clone();
+        by_addr.entry(k).or_default().1 = Some(a);
+    }
+    let secs = req.range.secs() as f64;
+    let columns = vec![
+        Column::new("exporter", "Exporter", Unit::Text),
+        Column::new("name", "Name", Unit::Text),
+        Column::new("last_seen", "Last seen (UTC)", Unit::Time),
+        Column::new("versions", "Versions", Unit::Text),
+        Column::new("flows", "Flows", Unit::Count),
+        Column::new("flows_per_s", "Flows/s", Unit::PerSec),
+        Column::new("templates", "Templates", Unit::Id),
+        Column::new("options_templates", "Options tpl", Unit::Id),
+        Column::new("sampling_rate", "Sampling 1:N", Unit::Id),
+        Column::new("sampling_source", "Sampling from", Unit::Text),
+        Column::new("clock_skew_ms", "Clock skew", Unit::Millis),
+    ];
+    let mut t = Totals::default();
+    let rows = by_addr
+        .into_iter()
+        .map(|(hex, (inv, act))| {
+            let addr = addr_from_hex(&hex).map_or(hex.clone(), addr_display);
+            let last_seen = inv
+                .as_ref()
+                .map(|i| i.seen)
+                .max(act.as_ref().map(|a| a.last_flow))
+                .map_or(Value::Null, |s| Value::Int(i64::from(s)));
+            let flows = act.as_ref().map_or(0, |a| a.nflows);
+            t.flows += flows;
+            let rate = act
+                .as_ref()
+                .map(|a| a.rate)
+                .or(inv.as_ref().map(|i| i.rate));
+            Row {
+                cells: vec![
+                    Value::Text(addr),
+                    inv.as_ref()
+                        .filter(|i| !i.n.is_empty())
+                        .map_or(Value::Null, |i| Value::Text(i.n.clone())),
+                    last_seen,
+                    inv.as_ref().map_or(Value::Null, |i| {
+                        Value::Text(
+                            i.v.iter()
+                                .map(u16::to_string)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        )
+                    }),
+                    Value::UInt(flows),
+                    Value::Float(flows as f64 / secs),
+                    inv.as_ref()
+                        .map_or(Value::Null, |i| Value::UInt(u64::from(i.tpl))),
+                    inv.as_ref()
+                        .map_or(Value::Null, |i| Value::UInt(u64::from(i.otpl))),
+                    rate.map_or(Value::Null, |r| Value::UInt(u64::from(r))),
+                    act.as_ref().map_or(Value::Null, |a| {
+                        Value::Text(if a.rate_source.is_empty() {
+                            "unknown".into()
+                        } else {
+                            a.rate_source.clone()
+                        })
+                    }),
+                    act.as_ref()
+                        .filter(|a| a.with_end > 0)
+                        .map_or(Value::Null, |a| Value::Int(a.skew_ms)),
+                ],
+                other: false,
+            }
+        })
+        .collect();
+    let mut rep = base(req, "Exporter health".into(), "exporters, flows".into());
+    rep.notes.push(
+        "Clock skew: median of (time received - flow end) in the range. Decode errors are \
+         collector metrics (Prometheus), not stored in ClickHouse."
+            .into(),
+    );
+    rep.chart = Chart::Bars {
+        labels: vec![0],
+        value: 5,
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::TimeRange;
+
+    #[test]
+    fn masks_cover_prefixes() {
+        assert_eq!(mask128(0), (0, 0));
+        assert_eq!(mask128(64), (u64::MAX, 0));
+        assert_eq!(mask128(120), (u64::MAX, u64::MAX << 8));
+        assert_eq!(mask128(128), (u64::MAX, u64::MAX));
+        assert_eq!(mask128(48), (u64::MAX << 16, 0));
+        assert_eq!(
+            subnet_text(0, 0x0000_ffff_c000_0200, 24, 64),
+            "192.0.2.0/24"
+        );
+    }
+
+    #[test]
+    fn source_follows_range_length() {
+        let mut q = ReportRequest::new(ReportKind::TopApps, TimeRange::new(0, 1800).unwrap());
+        assert_eq!(choose_source(&q).unwrap(), Source::Raw);
+        q.range = TimeRange::new(0, 86_400).unwrap();
+        assert_eq!(choose_source(&q).unwrap(), Source::Rollup5m);
+        q.range = TimeRange::new(0, 7 * 86_400).unwrap();
+        assert_eq!(choose_source(&q).unwrap(), Source::Rollup1h);
+        q.source = SourcePref::Raw;
+        assert_eq!(choose_source(&q).unwrap(), Source::Raw);
+    }
+
+    #[test]
+    fn traffic_step_follows_range_and_refuses_too_fine_steps() {
+        let mut q = ReportRequest::new(ReportKind::Traffic, TimeRange::new(0, 3600).unwrap());
+        assert_eq!(traffic_plan(&q).unwrap(), (Step::Minute, Source::Raw));
+        q.range = TimeRange::new(0, 86_400).unwrap();
+        assert_eq!(
+            traffic_plan(&q).unwrap(),
+            (Step::FiveMinutes, Source::Rollup5m)
+        );
+        q.range = TimeRange::new(0, 30 * 86_400).unwrap();
+        assert_eq!(traffic_plan(&q).unwrap(), (Step::Hour, Source::Rollup1h));
+        q.step = Some(Step::Minute);
+        assert!(traffic_plan(&q).is_err(), "43200 one-minute steps");
+        q.range = TimeRange::new(0, 3600).unwrap();
+        q.source = SourcePref::Rollup1h;
+        assert!(traffic_plan(&q).is_err(), "1h buckets for a 1m step");
+    }
+
+    #[test]
+    fn buckets_cover_the_range() {
+        assert_eq!(bucket_starts(0, 900, 300), vec![0, 300, 600]);
+        assert_eq!(bucket_starts(100, 700, 300), vec![0, 300, 600]);
+    }
+
+    #[test]
+    fn other_row_is_total_minus_rows() {
+        let t = Totals {
+            bytes: 100,
+            packets: 10,
+            flows: 4,
+        };
+        let (cols, rows) = ranked(
+            vec![Column::new("k", "K", Unit::Text)],
+            vec![(vec![Value::Text("a".into())], 60, 6, 1)],
+            t,
+        );
+        assert_eq!(cols.len(), 5);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].other);
+        assert_eq!(rows[1].cells[1], Value::UInt(40));
+        assert_eq!(rows[1].cells[4], Value::Float(40.0));
+    }
+}
