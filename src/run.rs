@@ -133,7 +133,15 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         blocked_ns: AtomicU64::new(0),
-        reports: (0..sockets.len()).map(|_| Mutex::default()).collect(),
+        reports: sockets
+            .iter()
+            .map(|(label, _, _)| {
+                Mutex::new(WorkerReport {
+                    listener: label.clone(),
+                    ..WorkerReport::default()
+                })
+            })
+            .collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
         inodes,
     });
@@ -321,7 +329,17 @@ impl Worker {
         let mut last_snapshot = Instant::now();
         let mut last_error_log: Option<Instant> = None;
         let mut open = true;
-        while open && !self.shared.stop.load(Ordering::Relaxed) {
+        // After the stop signal, keep taking what the kernel already queued until the socket is
+        // idle for one read timeout (or one second passed), so that a shutdown loses nothing
+        // that had arrived.
+        let mut stopping: Option<Instant> = None;
+        while open {
+            if stopping.is_none() && self.shared.stop.load(Ordering::Relaxed) {
+                stopping = Some(Instant::now());
+            }
+            if stopping.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
+                break;
+            }
             let n = match self.receiver.recv() {
                 Ok(n) => n,
                 Err(e) => {
@@ -334,6 +352,9 @@ impl Worker {
                     0
                 }
             };
+            if n == 0 && stopping.is_some() {
+                break;
+            }
             if n > 0 {
                 let now = system_now_ms();
                 if batch.is_empty() {
@@ -517,7 +538,7 @@ async fn publish_loop(
 struct Metered<S> {
     inner: S,
     name: &'static str,
-    stats: Option<Box<dyn Fn(&S) -> schema::WriterStats + Send>>,
+    stats: Option<fn(&S) -> schema::WriterStats>,
     stats_tx: watch::Sender<Option<schema::WriterStats>>,
 }
 
@@ -609,7 +630,7 @@ async fn run_pipeline(
             let s = Metered {
                 inner,
                 name: "clickhouse",
-                stats: Some(Box::new(|w: &schema::ClickhouseWriter| w.stats())),
+                stats: Some(|w: &schema::ClickhouseWriter| w.stats()),
                 stats_tx,
             };
             let out = aggregator::run(aggregator, rx, s, options).await?;

@@ -1,0 +1,267 @@
+//! End to end: the real `sluice run` binary on a loopback port with the JSON-lines sink, fed by
+//! `sluice replay` with each capture of the synthetic corpus, stopped with SIGTERM. Per-source
+//! totals from the closed windows (top rows of `src_addr`, `top_n` large enough for every source)
+//! and from the raw flow rows must equal the tshark sums, and the top 10 sources by bytes must come
+//! in the same order.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Sums, read_sums, shared_dir};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `::ffff:a.b.c.d` and `a.b.c.d` are the same source.
+fn norm(s: &str) -> IpAddr {
+    let ip: IpAddr = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+struct Collector {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Collector {
+    fn start(name: &str) -> Collector {
+        let dir = std::env::temp_dir().join(format!("sluice-e2e-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_udp_port();
+        let cfg = format!(
+            r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}" }}]
+workers = 1
+recv_buffer_bytes = 33554432
+allowed_exporters = ["127.0.0.0/8"]
+state_file = "{state}"
+
+[aggregator]
+window_secs = 60
+top_n = 5000
+dimensions = ["src_addr", "dst_addr", "protocol"]
+
+[output]
+sink = "jsonl"
+path = "{out}"
+raw_flows = true
+
+[metrics]
+enabled = false
+"#,
+            state = dir.join("templates.json").display(),
+            out = dir.join("out.jsonl").display(),
+        );
+        std::fs::write(dir.join("sluice.toml"), cfg).unwrap();
+        let log = std::fs::File::create(dir.join("run.log")).unwrap();
+        let child = Command::new(SLUICE)
+            .args(["run", "--config"])
+            .arg(dir.join("sluice.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = Collector { child, dir, port };
+        c.wait_for_log("listening");
+        c
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default()
+    }
+
+    /// Poll the log for a line (readiness, not a timing assertion: the cap is only a safety net).
+    fn wait_for_log(&self, needle: &str) {
+        for _ in 0..600 {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sluice never logged {needle:?}:\n{}", self.log());
+    }
+
+    fn stop(mut self) -> (PathBuf, String) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(status.success(), "sluice run exited with {status}:\n{log}");
+        (self.dir.clone(), log)
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    windows: Sums,
+    other_bytes: u64,
+    flows: Sums,
+    flow_lines: u64,
+}
+
+fn read_output(path: &Path) -> Seen {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut seen = Seen::default();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str().unwrap() {
+            "flow" => {
+                seen.flow_lines += 1;
+                let Some(src) = v["src_addr"].as_str() else {
+                    continue;
+                };
+                let e = seen.flows.entry(norm(src)).or_default();
+                e.0 += v["bytes"].as_u64().unwrap();
+                e.1 += v["packets"].as_u64().unwrap();
+                e.2 += 1;
+            }
+            "window_top" if v["dimension"] == "src_addr" => {
+                if v["is_other"].as_bool().unwrap() {
+                    seen.other_bytes += v["bytes"].as_u64().unwrap();
+                    continue;
+                }
+                let e = seen
+                    .windows
+                    .entry(norm(v["key"]["addr_a"].as_str().unwrap()))
+                    .or_default();
+                e.0 += v["bytes"].as_u64().unwrap();
+                e.1 += v["packets"].as_u64().unwrap();
+                e.2 += v["flows"].as_u64().unwrap();
+            }
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// The first `n` sources by bytes as a sequence of groups of equal bytes (a group that straddles
+/// rank `n` is taken whole), so that ties in either ordering compare equal.
+fn top_groups(sums: &Sums, n: usize) -> Vec<(u64, BTreeSet<IpAddr>)> {
+    let mut rows: Vec<(u64, IpAddr)> = sums.iter().map(|(a, s)| (s.0, *a)).collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut groups: Vec<(u64, BTreeSet<IpAddr>)> = Vec::new();
+    for (taken, (bytes, addr)) in rows.into_iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if g.0 == bytes => {
+                g.1.insert(addr);
+            }
+            _ if taken >= n => break,
+            _ => groups.push((bytes, BTreeSet::from([addr]))),
+        }
+    }
+    groups
+}
+
+fn diff(what: &str, got: &Sums, want: &Sums) -> Vec<String> {
+    let mut out = Vec::new();
+    for (addr, w) in want {
+        match got.get(addr) {
+            Some(g) if g == w => {}
+            g => out.push(format!("{what} {addr}: got {g:?}, want {w:?}")),
+        }
+    }
+    for addr in got.keys() {
+        if !want.contains_key(addr) {
+            out.push(format!("{what} {addr}: not in the reference"));
+        }
+    }
+    out.sort();
+    out.truncate(20);
+    out
+}
+
+#[test]
+fn replayed_corpus_totals_per_source_match_tshark() {
+    let Some(shared) = shared_dir() else { return };
+    let corpus = shared.join("corpus/synthetic-a");
+    let mut failures = Vec::new();
+    for (name, capture_port) in common::SYNTHETIC {
+        let pcap = corpus.join(format!("{name}.pcap"));
+        let want = read_sums(&corpus.join(format!("{name}.tshark.csv")));
+        let collector = Collector::start(name);
+        let replay = Command::new(SLUICE)
+            .arg("replay")
+            .arg(&pcap)
+            .args(["--to", &format!("127.0.0.1:{}", collector.port)])
+            .args(["--port", &capture_port.to_string()])
+            .args(["--rate", "20000"])
+            .output()
+            .unwrap();
+        assert!(
+            replay.status.success(),
+            "replay {name}: {}",
+            String::from_utf8_lossy(&replay.stderr)
+        );
+        let (dir, log) = collector.stop();
+        assert!(log.contains("stopped cleanly"), "{name}:\n{log}");
+        assert!(
+            log.contains("kernel_drops=0"),
+            "{name} lost datagrams:\n{log}"
+        );
+        let seen = read_output(&dir.join("out.jsonl"));
+        let want_flows: u64 = want.values().map(|s| s.2).sum();
+        assert_eq!(seen.flow_lines, want_flows, "{name}: raw flow rows");
+        assert_eq!(
+            seen.other_bytes, 0,
+            "{name}: top_n covers every source, so 'other' is empty"
+        );
+        let mut problems = diff("windows", &seen.windows, &want);
+        problems.extend(diff("flows", &seen.flows, &want));
+        if top_groups(&seen.windows, 10) != top_groups(&want, 10) {
+            problems.push(format!(
+                "top 10 by bytes differ: got {:?}, want {:?}",
+                top_groups(&seen.windows, 10),
+                top_groups(&want, 10)
+            ));
+        }
+        let state = dir.join("templates.json");
+        if !state.exists() {
+            problems.push("no template state file after shutdown".into());
+        }
+        if problems.is_empty() {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            failures.push(format!(
+                "{name} ({}):\n  {}",
+                dir.display(),
+                problems.join("\n  ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn top_groups_treat_ties_as_sets() {
+    let a: IpAddr = "10.0.0.1".parse().unwrap();
+    let b: IpAddr = "10.0.0.2".parse().unwrap();
+    let c: IpAddr = "10.0.0.3".parse().unwrap();
+    let x = HashMap::from([(a, (5, 0, 0)), (b, (5, 0, 0)), (c, (9, 0, 0))]);
+    let g = top_groups(&x, 2);
+    assert_eq!(
+        g,
+        vec![(9, BTreeSet::from([c])), (5, BTreeSet::from([a, b]))]
+    );
+    assert_eq!(top_groups(&x, 1), vec![(9, BTreeSet::from([c]))]);
+}
