@@ -32,6 +32,7 @@ use std::net::Ipv6Addr;
 
 use collector::FlowRecord;
 use collector::record::flags;
+use foldhash::fast::RandomState;
 
 use crate::config::{TimeKey, ValidatedAggregatorConfig};
 use crate::counts::{Counts, MAX_SPREAD, split};
@@ -82,14 +83,14 @@ struct ExporterTotals {
 struct Window {
     /// One table per configured dimension, in configuration order.
     tables: Vec<DimTable>,
-    exporters: HashMap<Ipv6Addr, ExporterTotals>,
+    exporters: HashMap<Ipv6Addr, ExporterTotals, RandomState>,
 }
 
 impl Window {
     fn new(dims: usize) -> Self {
         Window {
             tables: (0..dims).map(|_| DimTable::new()).collect(),
-            exporters: HashMap::new(),
+            exporters: HashMap::default(),
         }
     }
 }
@@ -175,7 +176,13 @@ impl Aggregator {
             (true, Some(_), Some(s), Some(e), Some(f)) if e > s => Some((s, e, f)),
             _ => None,
         };
-        if let Some((start, end, floor)) = spread {
+        if let Some((start, end, floor)) = spread
+            && start >= floor
+            && self.align(start) == self.align(end - 1)
+        {
+            // Inside one window (the common case): no split buffers needed.
+            self.add_to_window(self.align(start), flow, &whole);
+        } else if let Some((start, end, floor)) = spread {
             let mut starts = [0i64; MAX_SPREAD];
             let mut weights = [0u64; MAX_SPREAD];
             let (n, moved) = segments(start, end, w, floor, &mut starts, &mut weights);

@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use crate::counts::Counts;
 use crate::output::Key;
 
@@ -33,7 +35,7 @@ pub(crate) struct Slot {
 pub(crate) struct SpaceSaving {
     capacity: usize,
     heap: Vec<Slot>,
-    index: HashMap<Key, usize>,
+    index: HashMap<Key, usize, RandomState>,
 }
 
 impl SpaceSaving {
@@ -43,7 +45,7 @@ impl SpaceSaving {
         SpaceSaving {
             capacity,
             heap: Vec::with_capacity(capacity),
-            index: HashMap::with_capacity(capacity),
+            index: HashMap::with_capacity_and_hasher(capacity, RandomState::default()),
         }
     }
 

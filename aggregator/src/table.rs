@@ -7,6 +7,7 @@
 //! Must never: allocate on an update to a key it already holds, or drop a flow's counts.
 
 use dashmap::DashMap;
+use foldhash::fast::RandomState;
 
 use crate::counts::Counts;
 use crate::output::{Dimension, Key, WindowTopRow};
@@ -17,7 +18,7 @@ use crate::sketch::{Slot, SpaceSaving};
 pub(crate) enum DimTable {
     /// Every key counted exactly. `len` mirrors the map's length (cheaper than `DashMap::len`).
     Exact {
-        map: DashMap<Key, Counts>,
+        map: DashMap<Key, Counts, RandomState>,
         len: usize,
     },
     /// Heavy hitters only, with error bounds.
@@ -36,7 +37,7 @@ pub(crate) struct EmitCtx {
 impl DimTable {
     pub fn new() -> Self {
         DimTable::Exact {
-            map: DashMap::new(),
+            map: DashMap::with_hasher(RandomState::default()),
             len: 0,
         }
     }

@@ -256,3 +256,19 @@ fn stats_count_keys_per_dimension_in_open_windows() {
             .all(|r| matches!(r.dimension, Dimension::SrcAddr | Dimension::Protocol))
     );
 }
+
+#[test]
+fn prorated_flow_ending_on_a_boundary_stays_in_the_window_that_holds_its_time() {
+    // [10 s, 60 s) lies wholly in window 0 even though its end time is the first ms of window 1.
+    let mut a = agg(AggregatorConfig::default());
+    a.record(&flow(1, 1, T0 + 10_000, T0 + MIN, 100));
+    let mut out = Vec::new();
+    a.flush_all(&mut out);
+    assert_eq!(window_starts(&out), vec![T0]);
+    // Without pro-rating the end time decides.
+    let mut a = agg(no_prorate());
+    a.record(&flow(1, 1, T0 + 10_000, T0 + MIN, 100));
+    let mut out = Vec::new();
+    a.flush_all(&mut out);
+    assert_eq!(window_starts(&out), vec![T0 + MIN]);
+}
