@@ -42,7 +42,7 @@ case "$cmd" in
     data=${SLUICE_CHDB_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-chdb.XXXXXX")}
     mkdir -p "$data"
     log "starting chdb stand-in on $url (data $data); the first run installs a venv (~1 GB)"
-    out=$("$start_sh" "$port" "$data" 2> >(cat >&2)) || { log "start.sh failed"; echo "$out" >&2; exit 1; }
+    out=$("$start_sh" "$port" "$data") || { log "start.sh failed"; echo "$out" >&2; exit 1; }
     last=$(printf '%s\n' "$out" | tail -n 1)
     printf '%s\n' "$out" | head -n -1 >&2
     pid=$(printf '%s\n' "$last" | sed -n 's/.*CHDB_PID=\([0-9]*\).*/\1/p')

@@ -266,10 +266,7 @@ impl FromStr for SourcePref {
             _ => {
                 return Err(invalid(
                     "source",
-                    format!(
-                        "{:?} is not one of auto, raw, windows, 5m, 1h",
-                        truncate(s)
-                    ),
+                    format!("{:?} is not one of auto, raw, windows, 5m, 1h", truncate(s)),
                 ));
             }
         })
@@ -319,9 +316,12 @@ pub fn parse_duration(s: &str) -> Result<i64, ReportError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: i64 = n
-        .parse()
-        .map_err(|_| invalid("last", format!("{:?} is not like 1h, 24h or 7d", truncate(s))))?;
+    let n: i64 = n.parse().map_err(|_| {
+        invalid(
+            "last",
+            format!("{:?} is not like 1h, 24h or 7d", truncate(s)),
+        )
+    })?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
@@ -618,7 +618,15 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), 3600);
         assert_eq!(parse_duration("24h").unwrap(), 86_400);
         assert_eq!(parse_duration("7d").unwrap(), 604_800);
-        for bad in ["", "h", "1y", "1h; DROP TABLE flows", "-1h", "0h", "99999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "1y",
+            "1h; DROP TABLE flows",
+            "-1h",
+            "0h",
+            "99999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

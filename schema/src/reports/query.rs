@@ -829,7 +829,12 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
                     )
                 })
                 .collect();
-            (items, t, s, "Traffic matrix: source AS x destination AS".into())
+            (
+                items,
+                t,
+                s,
+                "Traffic matrix: source AS x destination AS".into(),
+            )
         };
     let labels = vec![
         Column::new("src", "Source", Unit::Text),
@@ -931,12 +936,7 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                         .map_or(Value::Null, |i| Value::Text(i.n.clone())),
                     last_seen,
                     inv.as_ref().map_or(Value::Null, |i| {
-                        Value::Text(
-                            i.v.iter()
-                                .map(u16::to_string)
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        )
+                        Value::Text(i.v.iter().map(u16::to_string).collect::<Vec<_>>().join(","))
                     }),
                     Value::UInt(flows),
                     Value::Float(flows as f64 / secs),

@@ -263,7 +263,11 @@ pub fn table(r: &Report) -> String {
     let mut out = header(r).join("\n");
     out.push_str("\n\n");
     out.push_str(&line(
-        &mut r.columns.iter().enumerate().map(|(i, c)| (i, c.title.as_str())),
+        &mut r
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.title.as_str())),
     ));
     out.push('\n');
     out.push_str(&line(&mut widths.iter().enumerate().map(|(i, w)| {
@@ -299,8 +303,7 @@ pub fn table(r: &Report) -> String {
 
 fn csv_field(s: &str) -> String {
     // Neutralise spreadsheet formulas, then quote per RFC 4180.
-    let s = if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<f64>().is_err())
-    {
+    let s = if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<f64>().is_err()) {
         format!("'{s}")
     } else {
         s.to_string()
