@@ -248,8 +248,9 @@ fn stacked(o: &mut String, buckets: &[i64], series: &[Series], unit: Unit) {
     let ph = h - top - bottom;
     let mut cum = vec![vec![0.0f64; n]; series.len() + 1];
     for (i, s) in series.iter().enumerate() {
-        for j in 0..n {
-            cum[i + 1][j] = cum[i][j] + s.values.get(j).copied().unwrap_or(0.0).max(0.0);
+        let (below, above) = cum.split_at_mut(i + 1);
+        for (j, slot) in above[0].iter_mut().enumerate() {
+            *slot = below[i][j] + s.values.get(j).copied().unwrap_or(0.0).max(0.0);
         }
     }
     let max = cum[series.len()].iter().copied().fold(0.0, f64::max);
@@ -282,13 +283,13 @@ fn stacked(o: &mut String, buckets: &[i64], series: &[Series], unit: Unit) {
     }
     for (i, s) in series.iter().enumerate() {
         let mut d = String::new();
-        for j in 0..n {
+        for (j, v) in cum[i + 1].iter().enumerate() {
             let _ = write!(
                 d,
                 "{}{:.1},{:.1} ",
                 if j == 0 { "M" } else { "L" },
                 x(j),
-                y(cum[i + 1][j])
+                y(*v)
             );
         }
         for j in (0..n).rev() {

@@ -141,12 +141,11 @@ fn pct(part: f64, whole: f64) -> Value {
     }
 }
 
+/// Label cells with bytes, packets and flows.
+type Ranked = (Vec<Value>, u64, u64, u64);
+
 /// Label columns, then bytes, packets, flows, share; plus the "other" row (total minus the rows).
-fn ranked(
-    mut columns: Vec<Column>,
-    items: Vec<(Vec<Value>, u64, u64, u64)>,
-    t: Totals,
-) -> (Vec<Column>, Vec<Row>) {
+fn ranked(mut columns: Vec<Column>, items: Vec<Ranked>, t: Totals) -> (Vec<Column>, Vec<Row>) {
     let labels = columns.len();
     columns.extend([
         Column::new("bytes", "Bytes", Unit::Bytes),
@@ -461,7 +460,7 @@ fn traffic_plan(req: &ReportRequest) -> Result<(Step, Source), ReportError> {
         },
         _ => choose_source(req)?,
     };
-    if step.secs() % source.bucket_secs() != 0 {
+    if !step.secs().is_multiple_of(source.bucket_secs()) {
         return Err(invalid(
             "step",
             format!(
@@ -769,73 +768,72 @@ fn subnet_text(hi: u64, lo: u64, p4: u8, p6: u8) -> String {
 
 async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let f = "matrix.sql";
-    let (items, t, s, title): (Vec<(Vec<Value>, u64, u64, u64)>, Totals, Source, String) =
-        if let Some(p4) = req.prefix {
-            if !matches!(req.source, SourcePref::Auto | SourcePref::Raw) {
-                return Err(invalid(
-                    "source",
-                    "subnets need the addresses: only raw flows",
-                ));
-            }
-            let (v4h, v4l) = mask128(96 + u32::from(p4));
-            let (v6h, v6l) = mask128(u32::from(req.prefix6));
-            let mut args: Vec<Arg> = Vec::new();
-            for _ in 0..2 {
-                args.extend([v4h.into(), v6h.into(), v4l.into(), v6l.into()]);
-            }
-            args.extend(filter_args(req));
-            args.push(req.limit.into());
-            let rows: Vec<(u64, u64, u64, u64, u64, u64, u64)> =
-                fetch_all(client, f, "subnet_rows", Source::Raw, &args).await?;
-            let t = totals(client, f, "subnet_totals", Source::Raw, &filter_args(req)).await?;
-            let items = rows
-                .into_iter()
-                .map(|(sh, sl, dh, dl, b, p, fl)| {
-                    (
-                        vec![
-                            Value::Text(subnet_text(sh, sl, p4, req.prefix6)),
-                            Value::Text(subnet_text(dh, dl, p4, req.prefix6)),
-                        ],
-                        b,
-                        p,
-                        fl,
-                    )
-                })
-                .collect();
-            (
-                items,
-                t,
-                Source::Raw,
-                format!("Traffic matrix: source /{p4} x destination /{p4}"),
-            )
-        } else {
-            let s = choose_source(req)?;
-            let mut args = filter_args(req);
-            args.push(req.limit.into());
-            let rows: Vec<(u32, u32, u64, u64, u64)> =
-                fetch_all(client, f, "as_rows", s, &args).await?;
-            let t = totals(client, f, "as_totals", s, &filter_args(req)).await?;
-            let items = rows
-                .into_iter()
-                .map(|(sa, da, b, p, fl)| {
-                    (
-                        vec![
-                            Value::Text(format!("AS{sa}")),
-                            Value::Text(format!("AS{da}")),
-                        ],
-                        b,
-                        p,
-                        fl,
-                    )
-                })
-                .collect();
-            (
-                items,
-                t,
-                s,
-                "Traffic matrix: source AS x destination AS".into(),
-            )
-        };
+    let (items, t, s, title): (Vec<Ranked>, Totals, Source, String) = if let Some(p4) = req.prefix {
+        if !matches!(req.source, SourcePref::Auto | SourcePref::Raw) {
+            return Err(invalid(
+                "source",
+                "subnets need the addresses: only raw flows",
+            ));
+        }
+        let (v4h, v4l) = mask128(96 + u32::from(p4));
+        let (v6h, v6l) = mask128(u32::from(req.prefix6));
+        let mut args: Vec<Arg> = Vec::new();
+        for _ in 0..2 {
+            args.extend([v4h.into(), v6h.into(), v4l.into(), v6l.into()]);
+        }
+        args.extend(filter_args(req));
+        args.push(req.limit.into());
+        let rows: Vec<(u64, u64, u64, u64, u64, u64, u64)> =
+            fetch_all(client, f, "subnet_rows", Source::Raw, &args).await?;
+        let t = totals(client, f, "subnet_totals", Source::Raw, &filter_args(req)).await?;
+        let items = rows
+            .into_iter()
+            .map(|(sh, sl, dh, dl, b, p, fl)| {
+                (
+                    vec![
+                        Value::Text(subnet_text(sh, sl, p4, req.prefix6)),
+                        Value::Text(subnet_text(dh, dl, p4, req.prefix6)),
+                    ],
+                    b,
+                    p,
+                    fl,
+                )
+            })
+            .collect();
+        (
+            items,
+            t,
+            Source::Raw,
+            format!("Traffic matrix: source /{p4} x destination /{p4}"),
+        )
+    } else {
+        let s = choose_source(req)?;
+        let mut args = filter_args(req);
+        args.push(req.limit.into());
+        let rows: Vec<(u32, u32, u64, u64, u64)> =
+            fetch_all(client, f, "as_rows", s, &args).await?;
+        let t = totals(client, f, "as_totals", s, &filter_args(req)).await?;
+        let items = rows
+            .into_iter()
+            .map(|(sa, da, b, p, fl)| {
+                (
+                    vec![
+                        Value::Text(format!("AS{sa}")),
+                        Value::Text(format!("AS{da}")),
+                    ],
+                    b,
+                    p,
+                    fl,
+                )
+            })
+            .collect();
+        (
+            items,
+            t,
+            s,
+            "Traffic matrix: source AS x destination AS".into(),
+        )
+    };
     let labels = vec![
         Column::new("src", "Source", Unit::Text),
         Column::new("dst", "Destination", Unit::Text),

@@ -94,9 +94,7 @@ pub fn si(v: f64) -> String {
         (1.0, "")
     };
     let x = v / d;
-    let num = if p.is_empty() && x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
+    let num = if (p.is_empty() && x.fract() == 0.0) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 10.0 {
         format!("{x:.1}")
@@ -288,10 +286,10 @@ pub fn table(r: &Report) -> String {
     }
     if let Some(t) = r.totals {
         out.push_str(&format!(
-            "\ntotal: {} ({}), {}, {} flows\n",
+            "\ntotal: {} ({}), {} pkt, {} flows\n",
             with_unit(si(t.bytes as f64), "B"),
             with_unit(si(t.bytes as f64 * 8.0 / r.range.secs() as f64), "b/s"),
-            format!("{} pkt", si(t.packets as f64)),
+            si(t.packets as f64),
             si(t.flows as f64)
         ));
     }
