@@ -6,6 +6,9 @@
 //! counted keys, and the "other" row that makes `sum(top N) + other == total` exactly.
 //! Must never: allocate on an update to a key it already holds, or drop a flow's counts.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
 
@@ -88,50 +91,128 @@ impl DimTable {
     }
 
     /// Append this dimension's rows (top N plus "other") to `out`.
+    ///
+    /// Two passes over the keys and no per-key allocation: the first keeps the top N by bytes in a
+    /// bounded heap, the second counts, for each emitted key, how many keys beat it on packets and
+    /// on flows. Extra memory is O(N), not O(keys), however many keys the window holds.
     pub fn emit(self, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
-        let slots: Vec<Slot> = match self {
-            DimTable::Exact { map, .. } => map
-                .into_iter()
-                .map(|(key, counts)| Slot {
-                    key,
-                    counts,
-                    error: 0,
-                })
-                .collect(),
-            DimTable::Sketch(s) => s.into_slots(),
-        };
-        emit_slots(slots, dim, ctx, out);
+        match self {
+            DimTable::Exact { map, .. } => {
+                let slots = || {
+                    map.iter().map(|e| Slot {
+                        key: *e.key(),
+                        counts: *e.value(),
+                        error: 0,
+                    })
+                };
+                emit_from(slots, dim, ctx, out);
+            }
+            DimTable::Sketch(s) => {
+                let slots = s.into_slots();
+                emit_from(|| slots.iter().copied(), dim, ctx, out);
+            }
+        }
     }
 }
 
-fn emit_slots(mut slots: Vec<Slot>, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
-    // Sorted value lists for competition ranks among all counted keys.
-    let mut packets: Vec<u64> = slots.iter().map(|s| s.counts.packets).collect();
-    let mut flows: Vec<u64> = slots.iter().map(|s| s.counts.flows).collect();
-    packets.sort_unstable();
-    flows.sort_unstable();
-    let rank_in = |sorted: &[u64], v: u64| -> u32 {
-        // 1 + number of keys with a strictly greater value.
-        let greater = sorted.len() - sorted.partition_point(|&x| x <= v);
-        u32::try_from(greater + 1).unwrap_or(u32::MAX)
-    };
+/// Order by scaled bytes, most first, then by key: `Less` ranks higher.
+fn by_bytes(a: &Slot, b: &Slot) -> Ordering {
+    b.counts
+        .bytes
+        .cmp(&a.counts.bytes)
+        .then_with(|| a.key.cmp(&b.key))
+}
 
-    let by_bytes = |a: &Slot, b: &Slot| {
-        b.counts
-            .bytes
-            .cmp(&a.counts.bytes)
-            .then_with(|| a.key.cmp(&b.key))
-    };
-    let n = ctx.top_n.min(slots.len());
-    if n < slots.len() && n > 0 {
-        slots.select_nth_unstable_by(n - 1, by_bytes);
+/// A slot in the top-N heap; the heap's maximum is the lowest-ranked slot kept.
+struct Ranked(Slot);
+
+impl PartialEq for Ranked {
+    fn eq(&self, o: &Self) -> bool {
+        by_bytes(&self.0, &o.0) == Ordering::Equal
     }
-    slots.truncate(n);
-    slots.sort_unstable_by(by_bytes);
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, o: &Self) -> Ordering {
+        by_bytes(&self.0, &o.0)
+    }
+}
+
+/// For each of `top` values, 1 + the number of `all` values strictly greater (competition rank).
+struct RankCounter {
+    /// (value, index into the emitted rows), sorted by value.
+    sorted: Vec<(u64, usize)>,
+    /// Difference array over `sorted` positions.
+    diff: Vec<i64>,
+}
+
+impl RankCounter {
+    fn new(top: impl Iterator<Item = u64>) -> Self {
+        let mut sorted: Vec<(u64, usize)> = top.enumerate().map(|(i, v)| (v, i)).collect();
+        sorted.sort_unstable();
+        let diff = vec![0; sorted.len() + 1];
+        RankCounter { sorted, diff }
+    }
+
+    /// Count one key's value: it beats every emitted value below it.
+    #[inline]
+    fn count(&mut self, v: u64) {
+        let p = self.sorted.partition_point(|x| x.0 < v);
+        if p > 0 {
+            self.diff[0] += 1;
+            self.diff[p] -= 1;
+        }
+    }
+
+    /// Ranks in the emitted rows' order.
+    fn ranks(&self) -> Vec<u32> {
+        let mut ranks = vec![0u32; self.sorted.len()];
+        let mut greater = 0i64;
+        for (j, &(_, idx)) in self.sorted.iter().enumerate() {
+            greater += self.diff[j];
+            ranks[idx] = u32::try_from(greater + 1).unwrap_or(u32::MAX);
+        }
+        ranks
+    }
+}
+
+fn emit_from<I: Iterator<Item = Slot>>(
+    slots: impl Fn() -> I,
+    dim: Dimension,
+    ctx: &EmitCtx,
+    out: &mut Vec<WindowTopRow>,
+) {
+    // Pass 1: top N by bytes.
+    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(ctx.top_n + 1);
+    for s in slots() {
+        if heap.len() < ctx.top_n {
+            heap.push(Ranked(s));
+        } else if let Some(mut worst) = heap.peek_mut()
+            && by_bytes(&s, &worst.0) == Ordering::Less
+        {
+            *worst = Ranked(s);
+        }
+    }
+    let top: Vec<Slot> = heap.into_sorted_vec().into_iter().map(|r| r.0).collect();
+
+    // Pass 2: competition ranks of the emitted keys by packets and by flows among all keys.
+    let mut by_packets = RankCounter::new(top.iter().map(|s| s.counts.packets));
+    let mut by_flows = RankCounter::new(top.iter().map(|s| s.counts.flows));
+    for s in slots() {
+        by_packets.count(s.counts.packets);
+        by_flows.count(s.counts.flows);
+    }
+    let rank_packets = by_packets.ranks();
+    let rank_flows = by_flows.ranks();
 
     let mut emitted = Counts::default();
     let mut error_sum = 0u64;
-    for (i, s) in slots.iter().enumerate() {
+    for (i, s) in top.iter().enumerate() {
         emitted.add(&s.counts);
         error_sum = error_sum.saturating_add(s.error);
         out.push(WindowTopRow {
@@ -141,8 +222,8 @@ fn emit_slots(mut slots: Vec<Slot>, dim: Dimension, ctx: &EmitCtx, out: &mut Vec
             key: s.key,
             is_other: false,
             rank_bytes: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            rank_packets: rank_in(&packets, s.counts.packets),
-            rank_flows: rank_in(&flows, s.counts.flows),
+            rank_packets: rank_packets[i],
+            rank_flows: rank_flows[i],
             bytes: s.counts.bytes,
             packets: s.counts.packets,
             flows: s.counts.flows,
@@ -266,6 +347,38 @@ mod tests {
         assert!(other.is_other);
         let top_errors: u64 = rows[..5].iter().map(|r| r.max_error).sum();
         assert_eq!(other.max_error, top_errors);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn emitted_rows_match_a_brute_force_ranking(
+            entries in proptest::collection::vec((0u32..200, 0u64..50, 0u64..20, 1u64..4), 1..300),
+            top_n in 1usize..20,
+        ) {
+            let mut t = DimTable::new();
+            let mut truth: std::collections::BTreeMap<u32, Counts> = Default::default();
+            let mut total = Counts::default();
+            for &(k, b, p, f) in &entries {
+                let v = c(b, p, f);
+                t.add(key(k), &v, 1000, 1000);
+                truth.entry(k).or_default().add(&v);
+                total.add(&v);
+            }
+            let mut rows = Vec::new();
+            t.emit(Dimension::DstAs, &ctx(top_n, total), &mut rows);
+            let mut want: Vec<(u32, Counts)> = truth.iter().map(|(k, v)| (*k, *v)).collect();
+            want.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+            want.truncate(top_n);
+            let ranked: Vec<_> = rows.iter().filter(|r| !r.is_other).collect();
+            proptest::prop_assert_eq!(ranked.len(), want.len());
+            for (r, (k, v)) in ranked.iter().zip(&want) {
+                proptest::prop_assert_eq!(r.key.num, *k);
+                proptest::prop_assert_eq!(r.bytes, v.bytes);
+                let rank = |f: fn(&Counts) -> u64| 1 + truth.values().filter(|x| f(x) > f(v)).count() as u32;
+                proptest::prop_assert_eq!(r.rank_packets, rank(|x| x.packets));
+                proptest::prop_assert_eq!(r.rank_flows, rank(|x| x.flows));
+            }
+        }
     }
 
     #[test]
