@@ -9,10 +9,12 @@
 //! - Windows are `[start, start + window)` with `start` a multiple of the window length since the
 //!   Unix epoch (so they align across collectors and restarts).
 //! - A flow's event time is its `time_key` time (start, end or received); a flow without that time
-//!   uses `time_received`.
+//!   uses `time_received`. A flow whose event time is more than one window after its
+//!   `time_received` (exporter clock ahead) is placed by `time_received` instead, unspread, and
+//!   counted in `clock_ahead_flows`: a wrong clock can neither open windows in the future (which
+//!   would only close when real time caught up) nor drag the watermark there.
 //! - The **watermark** is the largest of: every `now` passed to `flush_into`, and every event time
-//!   recorded, each event time capped at `time_received + window` (an exporter clock running ahead
-//!   cannot drag the watermark into the future). Flows flagged `FAR_FROM_EXPORT_TIME` do not move it.
+//!   recorded. Flows flagged `FAR_FROM_EXPORT_TIME` do not move it.
 //! - The **floor** is `align(watermark) - allowed_lateness_windows * window`: the oldest window that
 //!   still accepts flows. A flow whose window is below the floor is **late**: it is recorded in the
 //!   floor window and counted in that window's `late_flows` (per exporter) and in the stats.
@@ -51,6 +53,9 @@ pub struct AggregatorStats {
     /// Flows whose prorated parts partly fell below the floor or past the spread cap and were moved
     /// into the nearest accepted window (cumulative; not counted as late).
     pub parts_moved: u64,
+    /// Flows whose event time was more than a window after their receive time (exporter clock
+    /// ahead); they were placed by their receive time instead, without pro-rating (cumulative).
+    pub clock_ahead_flows: u64,
     /// Times a dimension of a window switched from exact counting to the sketch (cumulative).
     pub sketch_fallbacks: u64,
     /// Windows emitted (cumulative).
@@ -105,6 +110,7 @@ pub struct Aggregator {
     flows_recorded: u64,
     late_flows: u64,
     parts_moved: u64,
+    clock_ahead_flows: u64,
     sketch_fallbacks: u64,
     windows_closed: u64,
 }
@@ -119,6 +125,7 @@ impl Aggregator {
             flows_recorded: 0,
             late_flows: 0,
             parts_moved: 0,
+            clock_ahead_flows: 0,
             sketch_fallbacks: 0,
             windows_closed: 0,
         }
@@ -157,9 +164,16 @@ impl Aggregator {
             TimeKey::End => flow.flow_end,
             TimeKey::Received => None,
         };
-        let event = keyed.unwrap_or(flow.time_received);
+        let mut keyed = keyed;
+        let mut event = keyed.unwrap_or(flow.time_received);
+        if event > flow.time_received.saturating_add(w) {
+            // The exporter's clock runs ahead: trust the receive time instead.
+            self.clock_ahead_flows += 1;
+            keyed = None;
+            event = flow.time_received;
+        }
         if flow.flags & flags::FAR_FROM_EXPORT_TIME == 0 {
-            self.advance_watermark(event.min(flow.time_received.saturating_add(w)));
+            self.advance_watermark(event);
         }
         let floor = self.floor();
         let keyed_ws = self.align(event);
@@ -302,6 +316,7 @@ impl Aggregator {
             flows_recorded: self.flows_recorded,
             late_flows: self.late_flows,
             parts_moved: self.parts_moved,
+            clock_ahead_flows: self.clock_ahead_flows,
             sketch_fallbacks: self.sketch_fallbacks,
             windows_closed: self.windows_closed,
             windows_open: self.windows.len() as u64,

@@ -26,7 +26,7 @@ fn arb_flow() -> impl Strategy<Value = FlowRecord> {
             0u8..6,
             prop::sample::select(vec![22u16, 53, 80, 443, 8080, 50_000]),
         ),
-        (0i64..12 * MIN, 0i64..4 * MIN, 0i64..5_000),
+        (0i64..12 * MIN, 0i64..4 * MIN, -3 * MIN..5_000i64),
         (0u64..2_000_000, 0u64..2_000, 1u32..200),
         (any::<bool>(), any::<bool>(), any::<bool>()),
     )

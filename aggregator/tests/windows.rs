@@ -159,21 +159,26 @@ fn flushing_with_an_old_now_never_moves_the_watermark_back() {
 }
 
 #[test]
-fn exporter_clock_ahead_cannot_push_the_watermark_past_receipt_plus_a_window() {
-    let mut a = agg(no_prorate());
-    let mut ahead = flow(1, 1, T0 + 100 * MIN, T0 + 100 * MIN, 1);
-    ahead.time_received = T0;
+fn exporter_clock_ahead_is_placed_by_receive_time_and_cannot_move_the_watermark() {
+    let mut a = agg(AggregatorConfig::default());
+    let mut ahead = flow(1, 1, T0 + 99 * MIN, T0 + 100 * MIN, 1);
+    ahead.time_received = T0 + 30_000;
     a.record(&ahead);
-    assert_eq!(a.stats().watermark_ms, Some(T0 + MIN));
+    // Up to one window ahead of receipt is tolerated as ordinary skew.
+    let mut skewed = flow(1, 1, T0 + MIN + 10_000, T0 + MIN + 20_000, 1);
+    skewed.time_received = T0 + 30_000;
+    a.record(&skewed);
+    let s = a.stats();
+    assert_eq!(s.clock_ahead_flows, 1);
+    assert_eq!(s.watermark_ms, Some(T0 + MIN + 20_000));
+    // A flow flagged far from its export time is counted but does not move the watermark.
     let mut far = flow(1, 1, T0 + 500 * MIN, T0 + 500 * MIN, 1);
     far.flags |= flags::FAR_FROM_EXPORT_TIME;
-    far.time_received = T0 + 500 * MIN;
     a.record(&far);
-    assert_eq!(a.stats().watermark_ms, Some(T0 + MIN));
-    // Both flows are still counted, in their own windows.
+    assert_eq!(a.stats().watermark_ms, Some(T0 + MIN + 20_000));
     let mut out = Vec::new();
     a.flush_all(&mut out);
-    assert_eq!(window_starts(&out), vec![T0 + 100 * MIN, T0 + 500 * MIN]);
+    assert_eq!(window_starts(&out), vec![T0, T0 + MIN, T0 + 500 * MIN]);
 }
 
 #[test]
