@@ -1,0 +1,7 @@
+//! Arbitrary datagram sequences, each stamped with version 10, into one stateful decoder; the
+//! invariants are in `sluice_fuzz::run`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| sluice_fuzz::run(10, data));
