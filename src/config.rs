@@ -38,6 +38,9 @@ pub struct Config {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Scheduled reports (`[[reports]]`), run by `sluice run` and `sluice schedule`.
+    #[serde(default)]
+    pub reports: Vec<crate::schedule::ScheduledReport>,
 }
 
 /// Which export protocol a listener expects (for labels and for sFlow, which is not decoded yet).

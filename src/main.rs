@@ -7,7 +7,9 @@ mod config;
 mod decode_cmd;
 mod metrics;
 mod replay;
+mod report_cmd;
 mod run;
+mod schedule;
 mod traffic;
 
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
@@ -36,6 +38,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
     Blast(blast::BlastArgs),
+    /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters).
+    Report(report_cmd::ReportArgs),
+    /// Run the [[reports]] of a config file on their cron schedules.
+    Schedule(schedule::ScheduleArgs),
     /// Developer tools (benchmarks).
     #[command(subcommand, hide = true)]
     Dev(blast::DevCommand),
@@ -71,5 +77,7 @@ fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(&args),
         Command::Blast(args) => blast::run(&args),
         Command::Dev(cmd) => blast::run_dev(&cmd),
+        Command::Report(args) => report_cmd::run(&args),
+        Command::Schedule(args) => schedule::run(&args),
     }
 }

@@ -23,6 +23,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+/// The client reports run on (re-exported so callers need not depend on `clickhouse`).
+pub use clickhouse::Client;
 pub use library::Source;
 pub use query::{choose_source, run_report};
 

@@ -1,0 +1,255 @@
+//! `sluice report KIND`: run one report from the SQL library against ClickHouse and print or write
+//! it as a table, CSV, JSON or a self-contained HTML page; and `sluice report --schedule-now NAME`,
+//! which runs one `[[reports]]` entry of a config file at once.
+//!
+//! Owns: the command-line surface of reports (parsing every parameter into the typed
+//! [`ReportRequest`] so that nothing typed on the command line reaches SQL text) and where the output
+//! goes. Must never: write to ClickHouse.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use schema::reports::render::Format;
+use schema::reports::{
+    By, ReportKind, ReportRequest, SourcePref, Step, TimeRange, parse_duration, run_report,
+};
+
+/// Arguments of `sluice report`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Kinds: top-talkers, top-apps, protocols, traffic, interfaces, matrix, \
+exporters.\nExamples:\n  sluice report top-talkers --last 24h --by pair --limit 20\n  \
+sluice report traffic --last 7d --format html --out traffic.html\n  \
+sluice report matrix --from 2026-11-25T00:00:00Z --to 2026-11-26T00:00:00Z --prefix 24\n  \
+sluice report --schedule-now daily --config sluice.toml"
+)]
+pub struct ReportArgs {
+    /// Report kind (see below); not used with --schedule-now.
+    pub kind: Option<String>,
+    /// Period ending now: 1h, 24h, 7d... (default 1h unless --from/--to).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub last: Option<String>,
+    /// Start of the range, RFC 3339 (2026-11-26T00:00:00Z).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// End of the range (exclusive), RFC 3339.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Only flows from this exporter (IP address).
+    #[arg(long)]
+    pub exporter: Option<String>,
+    /// Only flows in or out of this ifIndex.
+    #[arg(long)]
+    pub interface: Option<u32>,
+    /// Grouping: src, dst, pair (top-talkers); protocol, exporter (traffic).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Rows in a top N.
+    #[arg(long, default_value_t = 10)]
+    pub limit: u32,
+    /// Traffic step: 1m, 5m or 1h (default: from the range).
+    #[arg(long)]
+    pub step: Option<String>,
+    /// Matrix by subnet: IPv4 prefix length (default: AS matrix).
+    #[arg(long)]
+    pub prefix: Option<u8>,
+    /// Matrix by subnet: IPv6 prefix length.
+    #[arg(long, default_value_t = 64)]
+    pub prefix6: u8,
+    /// Table to read: auto, raw, windows, 5m, 1h.
+    #[arg(long, default_value = "auto")]
+    pub source: String,
+    /// Output format: table, csv, json, html.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// ClickHouse URL (overrides the config file; default http://127.0.0.1:8123).
+    #[arg(long)]
+    pub clickhouse_url: Option<String>,
+    /// Database (overrides the config file; default sluice).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Config file: its [clickhouse] section, and [[reports]] for --schedule-now.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Run the [[reports]] entry NAME of --config now, for the period ending now.
+    #[arg(long, requires = "config", conflicts_with = "kind")]
+    pub schedule_now: Option<String>,
+}
+
+fn parse_time(s: &str, what: &'static str) -> anyhow::Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .map_err(|e| {
+            anyhow!(
+                "--{what} {:?} is not an RFC 3339 time ({e}); e.g. 2026-11-26T00:00:00Z",
+                s.chars().take(40).collect::<String>()
+            )
+        })
+}
+
+/// Turn the arguments into a checked request; `now` is the current Unix time.
+pub fn request(args: &ReportArgs, now: i64) -> anyhow::Result<ReportRequest> {
+    let kind: ReportKind = args
+        .kind
+        .as_deref()
+        .ok_or_else(|| anyhow!("which report? e.g. `sluice report top-talkers --last 1h`"))?
+        .parse()?;
+    let range = match (&args.from, &args.to, &args.last) {
+        (Some(f), Some(t), _) => TimeRange::new(parse_time(f, "from")?, parse_time(t, "to")?)?,
+        (_, _, Some(l)) => TimeRange::last(now, parse_duration(l)?)?,
+        _ => TimeRange::last(now, 3600)?,
+    };
+    let mut q = ReportRequest::new(kind, range);
+    q.exporter = match &args.exporter {
+        Some(e) => Some(e.parse::<IpAddr>().map_err(|_| {
+            anyhow!(
+                "--exporter {:?} is not an IP address",
+                e.chars().take(40).collect::<String>()
+            )
+        })?),
+        None => None,
+    };
+    q.interface = args.interface;
+    q.by = args.by.as_deref().map(str::parse::<By>).transpose()?;
+    q.limit = args.limit;
+    q.step = args.step.as_deref().map(str::parse::<Step>).transpose()?;
+    q.prefix = args.prefix;
+    q.prefix6 = args.prefix6;
+    q.source = args.source.parse::<SourcePref>()?;
+    q.validate()?;
+    Ok(q)
+}
+
+fn clickhouse_config(args: &ReportArgs) -> anyhow::Result<schema::ValidatedClickhouseConfig> {
+    let mut ch = match &args.config {
+        Some(p) => crate::config::Config::load(p)
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?
+            .clickhouse
+            .unwrap_or_default(),
+        None => schema::ClickhouseConfig::default(),
+    };
+    if let Some(u) = &args.clickhouse_url {
+        ch.url = u.clone();
+    }
+    if let Some(d) = &args.database {
+        ch.database = d.clone();
+    }
+    Ok(ch.validate()?)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `sluice report`.
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let now = unix_now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    if let Some(name) = &args.schedule_now {
+        let path = args
+            .config
+            .as_ref()
+            .context("--schedule-now needs --config")?;
+        let (ch, reports) = crate::schedule::load(path, args.clickhouse_url.as_deref())?;
+        let r = reports
+            .into_iter()
+            .find(|r| &r.name == name)
+            .ok_or_else(|| anyhow!("{}: no [[reports]] entry named {name:?}", path.display()))?;
+        let out = rt.block_on(async {
+            let client = schema::build_client(&ch)?;
+            crate::schedule::run_once(&r, &client, now - now % 60, now).await
+        })?;
+        for f in &out.files {
+            println!("{}", f.display());
+        }
+        if let Some(e) = out.webhook_error {
+            bail!("files written, but the webhook failed: {e}");
+        }
+        return Ok(());
+    }
+    let q = request(args, now)?;
+    let format: Format = args.format.parse()?;
+    let ch = clickhouse_config(args)?;
+    let report = rt.block_on(async {
+        let client = schema::build_client(&ch)?;
+        anyhow::Ok(run_report(&client, &q, now).await?)
+    })?;
+    let text = format.render(&report);
+    match &args.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: ReportArgs,
+    }
+
+    fn parse(args: &[&str]) -> anyhow::Result<ReportRequest> {
+        let t = T::try_parse_from(std::iter::once("report").chain(args.iter().copied()))?;
+        request(&t.a, 1_795_698_300)
+    }
+
+    #[test]
+    fn builds_requests_from_arguments() {
+        let q = parse(&[
+            "top-talkers",
+            "--last",
+            "24h",
+            "--by",
+            "pair",
+            "--limit",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(q.range.secs(), 86_400);
+        assert_eq!(q.by, Some(By::Pair));
+        let q = parse(&[
+            "traffic",
+            "--from",
+            "2026-11-25T00:00:00Z",
+            "--to",
+            "2026-11-26T00:00:00+00:00",
+            "--step",
+            "5m",
+        ])
+        .unwrap();
+        assert_eq!(q.range.secs(), 86_400);
+        assert_eq!(q.step, Some(Step::FiveMinutes));
+    }
+
+    #[test]
+    fn rejects_hostile_arguments() {
+        for bad in [
+            vec!["top-talkers", "--exporter", "192.0.2.1' OR '1'='1"],
+            vec!["top-talkers", "--exporter", "192.0.2.1; DROP TABLE flows"],
+            vec!["top-talkers", "--by", "src'--"],
+            vec!["top-talkers; DROP TABLE flows"],
+            vec!["traffic", "--step", "1m); DROP TABLE flows; --"],
+            vec!["top-talkers", "--last", "1h'"],
+            vec!["top-talkers", "--interface", "1 OR 1=1"],
+            vec!["top-talkers", "--from", "yesterday'", "--to", "now"],
+            vec!["top-talkers", "--source", "flows; DROP TABLE flows"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
+        let long = "1".repeat(100_000);
+        assert!(parse(&["top-talkers", "--exporter", &long]).is_err());
+    }
+}
