@@ -130,11 +130,13 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
             .collect();
         let _ = writeln!(
             e,
-            "exporter {}  v{}  datagrams {}  records {}  sampling unknown {}  end before start {}  far from export time {}  errors: {}",
+            "exporter {}  v{}  datagrams {}  records {}  lost in transit (sequence) {}  sequence resets {}  sampling unknown {}  end before start {}  far from export time {}  errors: {}",
             display_addr(*addr),
             s.version,
             s.datagrams,
             s.records,
+            s.sequence_lost,
+            s.sequence_resets,
             s.sampling_unknown,
             s.time_end_before_start,
             s.time_far_from_export,

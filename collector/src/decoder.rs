@@ -60,6 +60,8 @@ pub struct Summary {
     pub templates: u32,
     /// Data sets held because their template is missing.
     pub held: u32,
+    /// Options data records applied to exporter state.
+    pub options_records: u32,
     /// Rejections by kind (indexed by `ErrorKind as usize`).
     pub errors: [u32; ErrorKind::COUNT],
 }
@@ -91,6 +93,11 @@ pub struct ExporterStats {
     pub records_replayed: u64,
     /// Records whose sampling rate was unknown.
     pub sampling_unknown: u64,
+    /// Export lost between exporter and collector, from sequence-number gaps: records for v5 and
+    /// IPFIX, datagrams for NetFlow v9 (whose sequence counts packets).
+    pub sequence_lost: u64,
+    /// Sequence numbers that went backwards (exporter restart or reordering).
+    pub sequence_resets: u64,
     /// Records whose end is before their start.
     pub time_end_before_start: u64,
     /// Records whose end is far from the export time.
@@ -215,6 +222,53 @@ struct Scope {
     template_bytes: usize,
     override_rate: Option<u32>,
     last_used: u64,
+    seq: SeqState,
+}
+
+/// Sequence-number state of one scope: v5 counts flows, v9 counts export packets (RFC 3954 §5.1),
+/// IPFIX counts data records sent before the message (RFC 7011 §3.1).
+#[derive(Debug, Default, Clone, Copy)]
+struct SeqState {
+    last: u32,
+    last_count: u32,
+    last_flows: u32,
+    valid: bool,
+}
+
+impl SeqState {
+    /// Check the sequence number `got` of a message that carries `count` units, `flows` of them
+    /// flow records (IPFIX also counts options records); returns (units lost, whether the sequence
+    /// went backwards). Some exporters (softflowd's IPFIX) count the current message, or only flow
+    /// records, in the sequence number; those offsets are not losses.
+    fn check(&mut self, got: u32, count: u32, flows: u32) -> (u64, bool) {
+        let res = if !self.valid {
+            (0, false)
+        } else {
+            let expected = self.last.wrapping_add(self.last_count);
+            let quirks = [
+                self.last.wrapping_add(self.last_flows),
+                self.last.wrapping_add(count),
+                self.last.wrapping_add(flows),
+            ];
+            if got == expected || quirks.contains(&got) {
+                (0, false)
+            } else {
+                let gap = got.wrapping_sub(expected);
+                if gap < 1 << 31 {
+                    (u64::from(gap), false)
+                } else {
+                    (0, true)
+                }
+            }
+        };
+        *self = SeqState {
+            last: got,
+            last_count: count,
+            last_flows: flows,
+            valid: true,
+        };
+        res
+    }
 }
 
 impl Scope {
@@ -383,6 +437,7 @@ impl Decoder {
                 };
                 self.note_skew(exporter, ctx.export_ms - now);
                 self.decode_sets(ctx, h.payload(), out, sum);
+                self.track_sequence((exporter, ctx.domain, 9), h.sequence(), (1, 1), true);
                 Ok(())
             }
             10 => {
@@ -398,9 +453,33 @@ impl Decoder {
                 };
                 self.note_skew(exporter, ctx.export_ms - now);
                 self.decode_sets(ctx, h.payload(), out, sum);
+                // Held sets carry an unknown number of records: the next gap cannot be judged.
+                let flows = sum.records - sum.replayed;
+                let records = (flows + sum.options_records, flows);
+                self.track_sequence(
+                    (exporter, ctx.domain, 10),
+                    h.sequence(),
+                    records,
+                    sum.held == 0,
+                );
                 Ok(())
             }
             v => Err(DecodeError::UnsupportedVersion(v)),
+        }
+    }
+
+    fn track_sequence(&mut self, key: ScopeKey, seq: u32, count: (u32, u32), countable: bool) {
+        let Some(scope) = self.scopes.get_mut(&key) else {
+            return;
+        };
+        let (lost, reset) = scope.seq.check(seq, count.0, count.1);
+        if !countable {
+            scope.seq.valid = false;
+        }
+        if lost > 0 || reset {
+            let st = self.stats.entry(key.0);
+            st.sequence_lost += lost;
+            st.sequence_resets += u64::from(reset);
         }
     }
 
@@ -490,6 +569,8 @@ impl Decoder {
         let st = self.stats.entry(exporter);
         st.time_end_before_start += flagged.0;
         st.time_far_from_export += flagged.1;
+        let n = p.count() as u32;
+        self.track_sequence((exporter, domain, 5), p.sequence(), (n, n), true);
         Ok(())
     }
 
@@ -990,7 +1071,10 @@ fn data_set<S: RecordSink + ?Sized>(
         let mut rest = body;
         while rest.len() >= record_len && record_len > 0 {
             match options_record(scope, &t.fields, scope_count, ctx.version, rest) {
-                Some(used) => rest = &rest[used..],
+                Some(used) => {
+                    rest = &rest[used..];
+                    sum.options_records += 1;
+                }
                 None => {
                     sum.err(DecodeError::Truncated("options record"));
                     break;
@@ -1372,6 +1456,34 @@ mod tests {
             );
             assert_eq!(r.scaled_packets(), r.packets * 100);
         }
+    }
+
+    #[test]
+    fn sequence_gaps_count_lost_units_and_exporter_quirks_are_not_losses() {
+        let mut s = SeqState::default();
+        assert_eq!(
+            s.check(100, 10, 10),
+            (0, false),
+            "first message sets the base"
+        );
+        assert_eq!(s.check(110, 5, 5), (0, false));
+        assert_eq!(
+            s.check(125, 5, 5),
+            (10, false),
+            "110 + 5 expected, 125 seen: 10 lost"
+        );
+        assert_eq!(s.check(3, 5, 5), (0, true), "backwards: exporter restarted");
+        // Counting the current message (softflowd IPFIX): 3 -> 3 + 7.
+        assert_eq!(s.check(10, 7, 6), (0, false));
+        assert_eq!(
+            s.check(16, 6, 6),
+            (0, false),
+            "counting only flow records of the message"
+        );
+        // Wrap-around of the 32-bit counter is not a restart.
+        let mut s = SeqState::default();
+        s.check(u32::MAX - 1, 4, 4);
+        assert_eq!(s.check(2, 1, 1), (0, false));
     }
 
     #[test]
