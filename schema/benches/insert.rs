@@ -1,1 +1,166 @@
-fn main() {}
+//! Insert throughput into the local ClickHouse: `cargo bench -p schema --bench insert`.
+//!
+//! Prints rows/s for (1) RowBinary encoding of `FlowRecord`s alone, (2) raw inserts of pre-encoded
+//! batches (LZ4, one request per batch) and (3) the whole writer (`send` + `flush`), with the batch
+//! size. Server: `SLUICE_TEST_CLICKHOUSE_URL` (default http://127.0.0.1:8123; start one with
+//! `scripts/clickhouse.sh start`). Env `SLUICE_BENCH_ROWS` (default 1,000,000) and
+//! `SLUICE_BENCH_BATCH` (default 100,000). Without `--bench` (i.e. under `cargo test`), it runs a
+//! tiny smoke pass instead.
+
+use std::net::Ipv4Addr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use aggregator::{Output, Sink};
+use collector::{FlowRecord, SamplingSource};
+use schema::{ClickhouseConfig, ClickhouseWriter};
+
+fn make_flows(n: usize, now: i64) -> Vec<FlowRecord> {
+    (0..n)
+        .map(|i| {
+            let i32_ = i as u32;
+            FlowRecord {
+                time_received: (now - 600) * 1000 + (i as i64 % 600_000),
+                exporter: Ipv4Addr::new(192, 0, 2, 1 + (i % 4) as u8).to_ipv6_mapped(),
+                observation_domain: i32_,
+                version: 10,
+                flow_start: Some((now - 700) * 1000),
+                flow_end: Some((now - 650) * 1000),
+                src_addr: Some(Ipv4Addr::from(0x0a00_0000 | (i32_ % 65_536)).to_ipv6_mapped()),
+                dst_addr: Some(Ipv4Addr::from(0xc633_6400 | (i32_ % 256)).to_ipv6_mapped()),
+                src_port: Some(1024 + (i % 60_000) as u16),
+                dst_port: Some([443u16, 80, 53, 22][i % 4]),
+                protocol: Some(6),
+                bytes: 64 + (i as u64 % 1400),
+                packets: 1 + (i as u64 % 20),
+                sampling_rate: 100,
+                sampling_source: SamplingSource::Record,
+                in_if: Some(1 + (i32_ % 16)),
+                out_if: Some(17 + (i32_ % 16)),
+                src_as: Some(64_512 + (i32_ % 100)),
+                dst_as: Some(65_000),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let env_n = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (rows, batch) = if bench {
+        (
+            env_n("SLUICE_BENCH_ROWS", 1_000_000),
+            env_n("SLUICE_BENCH_BATCH", 100_000),
+        )
+    } else {
+        (2_000, 1_000)
+    };
+    let url = std::env::var("SLUICE_TEST_CLICKHOUSE_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:8123".to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let recs = make_flows(rows, now);
+
+    // 1. Encoding only.
+    let t = Instant::now();
+    let mut buf = Vec::with_capacity(rows * 220);
+    for r in &recs {
+        schema::rows::encode_flow(&mut buf, r);
+    }
+    let enc = t.elapsed();
+    println!(
+        "encode: {rows} rows, {:.1} MB RowBinary, {:.0} rows/s",
+        buf.len() as f64 / 1e6,
+        rows as f64 / enc.as_secs_f64()
+    );
+
+    let db = format!("sluice_bench_{}", std::process::id());
+    let spool = std::env::temp_dir().join(format!("sluice-bench-spool-{}", std::process::id()));
+    let cfg = ClickhouseConfig {
+        url: url.clone(),
+        database: db.clone(),
+        batch_rows: batch,
+        spool_dir: spool.clone(),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let server = schema::server_client(&cfg).unwrap();
+    let tier = match schema::healthcheck(&server).await {
+        Ok((v, tier)) => {
+            println!("server: {url} version {v} ({tier} tier)");
+            tier
+        }
+        Err(e) => {
+            println!("skipped: no ClickHouse at {url}: {e}");
+            return;
+        }
+    };
+    schema::create_database(&server, &db).await.unwrap();
+    let client = schema::build_client(&cfg).unwrap();
+    schema::migrate(&client, tier, &cfg.retention)
+        .await
+        .unwrap();
+
+    // 2. Raw inserts of pre-encoded batches.
+    let sql = format!(
+        "INSERT INTO flows ({}) FORMAT RowBinary",
+        schema::rows::FLOWS_COLUMNS.join(", ")
+    );
+    let mut batches = Vec::new();
+    for chunk in recs.chunks(batch) {
+        let mut b = Vec::with_capacity(chunk.len() * 220);
+        for r in chunk {
+            schema::rows::encode_flow(&mut b, r);
+        }
+        batches.push(bytes::Bytes::from(b));
+    }
+    let t = Instant::now();
+    for b in &batches {
+        let mut ins = client.insert_formatted_with(sql.clone());
+        ins.send(b.clone()).await.unwrap();
+        ins.end().await.unwrap();
+    }
+    let raw = t.elapsed();
+    println!(
+        "raw insert (LZ4, RowBinary, rollup MVs attached): {rows} rows in batches of {batch}: {:.0} rows/s ({:.2} s)",
+        rows as f64 / raw.as_secs_f64(),
+        raw.as_secs_f64()
+    );
+
+    // 3. The writer end to end.
+    let mut w = ClickhouseWriter::start(&cfg, client.clone(), tier).unwrap();
+    let t = Instant::now();
+    for chunk in recs.chunks(10_000) {
+        w.send(Output::Flows(chunk.to_vec())).await.unwrap();
+    }
+    w.flush().await.unwrap();
+    let wt = t.elapsed();
+    let st = w.stats();
+    w.close().await.unwrap();
+    println!(
+        "writer (send + flush): {rows} rows, batch_rows {batch}: {:.0} rows/s ({} batches, mean insert {:.1} ms)",
+        rows as f64 / wt.as_secs_f64(),
+        st.batches_written,
+        st.insert_latency_us_total as f64 / st.batches_written.max(1) as f64 / 1000.0
+    );
+    let n: u64 = client
+        .query("SELECT count() FROM flows")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 2 * rows as u64);
+    let _ = server
+        .query(&format!("DROP DATABASE IF EXISTS {db}"))
+        .execute()
+        .await;
+    let _ = std::fs::remove_dir_all(spool);
+}

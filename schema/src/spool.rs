@@ -479,7 +479,7 @@ mod tests {
         while s.append(&rec).is_ok() {
             n += 1;
         }
-        assert!(n >= 28 && n <= 32, "{n}");
+        assert!((28..=32).contains(&n), "{n}");
         assert!(matches!(s.append(&rec), Err(SpoolError::Full { .. })));
         assert!(s.disk_bytes() <= 32 << 10);
         for _ in 0..8 {

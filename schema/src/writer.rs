@@ -533,10 +533,10 @@ impl Service {
                 Err(e) => self.on_failure(e),
             }
         }
-        self.to_spool(payload, rows);
+        self.spool_batch(payload, rows);
     }
 
-    fn to_spool(&mut self, payload: Vec<u8>, rows: u32) {
+    fn spool_batch(&mut self, payload: Vec<u8>, rows: u32) {
         match self.spool.append(&payload) {
             Ok(()) => {
                 self.shared
@@ -631,7 +631,7 @@ impl Service {
     async fn replay_one(&mut self) {
         if let Some((payload, rows)) = self.blocked.take() {
             if self.spool.fits(payload.len()) {
-                self.to_spool(payload, rows);
+                self.spool_batch(payload, rows);
             } else {
                 self.blocked = Some((payload, rows));
             }

@@ -104,7 +104,7 @@ pub fn gen_flows(first: u32, n: u32, now_secs: i64) -> Vec<FlowRecord> {
         .map(|k| {
             let i = first + k;
             let exporter = std::net::Ipv4Addr::new(192, 0, 2, 1 + (i % 3) as u8).to_ipv6_mapped();
-            let src = if i % 5 == 0 {
+            let src = if i.is_multiple_of(5) {
                 "2001:db8::1".parse::<Ipv6Addr>().unwrap()
             } else {
                 std::net::Ipv4Addr::new(10, 0, (i % 7) as u8, (i % 251) as u8).to_ipv6_mapped()
@@ -115,7 +115,7 @@ pub fn gen_flows(first: u32, n: u32, now_secs: i64) -> Vec<FlowRecord> {
                 observation_domain: i,
                 version: [5u16, 9, 10][(i % 3) as usize],
                 flow_start: Some((now_secs - 3700) * 1000),
-                flow_end: if i % 4 == 0 {
+                flow_end: if i.is_multiple_of(4) {
                     None
                 } else {
                     Some((now_secs - 3650) * 1000)
@@ -140,7 +140,7 @@ pub fn gen_flows(first: u32, n: u32, now_secs: i64) -> Vec<FlowRecord> {
                 out_if: Some(10 + i % 2),
                 src_as: Some(64_500 + i % 5),
                 dst_as: Some(65_000),
-                direction: if i % 2 == 0 { Some(0) } else { None },
+                direction: if i.is_multiple_of(2) { Some(0) } else { None },
                 ..Default::default()
             }
         })
