@@ -8,9 +8,9 @@
 //!
 //! Guarantees, with `N` the bytes ever added: for every key with a counter,
 //! `true ≤ estimate ≤ true + error` and `error ≤ min counter ≤ N / capacity`; every key whose true
-//! bytes exceed `N / capacity` has a counter. Since counters only ever hold what was added, the sum of
-//! all counters equals the total of every measure exactly, so an "other" row computed as
-//! total minus the emitted counters is never negative.
+//! bytes exceed `N / capacity` has a counter. Counters only ever hold what was added (a takeover
+//! moves a counter, it does not copy it), so the sum of all counters never exceeds the total of any
+//! measure, and an "other" row computed as total minus the emitted counters is never negative.
 //! Must never: grow past `capacity` counters, or allocate per update once full.
 
 use std::collections::HashMap;

@@ -74,19 +74,12 @@ impl DimTable {
             }
         }
         // Exact table is full and `key` is new: move everything into a sketch.
-        let old = std::mem::replace(self, DimTable::Sketch(SpaceSaving::new(sketch_capacity)));
-        let DimTable::Sketch(sketch) = self else {
-            unreachable!("just replaced with a sketch")
-        };
-        if let DimTable::Exact { map, .. } = old {
-            let mut entries: Vec<(Key, Counts)> = map.into_iter().collect();
-            // Biggest first: they take the first counters and keep zero error.
-            entries.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
-            for (k, v) in &entries {
-                sketch.update(*k, v);
-            }
+        let mut sketch = SpaceSaving::new(sketch_capacity);
+        if let DimTable::Exact { map, .. } = self {
+            seed_sketch(&mut sketch, map, sketch_capacity);
         }
         sketch.update(key, c);
+        *self = DimTable::Sketch(sketch);
         true
     }
 
@@ -113,6 +106,39 @@ impl DimTable {
             }
         }
     }
+}
+
+/// Move an exact table into a sketch with O(capacity) extra memory.
+///
+/// The `capacity` biggest keys take the counters with their exact counts (zero error). The smaller
+/// keys are not inserted one by one: each of them holds at most the smallest seeded count, which is
+/// at most the sketch's minimum from then on, so the Space-Saving guarantees still hold for them if
+/// they come back (`true ≤ estimate ≤ true + error`, and any key above `total / capacity` has a
+/// counter). Their bytes stay in the exact window total, and so in the "other" row.
+fn seed_sketch(sketch: &mut SpaceSaving, map: &DashMap<Key, Counts, RandomState>, capacity: usize) {
+    let slots = map.iter().map(|e| Slot {
+        key: *e.key(),
+        counts: *e.value(),
+        error: 0,
+    });
+    for s in top_by_bytes(slots, capacity) {
+        sketch.update(s.key, &s.counts);
+    }
+}
+
+/// The `n` best slots by [`by_bytes`], best first, keeping only `n` at a time.
+fn top_by_bytes(slots: impl Iterator<Item = Slot>, n: usize) -> Vec<Slot> {
+    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(n + 1);
+    for s in slots {
+        if heap.len() < n {
+            heap.push(Ranked(s));
+        } else if let Some(mut worst) = heap.peek_mut()
+            && by_bytes(&s, &worst.0) == Ordering::Less
+        {
+            *worst = Ranked(s);
+        }
+    }
+    heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
 }
 
 /// Order by scaled bytes, most first, then by key: `Less` ranks higher.
@@ -188,17 +214,7 @@ fn emit_from<I: Iterator<Item = Slot>>(
     out: &mut Vec<WindowTopRow>,
 ) {
     // Pass 1: top N by bytes.
-    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(ctx.top_n + 1);
-    for s in slots() {
-        if heap.len() < ctx.top_n {
-            heap.push(Ranked(s));
-        } else if let Some(mut worst) = heap.peek_mut()
-            && by_bytes(&s, &worst.0) == Ordering::Less
-        {
-            *worst = Ranked(s);
-        }
-    }
-    let top: Vec<Slot> = heap.into_sorted_vec().into_iter().map(|r| r.0).collect();
+    let top = top_by_bytes(slots(), ctx.top_n);
 
     // Pass 2: competition ranks of the emitted keys by packets and by flows among all keys.
     let mut by_packets = RankCounter::new(top.iter().map(|s| s.counts.packets));
