@@ -215,6 +215,11 @@ proptest! {
         }
         let sum: u64 = top.iter().map(|r| r.bytes).sum();
         prop_assert_eq!(sum, total);
+        // "Other" is under-counted by at most its max_error.
+        let other = top.iter().find(|r| r.is_other).unwrap();
+        let true_other = total - emitted.keys().map(|k| truth[k]).sum::<u64>();
+        prop_assert!(other.bytes <= true_other);
+        prop_assert!(true_other - other.bytes <= other.max_error);
     }
 }
 
