@@ -21,4 +21,4 @@ pub use migrations::{
     MigrateError, create_database, drop_expired_partitions, migrate, migration_ddl,
 };
 pub use spool::{Spool, SpoolCounters, SpoolError};
-pub use writer::{ClickhouseWriter, WriterError, WriterStats};
+pub use writer::{ClickhouseWriter, WriterError, WriterStats, WriterStatsHandle};

@@ -266,6 +266,26 @@ impl ClickhouseWriter {
 
     /// Current counters.
     pub fn stats(&self) -> WriterStats {
+        self.stats_handle().snapshot()
+    }
+
+    /// A handle that reads the counters after the writer has been moved into the pipeline.
+    pub fn stats_handle(&self) -> WriterStatsHandle {
+        WriterStatsHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Reads a writer's counters from anywhere (e.g. the metrics exporter); cheap to clone.
+#[derive(Clone)]
+pub struct WriterStatsHandle {
+    shared: Arc<Shared>,
+}
+
+impl WriterStatsHandle {
+    /// Current counters.
+    pub fn snapshot(&self) -> WriterStats {
         let c = &self.shared.c;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         WriterStats {
@@ -285,7 +305,9 @@ impl ClickhouseWriter {
             failed: u64::from(self.shared.failed().is_some()),
         }
     }
+}
 
+impl ClickhouseWriter {
     /// Flush, then stop the task. Batches the server could not take stay in the spool.
     pub async fn close(mut self) -> Result<(), SinkError> {
         let r = self.flush().await;

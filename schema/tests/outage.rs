@@ -295,3 +295,101 @@ async fn spooled_batches_survive_a_writer_restart() {
     assert_eq!(flow_sums(&client).await, sums(&recs));
     drop_db(&url, &db).await;
 }
+
+#[tokio::test]
+async fn full_spool_with_drop_newest_counts_drops_and_stays_bounded() {
+    // No server at all: a port where nothing listens.
+    let spool = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let cfg = schema::ClickhouseConfig {
+        url: dead,
+        database: "sluice_unused".into(),
+        batch_rows: 500,
+        spool_dir: spool.path().to_path_buf(),
+        spool_max_bytes: 1 << 20,
+        retry_initial_ms: 50,
+        retry_max_ms: 200,
+        flush_timeout_ms: 100,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let client = schema::build_client(&cfg).unwrap();
+    let mut w = ClickhouseWriter::start(&cfg, client, schema::Tier::Legacy).unwrap();
+    // ~100 KB per 500-row batch: 30 batches are ~3 MB, three times the bound.
+    for i in 0..30 {
+        w.send(Output::Flows(gen_flows(i * 500, 500, now_secs())))
+            .await
+            .unwrap();
+    }
+    w.flush().await.unwrap();
+    let st = w.stats();
+    w.close().await.unwrap();
+    assert!(st.spool_bytes <= 1 << 20, "{st:?}");
+    assert!(st.dropped_batches > 0, "{st:?}");
+    assert_eq!(st.dropped_rows, st.dropped_batches * 500);
+    assert_eq!(
+        st.rows_spooled + st.dropped_rows,
+        30 * 500,
+        "every row is spooled or counted"
+    );
+    assert_eq!(st.rows_written, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_spool_with_block_stalls_intake_and_loses_nothing() {
+    let Some(_) = server_url(LEGACY, "full_spool_with_block_stalls_intake") else {
+        return;
+    };
+    let mut server = Legacy {
+        dir: tempfile::tempdir().unwrap(),
+        http: free_port(),
+        tcp: free_port(),
+        pid: None,
+    };
+    let url = server.start();
+    let db = unique_db("block");
+    let (client, _) = setup(&url, &db).await;
+    let spool = tempfile::tempdir().unwrap();
+    let cfg = schema::ValidatedClickhouseConfig {
+        spool_max_bytes: 1 << 20,
+        spool_full_policy: schema::SpoolFullPolicy::Block,
+        channel_batches: 2,
+        ..test_config(&url, &db, spool.path())
+    };
+    let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
+    let stats = w.stats_handle();
+    server.kill();
+    const BATCHES: u32 = 30;
+    let now = now_secs();
+    let sender = tokio::spawn(async move {
+        for i in 0..BATCHES {
+            w.send(Output::Flows(gen_flows(i * 500, 500, now)))
+                .await
+                .unwrap();
+        }
+        w
+    });
+    // Wait (liveness, not a timing assertion) until the spool is close to its bound.
+    for _ in 0..600 {
+        if stats.snapshot().spool_bytes > (1 << 20) - 200_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st = stats.snapshot();
+    assert!(st.spool_bytes <= 1 << 20, "{st:?}");
+    assert_eq!(st.dropped_batches, 0);
+    assert!(
+        !sender.is_finished(),
+        "intake must stall while the spool is full: {st:?}"
+    );
+    server.start();
+    let mut w = sender.await.unwrap();
+    w.flush().await.unwrap();
+    let st = w.stats();
+    w.close().await.unwrap();
+    assert_eq!(st.dropped_rows, 0);
+    assert_eq!(flow_sums(&client).await.0, u64::from(BATCHES) * 500);
+}
