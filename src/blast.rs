@@ -78,6 +78,7 @@ struct Exporter {
     sock: UdpSocket,
     pool: Vec<Vec<u8>>,
     records: Vec<u64>,
+    packets: Vec<u64>,
     next: usize,
     sequence: u32,
 }
@@ -89,12 +90,11 @@ fn unix_now() -> (u32, u32) {
     (d.as_secs() as u32, d.subsec_nanos())
 }
 
+/// Datagrams of one exporter with their record and packet counts.
+type Pool = (Vec<Vec<u8>>, Vec<u64>, Vec<u64>);
+
 /// Build `n` datagrams for one exporter; the first carries the templates.
-fn build_pool(
-    args: &BlastArgs,
-    exporter: u32,
-    n: usize,
-) -> anyhow::Result<(Vec<Vec<u8>>, Vec<u64>)> {
+fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> anyhow::Result<Pool> {
     let v6 = if args.proto == Proto::V5 {
         0.0
     } else {
@@ -107,6 +107,7 @@ fn build_pool(
     let uptime: u32 = 3_600_000;
     let mut pool = Vec::with_capacity(n);
     let mut counts = Vec::with_capacity(n);
+    let mut packet_counts = Vec::with_capacity(n);
     let mut flows: Vec<Flow> = Vec::with_capacity(args.records);
     let mut seq = 0u32;
     for i in 0..n {
@@ -152,8 +153,9 @@ fn build_pool(
         seq = seq.wrapping_add(flows.len() as u32);
         pool.push(out);
         counts.push(flows.len() as u64);
+        packet_counts.push(flows.iter().map(|f| f.packets).sum());
     }
-    Ok((pool, counts))
+    Ok((pool, counts, packet_counts))
 }
 
 /// Rewrite the export time and sequence number of a pooled datagram before it is sent again.
@@ -209,18 +211,19 @@ pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
             _ => None,
         };
         let sock = connected_socket(args.to, from)?;
-        let (pool, records) = build_pool(args, e, pool_len)?;
+        let (pool, records, packets) = build_pool(args, e, pool_len)?;
         exporters.push(Exporter {
             sock,
             pool,
             records,
+            packets,
             next: 0,
             sequence: 0,
         });
     }
     let total = Duration::from_secs_f64(args.duration);
     let start = Instant::now();
-    let (mut sent, mut records, mut failed) = (0u64, 0u64, 0u64);
+    let (mut sent, mut records, mut packets, mut failed) = (0u64, 0u64, 0u64, 0u64);
     let mut which = 0usize;
     loop {
         let elapsed = start.elapsed();
@@ -263,6 +266,7 @@ pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
         failed += f;
         // With a short write, count the records of what was sent (in order).
         records += ex.records[first..first + s as usize].iter().sum::<u64>();
+        packets += ex.packets[first..first + s as usize].iter().sum::<u64>();
         ex.sequence = if args.proto == Proto::V9 {
             ex.sequence.wrapping_add(n as u32)
         } else {
@@ -288,7 +292,7 @@ pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
         }
     );
     println!(
-        "datagrams={sent} records={records} seconds={secs:.3} datagrams_per_sec={:.0} records_per_sec={:.0} failed={failed}",
+        "datagrams={sent} records={records} packets={packets} seconds={secs:.3} datagrams_per_sec={:.0} records_per_sec={:.0} failed={failed}",
         sent as f64 / secs,
         records as f64 / secs
     );
@@ -429,7 +433,7 @@ mod tests {
     #[test]
     fn pooled_datagrams_decode_to_the_counted_records_after_patching() {
         for proto in [Proto::V5, Proto::V9, Proto::Ipfix] {
-            let (mut pool, counts) = build_pool(&args(proto), 3, 5).unwrap();
+            let (mut pool, counts, packets) = build_pool(&args(proto), 3, 5).unwrap();
             let mut d = Decoder::new(DecoderSettings::default());
             let mut out = Vec::new();
             for (i, dg) in pool.iter_mut().enumerate() {
@@ -443,6 +447,12 @@ mod tests {
                     )
                     .unwrap();
                 assert_eq!(u64::from(s.records), counts[i], "{proto:?} datagram {i}");
+                let n = out.len();
+                let got: u64 = out[n - counts[i] as usize..]
+                    .iter()
+                    .map(|r: &collector::FlowRecord| r.packets)
+                    .sum();
+                assert_eq!(got, packets[i], "{proto:?} datagram {i} packets");
             }
             assert_eq!(out.len(), 150, "{proto:?}");
         }

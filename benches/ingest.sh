@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Ingest benchmark: the highest rate each collector sustains with zero loss, measured end to end
+# (records stored or counted by the collector versus records sent), from one `sluice blast` sender
+# on the same machine, all on 127.0.0.1.
+#
+# Collectors:
+#   sink-udp      bare recvmmsg-and-discard loop (`sluice dev sink-udp`): the physical limit
+#   sluice-null   `sluice run`, null sink (decode only)
+#   sluice-agg    `sluice run`, aggregation over all 9 dimensions, JSON-lines sink (windows only)
+#   nfcapd        nfdump's collector (apt: nfdump), records counted with nfdump
+#   nfacctd       pmacct's collector (apt: pmacct), print plugin to a CSV file, packets summed
+#
+# Usage: benches/ingest.sh [--budget SECS] [--rates "25000 50000 ..."] [--step-secs S]
+#                          [--proto v5|v9|ipfix] [--exporters N] [--only "sluice-null nfcapd"]
+# Needs a release build (cargo build --release); builds it when missing. As root, raises
+# net.core.rmem_max to 32 MiB for the run (so every collector can get a 32 MiB socket buffer)
+# and restores it at exit.
+set -euo pipefail
+
+BUDGET=900
+RATES="25000 50000 100000 150000 200000 300000"
+STEP=5
+PROTO=v9
+EXPORTERS=4
+ONLY="sink-udp sluice-null sluice-agg nfcapd nfacctd"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --budget) BUDGET=$2; shift 2 ;;
+    --rates) RATES=$2; shift 2 ;;
+    --step-secs) STEP=$2; shift 2 ;;
+    --proto) PROTO=$2; shift 2 ;;
+    --exporters) EXPORTERS=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SLUICE=${SLUICE:-$ROOT/target/release/sluice}
+if [ ! -x "$SLUICE" ]; then
+  (cd "$ROOT" && cargo build --release -p sluice)
+fi
+WORK=$(mktemp -d /tmp/sluice-ingest.XXXXXX)
+PORT=${PORT:-29955}
+RCVBUF=33554432
+START=$(date +%s)
+PIDS=()
+
+OLD_RMEM=$(cat /proc/sys/net/core/rmem_max)
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  if [ "$(id -u)" = 0 ]; then sysctl -qw net.core.rmem_max="$OLD_RMEM" || true; fi
+}
+trap cleanup EXIT
+if [ "$(id -u)" = 0 ]; then sysctl -qw net.core.rmem_max=$RCVBUF || true; fi
+
+have() { command -v "$1" >/dev/null 2>&1; }
+elapsed() { echo $(( $(date +%s) - START )); }
+kv() { tr ' ' '\n' | sed -n "s/^$1=\([0-9]*\)$/\1/p" | head -1; }
+
+wait_port() { # wait until something listens on UDP $PORT
+  for _ in $(seq 1 100); do
+    if ss -Hlun "sport = :$PORT" | grep -q .; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_<collector> DIR: start it in the background, set PID. stop_<collector> DIR: stop it and
+# print "received_records received_packets" (whichever the collector can count; - when not).
+start_sink-udp() { "$SLUICE" dev sink-udp --listen 127.0.0.1:$PORT --workers 2 --recv-buffer $RCVBUF --idle-exit 3600 >"$1/out" 2>"$1/log" & PID=$!; }
+stop_sink-udp() { kill -TERM "$PID"; wait "$PID" || true; echo "dgrams:$(kv datagrams <"$1/out") -"; }
+
+sluice_conf() { # DIR SINK
+  local extra=""
+  if [ "$2" = agg ]; then
+    extra=$'[output]\nsink = "jsonl"\npath = "'"$1"$'/out.jsonl"\nraw_flows = false\n'
+  else
+    extra=$'[output]\nsink = "null"\nraw_flows = false\n'
+  fi
+  cat >"$1/sluice.toml" <<EOF
+[listen]
+listeners = [{ address = "127.0.0.1:$PORT" }]
+workers = 2
+recv_buffer_bytes = $RCVBUF
+allowed_exporters = ["127.0.0.0/8"]
+[aggregator]
+window_secs = 60
+top_n = 100
+$extra
+[metrics]
+enabled = false
+EOF
+}
+start_sluice-null() { sluice_conf "$1" null; "$SLUICE" run -c "$1/sluice.toml" 2>"$1/log" & PID=$!; }
+stop_sluice-null() { kill -TERM "$PID"; wait "$PID" || true; echo "$(grep 'stopped cleanly' "$1/log" | kv records) -"; }
+start_sluice-agg() { sluice_conf "$1" agg; "$SLUICE" run -c "$1/sluice.toml" 2>"$1/log" & PID=$!; }
+stop_sluice-agg() { kill -TERM "$PID"; wait "$PID" || true; echo "$(grep 'stopped cleanly' "$1/log" | kv flows_recorded) -"; }
+
+start_nfcapd() { mkdir -p "$1/flows"; nfcapd -w "$1/flows" -b 127.0.0.1 -p $PORT -B $RCVBUF -t 3600 >"$1/log" 2>&1 & PID=$!; }
+stop_nfcapd() {
+  kill -TERM "$PID"; wait "$PID" || true
+  # Every stored record is one line of nfdump's csv output (-q: no header, no summary).
+  local n; n=$(nfdump -R "$1/flows" -q -o csv 2>/dev/null | grep -c '^[0-9]' || true)
+  echo "$n -"
+}
+
+start_nfacctd() {
+  cat >"$1/nfacctd.conf" <<EOF
+daemonize: false
+nfacctd_ip: 127.0.0.1
+nfacctd_port: $PORT
+nfacctd_pipe_size: $RCVBUF
+plugin_pipe_size: 10240000
+plugin_buffer_size: 10240
+plugins: print
+aggregate: src_host
+print_output: csv
+print_output_file: $1/out.csv
+print_output_file_append: true
+print_refresh_time: 1
+print_cache_entries: 65537
+EOF
+  nfacctd -f "$1/nfacctd.conf" >"$1/log" 2>&1 & PID=$!
+}
+stop_nfacctd() {
+  sleep 2 # one refresh after the last datagram
+  kill -INT "$PID"; wait "$PID" || true
+  # pmacct aggregates: count packets (sum of the PACKETS column) instead of records.
+  local p; p=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="PACKETS") c=i; next} c && $1!="SRC_IP"{s+=$c} END{print s+0}' "$1/out.csv" 2>/dev/null || echo 0)
+  echo "- $p"
+}
+
+available() {
+  case "$1" in
+    nfcapd) have nfcapd && have nfdump ;;
+    nfacctd) have nfacctd ;;
+    *) return 0 ;;
+  esac
+}
+
+declare -A BEST BEST_RPS NOTE
+printf '%-12s %8s %10s %10s %10s %10s %s\n' collector rate sent_dg recv sent lost result | tee "$WORK/steps.txt"
+for c in $ONLY; do
+  BEST[$c]=0; BEST_RPS[$c]=0; NOTE[$c]=""
+  if ! available "$c"; then NOTE[$c]="not installed"; continue; fi
+  for r in $RATES; do
+    if [ "$(elapsed)" -ge "$BUDGET" ]; then NOTE[$c]="budget reached"; break; fi
+    d="$WORK/$c-$r"; mkdir -p "$d"
+    "start_$c" "$d"
+    PIDS+=("$PID")
+    if ! wait_port; then echo "$c did not start (see $d/log)" >&2; kill "$PID" 2>/dev/null || true; NOTE[$c]="failed to start"; break; fi
+    sleep 0.3
+    line=$("$SLUICE" blast --to 127.0.0.1:$PORT --proto "$PROTO" --rate "$r" --duration "$STEP" --exporters "$EXPORTERS" 2>"$d/blast.log")
+    sent_dg=$(echo "$line" | kv datagrams)
+    sent_rec=$(echo "$line" | kv records)
+    sent_pkt=$(echo "$line" | kv packets)
+    achieved=$(echo "$line" | kv datagrams_per_sec)
+    sleep 0.5
+    "stop_$c" "$d" >"$d/result" # not in a subshell: stop_* must be able to wait for its child
+    read -r got_rec got_pkt <"$d/result"
+    if [[ "$got_rec" == dgrams:* ]]; then
+      got=${got_rec#dgrams:}; sent=$sent_dg
+    elif [ "$got_rec" != "-" ]; then
+      got=$got_rec; sent=$sent_rec
+    else
+      got=$got_pkt; sent=$sent_pkt
+    fi
+    got=${got:-0}
+    lost=$(( sent - got ))
+    ok=LOSS
+    # The sender must also have reached the rate (within 5%), or the step says nothing.
+    if [ "$lost" -eq 0 ] && [ "$achieved" -ge $(( r * 95 / 100 )) ]; then ok=clean; fi
+    if [ "$lost" -eq 0 ] && [ "$ok" != clean ]; then ok="sender-limited($achieved/s)"; fi
+    printf '%-12s %8s %10s %10s %10s %10s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$ok" | tee -a "$WORK/steps.txt"
+    if [ "$ok" = clean ]; then
+      BEST[$c]=$r; BEST_RPS[$c]=$(( sent_rec / STEP ))
+    elif [ "$lost" -ne 0 ]; then
+      break
+    fi
+  done
+done
+
+echo
+echo "Highest clean rate ($PROTO, $EXPORTERS exporters, ~30 records/datagram, ${STEP}s steps, $(nproc) cores; $(uname -r))"
+printf '%-12s %14s %14s %10s %s\n' collector datagrams/s records/s vs_limit note
+limit=${BEST[sink-udp]:-0}
+for c in $ONLY; do
+  ratio="-"
+  if [ "${limit:-0}" -gt 0 ] && [ "${BEST[$c]}" -gt 0 ]; then ratio=$(awk -v a="${BEST[$c]}" -v b="$limit" 'BEGIN{printf "%.2f", a/b}'); fi
+  printf '%-12s %14s %14s %10s %s\n' "$c" "${BEST[$c]}" "${BEST_RPS[$c]}" "$ratio" "${NOTE[$c]}"
+done
+if [ "${BEST[nfcapd]:-0}" -gt 0 ] && [ "${BEST[sluice-null]:-0}" -gt 0 ]; then
+  awk -v a="${BEST[sluice-null]}" -v b="${BEST[nfcapd]}" 'BEGIN{printf "sluice-null / nfcapd: %.2f\n", a/b}'
+fi
+if [ "${BEST[nfacctd]:-0}" -gt 0 ] && [ "${BEST[sluice-null]:-0}" -gt 0 ]; then
+  awk -v a="${BEST[sluice-null]}" -v b="${BEST[nfacctd]}" 'BEGIN{printf "sluice-null / nfacctd: %.2f\n", a/b}'
+fi
+echo "(a rate of 0 means not clean even at the lowest step; work files in $WORK)"
