@@ -11,7 +11,8 @@
 //!   no TTL (call [`drop_expired_partitions`] periodically), no codecs, no skip indexes, no insert
 //!   deduplication.
 //! - **modern** (>= 22): `IPv6`, `LowCardinality(String)`, `TTL ... ` with `ttl_only_drop_parts = 1`,
-//!   codecs (DoubleDelta, T64, ZSTD), bloom-filter skip indexes on addresses, and
+//!   codecs (DoubleDelta, T64, ZSTD), bloom-filter skip indexes on AS numbers and the service
+//!   port (not on addresses: IPv6 bloom filters are broken on some 23.x releases), and
 //!   `non_replicated_deduplication_window` so a retried insert with the same
 //!   `insert_deduplication_token` is not stored twice.
 //!
@@ -125,8 +126,12 @@ fn flows_ddl(d: &Dialect, r: &RetentionConfig) -> String {
     let idx = match d.tier {
         Tier::Legacy => String::new(),
         Tier::Modern => {
-            ",\n  INDEX idx_src_addr src_addr TYPE bloom_filter(0.01) GRANULARITY 4,\n  \
-                        INDEX idx_dst_addr dst_addr TYPE bloom_filter(0.01) GRANULARITY 4"
+            // Integer columns only: bloom filters over IPv6 fail to create on early 23.1 and give
+            // wrong answers for parts written before a 22.x -> 23.x upgrade (ClickHouse #46059,
+            // #58885), so addresses get none.
+            ",\n  INDEX idx_src_as src_as TYPE bloom_filter(0.01) GRANULARITY 4,\n  \
+             INDEX idx_dst_as dst_as TYPE bloom_filter(0.01) GRANULARITY 4,\n  \
+             INDEX idx_app_port app_port TYPE bloom_filter(0.01) GRANULARITY 4"
                 .to_string()
         }
     };
