@@ -31,7 +31,7 @@ dir=$(cd "$dir" && pwd)
 pidfile="$dir/clickhouse-server.pid"
 url="http://127.0.0.1:$http_port"
 
-ping_ok() { [ "$(curl -fsS --max-time 2 "$url/ping" 2>/dev/null)" = "Ok." ]; }
+ping_ok() { command -v curl >/dev/null 2>&1 && [ "$(curl -fsS --max-time 2 "$url/ping" 2>/dev/null)" = "Ok." ]; }
 
 running_pid() {
   if [ -s "$pidfile" ]; then
@@ -43,12 +43,17 @@ running_pid() {
 }
 
 install_server() {
-  if command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; then return 0; fi
-  log "clickhouse-server missing; installing from apt"
+  local want=()
+  if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then
+    want+=(clickhouse-server clickhouse-client)
+  fi
+  command -v curl >/dev/null 2>&1 || want+=(curl)
+  [ ${#want[@]} -eq 0 ] && return 0
+  log "installing from apt: ${want[*]}"
   local sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >&2
   # The package may have started a systemd service on the default ports; we run our own instance.
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     $sudo systemctl stop clickhouse-server >&2 2>&1 || true
