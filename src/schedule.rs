@@ -415,14 +415,14 @@ pub async fn run_once(
     let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let body = summary(&report, &r.name, &paths);
     let mut webhook_error = None;
-    if let Some(url) = &r.webhook {
-        if let Err(e) = post_json(url, &body).await {
-            COUNTERS.webhook_failed.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("sluice_report_webhook_failures_total", "report" => r.name.clone())
-                .increment(1);
-            tracing::warn!(report = %r.name, error = %format!("{e:#}"), "webhook failed");
-            webhook_error = Some(format!("{e:#}"));
-        }
+    if let Some(url) = &r.webhook
+        && let Err(e) = post_json(url, &body).await
+    {
+        COUNTERS.webhook_failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sluice_report_webhook_failures_total", "report" => r.name.clone())
+            .increment(1);
+        tracing::warn!(report = %r.name, error = %format!("{e:#}"), "webhook failed");
+        webhook_error = Some(format!("{e:#}"));
     }
     Ok(RunOutcome {
         files,

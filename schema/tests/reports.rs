@@ -540,7 +540,7 @@ async fn apps_protocols_matrix_match(c: &clickhouse::Client, recs: &[FlowRecord]
         add(&mut e.0, r);
     }
     let mut v: Vec<((String, String), Sums)> = nets.into_iter().map(|(k, (s, _))| (k, s)).collect();
-    v.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+    v.sort_by_key(|w| std::cmp::Reverse(w.1.0));
     assert!(
         v.windows(2).all(|w| w[0].1.0 != w[1].1.0),
         "test data needs distinct byte sums"
@@ -631,9 +631,12 @@ async fn traffic_matches(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64) {
     }
 }
 
+/// Bytes in and out per 5-minute bucket.
+type InOut = (Vec<u64>, Vec<u64>);
+
 async fn interfaces_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64) {
     // (exporter, ifindex) -> per-bucket bytes in and out.
-    let mut m: BTreeMap<([u8; 16], u32), (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    let mut m: BTreeMap<([u8; 16], u32), InOut> = BTreeMap::new();
     for r in recs {
         let i = ((r.time_received / 1000 - t0) / 300) as usize;
         let e = r.exporter.octets();

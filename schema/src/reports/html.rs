@@ -322,9 +322,16 @@ fn stacked(o: &mut String, buckets: &[i64], series: &[Series], unit: Unit) {
             k * (n - 1) / (ticks - 1)
         };
         let t = rfc3339(buckets[j]);
+        let anchor = if ticks > 1 && k == 0 {
+            "start"
+        } else if ticks > 1 && k == ticks - 1 {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = writeln!(
             o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
             x(j),
             top + ph + 16.0,
             escape(&t[5..16].replace('T', " "))
