@@ -430,16 +430,13 @@ fn ntp_to_unix_ms(v: &[u8]) -> Option<i64> {
     Some((secs - NTP_UNIX_OFFSET_SECS) * 1000 + ((frac * 1000) >> 32) as i64)
 }
 
-#[inline]
+#[inline(always)]
 fn addr(v: &[u8]) -> Option<Ipv6Addr> {
-    match v.len() {
-        4 => Some(std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]).to_ipv6_mapped()),
-        16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(v);
-            Some(Ipv6Addr::from(a))
-        }
-        _ => None,
+    match *v {
+        [a, b, c, d] => Some(Ipv6Addr::from_bits(
+            0xffff_0000_0000 | u128::from(u32::from_be_bytes([a, b, c, d])),
+        )),
+        _ => <[u8; 16]>::try_from(v).ok().map(Ipv6Addr::from),
     }
 }
 
@@ -447,15 +444,13 @@ fn addr(v: &[u8]) -> Option<Ipv6Addr> {
 /// meaning, the one that is not unspecified (0.0.0.0 or ::) wins, whatever their order.
 #[inline(always)]
 fn set_addr(slot: &mut Option<Ipv6Addr>, v: &[u8], bad: &mut bool) {
-    match addr(v) {
-        Some(a) => {
-            let unspecified =
-                a.is_unspecified() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_unspecified());
-            if slot.is_none() || !unspecified {
-                *slot = Some(a);
-            }
-        }
-        None => *bad = true,
+    let Some(a) = addr(v) else {
+        *bad = true;
+        return;
+    };
+    // The common case, one element per meaning, takes the first branch only.
+    if slot.is_none() || !(a.is_unspecified() || a == Ipv6Addr::from_bits(0xffff_0000_0000)) {
+        *slot = Some(a);
     }
 }
 

@@ -21,11 +21,19 @@ pub use reader::Reader;
 /// Longer inputs keep their last 8 bytes; an empty slice reads as 0.
 #[inline(always)]
 pub fn be_uint(bytes: &[u8]) -> u64 {
-    let mut v: u64 = 0;
-    for &b in bytes {
-        v = (v << 8) | u64::from(b);
+    // The common widths compile to one load and a byte swap; the rest right-align into 8 bytes.
+    match *bytes {
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_be_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+        _ => {
+            let n = bytes.len().min(8);
+            let mut buf = [0u8; 8];
+            buf[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
+            u64::from_be_bytes(buf)
+        }
     }
-    v
 }
 
 /// Read a big-endian u16 at `at`; callers have checked that `at + 2 <= buf.len()`.
@@ -50,5 +58,9 @@ mod tests {
         assert_eq!(be_uint(&[0x12]), 0x12);
         assert_eq!(be_uint(&[0x12, 0x34, 0x56]), 0x123456);
         assert_eq!(be_uint(&[0xff; 8]), u64::MAX);
+        assert_eq!(be_uint(&[1, 2]), 0x0102);
+        assert_eq!(be_uint(&[1, 2, 3, 4]), 0x0102_0304);
+        assert_eq!(be_uint(&[1, 2, 3, 4, 5]), 0x01_0203_0405);
+        assert_eq!(be_uint(&[9, 1, 2, 3, 4, 5, 6, 7, 8]), 0x0102_0304_0506_0708);
     }
 }
