@@ -120,6 +120,10 @@ pub struct ClickhouseConfig {
     /// On shutdown, how long `flush` keeps trying to drain the spool before leaving it on disk, ms.
     #[serde(default = "default_flush_timeout_ms")]
     pub flush_timeout_ms: u64,
+    /// On servers without TTL (legacy tier), how often the writer drops partitions past retention,
+    /// seconds (the first sweep runs at start). 0 turns the sweep off.
+    #[serde(default = "default_retention_sweep_secs")]
+    pub retention_sweep_secs: u64,
     /// Retention per table.
     #[serde(default)]
     pub retention: RetentionConfig,
@@ -161,6 +165,9 @@ fn default_request_timeout_ms() -> u64 {
 fn default_flush_timeout_ms() -> u64 {
     10_000
 }
+fn default_retention_sweep_secs() -> u64 {
+    3_600
+}
 
 impl Default for ClickhouseConfig {
     fn default() -> Self {
@@ -180,6 +187,7 @@ impl Default for ClickhouseConfig {
             retry_max_ms: default_retry_max_ms(),
             request_timeout_ms: default_request_timeout_ms(),
             flush_timeout_ms: default_flush_timeout_ms(),
+            retention_sweep_secs: default_retention_sweep_secs(),
             retention: RetentionConfig::default(),
         }
     }
@@ -247,6 +255,8 @@ pub struct ValidatedClickhouseConfig {
     pub request_timeout: Duration,
     /// Flush drain timeout.
     pub flush_timeout: Duration,
+    /// Legacy-tier retention sweep interval; None when off.
+    pub retention_sweep: Option<Duration>,
     /// Retention.
     pub retention: RetentionConfig,
 }
@@ -346,6 +356,8 @@ impl ClickhouseConfig {
             retry_max: Duration::from_millis(self.retry_max_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             flush_timeout: Duration::from_millis(self.flush_timeout_ms),
+            retention_sweep: (self.retention_sweep_secs > 0)
+                .then(|| Duration::from_secs(self.retention_sweep_secs)),
             retention: self.retention,
         })
     }

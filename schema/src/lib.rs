@@ -18,7 +18,8 @@ pub use config::{
 };
 pub use connection::{Tier, build_client, healthcheck, server_client};
 pub use migrations::{
-    MigrateError, create_database, drop_expired_partitions, migrate, migration_ddl,
+    MigrateError, PrepareError, Prepared, create_database, drop_expired_partitions, migrate,
+    migration_ddl, prepare,
 };
 pub use spool::{Spool, SpoolCounters, SpoolError};
 pub use writer::{ClickhouseWriter, WriterError, WriterStats, WriterStatsHandle};

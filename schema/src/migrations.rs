@@ -345,6 +345,58 @@ pub async fn migrate(
     Ok(done)
 }
 
+/// What [`prepare`] found and did.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// A client for the configured database.
+    pub client: Client,
+    /// The server's tier.
+    pub tier: Tier,
+    /// `SELECT version()`.
+    pub version: String,
+    /// Migrations applied now (empty when the schema was current).
+    pub applied: Vec<u32>,
+}
+
+/// Failure of [`prepare`].
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// Connecting or the healthcheck.
+    #[error(transparent)]
+    Connect(#[from] crate::connection::ConnectError),
+    /// Creating the database or migrating.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+}
+
+/// Healthcheck, `CREATE DATABASE IF NOT EXISTS`, then [`migrate`]: what a process does once before
+/// it writes.
+pub async fn prepare(
+    cfg: &crate::config::ValidatedClickhouseConfig,
+) -> Result<Prepared, PrepareError> {
+    let server = crate::connection::server_client(cfg)?;
+    let (version, tier) = crate::connection::healthcheck(&server)
+        .await
+        .map_err(|e| match e {
+            crate::connection::ConnectError::Unreachable { source, .. } => {
+                crate::connection::ConnectError::Unreachable {
+                    url: cfg.url.clone(),
+                    source,
+                }
+            }
+            other => other,
+        })?;
+    create_database(&server, &cfg.database).await?;
+    let client = crate::connection::build_client(cfg)?;
+    let applied = migrate(&client, tier, &cfg.retention).await?;
+    Ok(Prepared {
+        client,
+        tier,
+        version,
+        applied,
+    })
+}
+
 /// How a table is partitioned, for the retention sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PartitionUnit {

@@ -189,7 +189,39 @@ pub struct ClickhouseWriter {
     tx: Option<mpsc::Sender<Cmd>>,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
+    sweeper: Option<JoinHandle<()>>,
     tier: Tier,
+}
+
+impl Drop for ClickhouseWriter {
+    fn drop(&mut self) {
+        if let Some(s) = self.sweeper.take() {
+            s.abort();
+        }
+    }
+}
+
+/// The legacy tier's stand-in for TTL: drop expired partitions now and every `every`.
+async fn retention_sweeper(
+    client: Client,
+    database: String,
+    retention: crate::config::RetentionConfig,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        match crate::migrations::drop_expired_partitions(&client, &database, &retention, now).await
+        {
+            Ok(d) if !d.is_empty() => tracing::info!(partitions = d.len(), "retention sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("retention sweep failed (will retry): {e}"),
+        }
+    }
 }
 
 impl ClickhouseWriter {
@@ -212,7 +244,8 @@ impl ClickhouseWriter {
     }
 
     /// Start with a known tier and client (no healthcheck). Opens (and recovers) the spool; must be
-    /// called inside a tokio runtime.
+    /// called inside a tokio runtime. On the legacy tier it also starts the retention sweep
+    /// (`retention_sweep_secs`), which drops partitions past retention since 18.16 has no TTL.
     pub fn start(
         cfg: &ValidatedClickhouseConfig,
         client: Client,
@@ -250,11 +283,21 @@ impl ClickhouseWriter {
             seq: 0,
         };
         svc.publish_spool();
+        let sweeper = match (tier, cfg.retention_sweep) {
+            (Tier::Legacy, Some(every)) => Some(tokio::spawn(retention_sweeper(
+                svc.client.clone(),
+                cfg.database.clone(),
+                cfg.retention,
+                every,
+            ))),
+            _ => None,
+        };
         let task = tokio::spawn(svc.run(rx));
         Ok(ClickhouseWriter {
             tx: Some(tx),
             shared,
             task: Some(task),
+            sweeper,
             tier,
         })
     }

@@ -343,3 +343,50 @@ async fn modern_retry_with_same_token_is_stored_once() {
     assert_eq!(rolled, 100, "the rollup is not fed twice either");
     drop_db(&url, &db).await;
 }
+
+#[tokio::test]
+async fn legacy_writer_sweeps_expired_partitions_at_start() {
+    let Some(url) = server_url(LEGACY, "legacy_writer_sweeps_expired_partitions_at_start") else {
+        return;
+    };
+    let db = unique_db("sweep");
+    let spool = tempfile::tempdir().unwrap();
+    let base = test_config(&url, &db, spool.path());
+    let prepared = schema::prepare(&base).await.unwrap();
+    assert_eq!(prepared.tier, Tier::Legacy);
+    assert_eq!(prepared.applied, vec![1, 2, 3, 4]);
+    assert!(schema::prepare(&base).await.unwrap().applied.is_empty());
+    let client = prepared.client;
+    let now = now_secs();
+    // Writer without the sweep stores old and new rows.
+    let cfg = schema::ValidatedClickhouseConfig {
+        retention_sweep: None,
+        ..base.clone()
+    };
+    let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
+    w.send(Output::Flows(gen_flows(0, 50, now - 20 * 86_400)))
+        .await
+        .unwrap();
+    let new = gen_flows(50, 50, now);
+    w.send(Output::Flows(new.clone())).await.unwrap();
+    w.close().await.unwrap();
+    assert_eq!(flow_sums(&client).await.0, 100);
+    // A writer with the sweep on drops the old day at start.
+    let cfg = schema::ValidatedClickhouseConfig {
+        retention_sweep: Some(std::time::Duration::from_secs(3600)),
+        ..base
+    };
+    let w = ClickhouseWriter::connect(&cfg).await.unwrap();
+    let mut n = 0;
+    for _ in 0..200 {
+        n = flow_sums(&client).await.0;
+        if n == 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(n, 50, "expired partition dropped by the writer's sweep");
+    assert_eq!(flow_sums(&client).await, sums(&new));
+    w.close().await.unwrap();
+    drop_db(&url, &db).await;
+}

@@ -58,7 +58,8 @@ pub fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
-/// A validated config for `url`/`db` with a small batch, fast retries and its own spool dir.
+/// A validated config for `url`/`db` with a small batch, fast retries, its own spool dir and no
+/// retention sweep.
 pub fn test_config(url: &str, db: &str, spool: &Path) -> ValidatedClickhouseConfig {
     ClickhouseConfig {
         url: url.to_string(),
@@ -70,6 +71,8 @@ pub fn test_config(url: &str, db: &str, spool: &Path) -> ValidatedClickhouseConf
         retry_max_ms: 500,
         request_timeout_ms: 10_000,
         flush_timeout_ms: 120_000,
+        // Tests that need the legacy retention sweep turn it on themselves.
+        retention_sweep_secs: 0,
         ..Default::default()
     }
     .validate()
