@@ -4,6 +4,14 @@
 //! ([`migrations`]), row encoding ([`rows`]), the batched writer with retry ([`writer`]) and its disk
 //! spool ([`spool`]), and the config ([`config`]). Report queries come in a later module.
 //! Must never: reach back into decoding or aggregation (it only consumes their output types).
+//!
+//! Start-up order in a process: [`prepare`] (healthcheck, create database, [`migrate`]), then
+//! [`ClickhouseWriter::start`] with the client and tier it returns (or [`ClickhouseWriter::connect`]).
+//!
+//! Tests run against real servers: `eval "$(scripts/clickhouse.sh start)"` (Debian's 18.16, legacy
+//! tier) and `eval "$(scripts/chdb.sh start)"` (modern stand-in), `export SLUICE_TEST_CLICKHOUSE_URL
+//! SLUICE_TEST_CHDB_URL`, then `cargo test -p schema`. Without the variables the server tests print
+//! "skipped"; with `CI=true` they fail. Throughput: `cargo bench -p schema --bench insert`.
 
 pub mod config;
 pub mod connection;

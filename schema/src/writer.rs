@@ -489,7 +489,7 @@ struct Service {
     /// No insert is tried before this.
     next_attempt: Instant,
     /// Block policy: a sealed batch waiting for spool space; intake stops meanwhile.
-    blocked: Option<(Vec<u8>, u32)>,
+    blocked: Option<(Bytes, u32)>,
     instance: u64,
     seq: u64,
 }
@@ -585,6 +585,8 @@ impl Service {
         let Some((payload, rows)) = self.batchers[i].seal(self.instance, self.seq) else {
             return;
         };
+        // Bytes: the insert body is a zero-copy slice of it.
+        let payload = Bytes::from(payload);
         let direct = !self.failed()
             && self.spool.is_empty()
             && self.blocked.is_none()
@@ -601,7 +603,7 @@ impl Service {
         self.spool_batch(payload, rows);
     }
 
-    fn spool_batch(&mut self, payload: Vec<u8>, rows: u32) {
+    fn spool_batch(&mut self, payload: Bytes, rows: u32) {
         match self.spool.append(&payload) {
             Ok(()) => {
                 self.shared
@@ -702,7 +704,7 @@ impl Service {
             }
         }
         let head = match self.spool.peek() {
-            Ok(Some(p)) => p.to_vec(),
+            Ok(Some(p)) => Bytes::copy_from_slice(p),
             Ok(None) => {
                 self.publish_spool();
                 return;
@@ -725,7 +727,7 @@ impl Service {
         self.publish_spool();
     }
 
-    async fn insert(&self, payload: &[u8]) -> Result<(), InsertError> {
+    async fn insert(&self, payload: &Bytes) -> Result<(), InsertError> {
         let Some(h) = parse_header(payload) else {
             return Err(InsertError::Never(
                 "spool record with an unknown payload header".into(),
@@ -742,7 +744,7 @@ impl Service {
                 .with_setting("insert_deduplication_token", h.token)
                 .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
         }
-        let body = Bytes::copy_from_slice(&payload[HEADER_LEN..]);
+        let body = payload.slice(HEADER_LEN..);
         let r = async {
             ins.send(body).await?;
             ins.end().await
