@@ -127,7 +127,7 @@ pub fn html(r: &Report) -> String {
     o.push_str("</dl>\n");
     match &r.chart {
         Chart::None => {}
-        Chart::Bars { labels, value } => bars(&mut o, r, labels, *value),
+        Chart::Bars { labels, values } => bars(&mut o, r, labels, values),
         Chart::Stacked {
             buckets,
             series,
@@ -176,8 +176,16 @@ fn is_num(u: Unit) -> bool {
     !matches!(u, Unit::Text | Unit::Time)
 }
 
-fn bars(o: &mut String, r: &Report, labels: &[usize], value: usize) {
-    let items: Vec<(String, f64, String)> = r
+/// Most bars in a chart.
+const MAX_BARS: usize = 30;
+
+fn bars(o: &mut String, r: &Report, labels: &[usize], values: &[usize]) {
+    if values.is_empty() {
+        return;
+    }
+    let unit = |c: usize| r.columns.get(c).map_or(Unit::Count, |c| c.unit);
+    // (label, one value per bar column)
+    let mut items: Vec<(String, Vec<f64>)> = r
         .rows
         .iter()
         .filter(|x| !x.other)
@@ -188,28 +196,65 @@ fn bars(o: &mut String, r: &Report, labels: &[usize], value: usize) {
                 .map(|v| human(v, Unit::Text))
                 .collect::<Vec<_>>()
                 .join(" → ");
-            let v = x.cells.get(value).and_then(Value::as_f64).unwrap_or(0.0);
-            let unit = r.columns.get(value).map_or(Unit::Count, |c| c.unit);
-            (label, v, human(&Value::Float(v), unit))
+            let vs = values
+                .iter()
+                .map(|c| x.cells.get(*c).and_then(Value::as_f64).unwrap_or(0.0))
+                .collect();
+            (label, vs)
         })
         .collect();
     if items.is_empty() {
         return;
     }
-    let (w, label_w, row_h, top) = (900.0, 300.0, 22.0, 8.0);
-    let h = top * 2.0 + row_h * items.len() as f64;
-    let max = items.iter().map(|i| i.1).fold(0.0, f64::max).max(1e-9);
+    // A chart of the largest values only; the table keeps every row.
+    if items.len() > MAX_BARS {
+        let peak = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        items.sort_by(|a, b| peak(&b.1).total_cmp(&peak(&a.1)));
+        items.truncate(MAX_BARS);
+    }
+    let k = values.len() as f64;
+    let (w, label_w, top) = (900.0, 300.0, if values.len() > 1 { 26.0 } else { 8.0 });
+    let row_h = if values.len() > 1 {
+        14.0 * k + 8.0
+    } else {
+        22.0
+    };
+    let h = top + 8.0 + row_h * items.len() as f64;
+    let max = items
+        .iter()
+        .flat_map(|i| i.1.iter().copied())
+        .fold(0.0, f64::max)
+        .max(1e-9);
     let bar_w = w - label_w - 110.0;
-    let what = r.columns.get(value).map_or("", |c| c.title.as_str());
+    let what = values
+        .iter()
+        .filter_map(|c| r.columns.get(*c))
+        .map(|c| c.title.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let _ = writeln!(
         o,
         "<figure><svg class=\"chart bars\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
          viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
         escape(&format!("{} by {what}", r.title))
     );
-    for (i, (label, v, text)) in items.iter().enumerate() {
+    if values.len() > 1 {
+        let mut lx = label_w;
+        for (j, c) in values.iter().enumerate() {
+            let title = r.columns.get(*c).map_or("", |c| c.title.as_str());
+            let _ = writeln!(
+                o,
+                "<rect class=\"legend\" x=\"{lx:.1}\" y=\"4\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"14\">{}</text>",
+                PALETTE[j % PALETTE.len()],
+                lx + 16.0,
+                escape(title)
+            );
+            lx += 16.0 + 8.0 * title.chars().count() as f64 + 18.0;
+        }
+    }
+    for (i, (label, vs)) in items.iter().enumerate() {
         let y = top + row_h * i as f64;
-        let bw = (v / max * bar_w).max(if *v > 0.0 { 1.0 } else { 0.0 });
         let short: String = if label.chars().count() > 44 {
             label.chars().take(43).chain(['…']).collect()
         } else {
@@ -217,22 +262,31 @@ fn bars(o: &mut String, r: &Report, labels: &[usize], value: usize) {
         };
         let _ = writeln!(
             o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
-             <rect class=\"bar\" x=\"{label_w}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\">\
-             <title>{}: {}</title></rect>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             label_w - 8.0,
-            y + row_h * 0.7,
+            y + row_h / 2.0 + 4.0,
             escape(&short),
-            y + 3.0,
-            row_h - 6.0,
-            PALETTE[0],
-            escape(label),
-            escape(text),
-            label_w + bw + 6.0,
-            y + row_h * 0.7,
-            escape(text),
         );
+        let bh = (row_h - 6.0) / k;
+        for (j, v) in vs.iter().enumerate() {
+            let by = y + 3.0 + bh * j as f64;
+            let bw = (v / max * bar_w).max(if *v > 0.0 { 1.0 } else { 0.0 });
+            let text = human(&Value::Float(*v), unit(values[j]));
+            let cls = if j == 0 { "bar" } else { "bar second" };
+            let _ = writeln!(
+                o,
+                "<rect class=\"{cls}\" x=\"{label_w}\" y=\"{by:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\">\
+                 <title>{}: {}</title></rect>\
+                 <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                (bh - 1.0).max(1.0),
+                PALETTE[j % PALETTE.len()],
+                escape(label),
+                escape(&text),
+                label_w + bw + 6.0,
+                by + bh / 2.0 + 4.0,
+                escape(&text),
+            );
+        }
     }
     o.push_str("</svg></figure>\n");
 }

@@ -563,8 +563,8 @@ pub enum Chart {
     Bars {
         /// Columns whose text labels a bar (joined with an arrow).
         labels: Vec<usize>,
-        /// Column whose number sizes a bar.
-        value: usize,
+        /// Columns whose numbers size the bars (one bar per column per row, side by side).
+        values: Vec<usize>,
     },
     /// A stacked area chart over time.
     Stacked {

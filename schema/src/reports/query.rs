@@ -346,7 +346,7 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
         labels: if by == By::Pair { vec![1, 2] } else { vec![1] },
-        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+        values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
     rep.rows = rows;
@@ -396,7 +396,7 @@ async fn top_apps(client: &Client, req: &ReportRequest) -> Result<Report, Report
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
         labels: vec![1],
-        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+        values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
     rep.rows = rows;
@@ -434,7 +434,7 @@ async fn protocols(client: &Client, req: &ReportRequest) -> Result<Report, Repor
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
         labels: vec![0],
-        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+        values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
     rep.rows = rows;
@@ -731,7 +731,7 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     );
     rep.chart = Chart::Bars {
         labels: vec![2],
-        value: 5,
+        values: vec![5, 8],
     };
     rep.columns = columns;
     rep.rows = out_rows;
@@ -843,7 +843,7 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
         labels: vec![0],
-        value: columns.iter().position(|c| c.key == "bytes").unwrap_or(0),
+        values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
     rep.rows = rows;
@@ -910,7 +910,6 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         Column::new("sampling_source", "Sampling from", Unit::Text),
         Column::new("clock_skew_ms", "Clock skew", Unit::Millis),
     ];
-    let mut t = Totals::default();
     let rows = by_addr
         .into_iter()
         .map(|(hex, (inv, act))| {
@@ -921,7 +920,6 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                 .max(act.as_ref().map(|a| a.last_flow))
                 .map_or(Value::Null, |s| Value::Int(i64::from(s)));
             let flows = act.as_ref().map_or(0, |a| a.nflows);
-            t.flows += flows;
             let rate = act
                 .as_ref()
                 .map(|a| a.rate)
@@ -966,11 +964,10 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
     );
     rep.chart = Chart::Bars {
         labels: vec![0],
-        value: 5,
+        values: vec![5],
     };
     rep.columns = columns;
     rep.rows = rows;
-    rep.totals = Some(t);
     Ok(rep)
 }
 
