@@ -23,15 +23,19 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+const LEGACY: &str = "SLUICE_TEST_CLICKHOUSE_URL";
+const MODERN: &str = "SLUICE_TEST_CHDB_URL";
+
 fn server_url(test: &str) -> Option<String> {
-    match std::env::var("SLUICE_TEST_CLICKHOUSE_URL") {
+    server_url_in(LEGACY, test)
+}
+
+fn server_url_in(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
-            assert!(
-                !in_ci(),
-                "{test}: SLUICE_TEST_CLICKHOUSE_URL is not set but CI=true"
-            );
-            eprintln!("skipped: {test}: SLUICE_TEST_CLICKHOUSE_URL is not set");
+            assert!(!in_ci(), "{test}: {var} is not set but CI=true");
+            eprintln!("skipped: {test}: {var} is not set");
             None
         }
     }
@@ -246,6 +250,34 @@ fn dump_dom(browser: &Path, file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Print a page to PDF the way a person would (print CSS applies); checks it is a PDF.
+fn print_pdf(browser: &Path, file: &Path, pdf: &Path) {
+    let profile = tempfile::tempdir().unwrap();
+    let st = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", file.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "chromium --print-to-pdf failed");
+    let b = std::fs::read(pdf).unwrap();
+    assert!(b.starts_with(b"%PDF-"), "not a PDF");
+    assert!(b.len() > 2000, "PDF is {} bytes", b.len());
+}
+
 fn screenshot(browser: &Path, file: &Path, png: &Path) {
     let profile = tempfile::tempdir().unwrap();
     let st = Command::new(browser)
@@ -350,6 +382,9 @@ fn html_reports_render_rows_and_charts_in_a_real_browser() {
     assert_eq!(body_rows(&dom).len(), 60, "one row per minute");
     let png = dir.path().join("traffic.png");
     screenshot(&browser, &traffic, &png);
+    let pdf = dir.path().join("traffic.pdf");
+    print_pdf(&browser, &traffic, &pdf);
+    let _ = std::fs::copy(&pdf, std::env::temp_dir().join("sluice-traffic-report.pdf"));
     // Keep a copy for a person to look at.
     let _ = std::fs::copy(&png, std::env::temp_dir().join("sluice-traffic-report.png"));
     let _ = std::fs::copy(
@@ -377,11 +412,21 @@ fn html_reports_render_rows_and_charts_in_a_real_browser() {
 }
 
 #[test]
-fn text_formats_carry_the_same_numbers() {
-    let Some(url) = server_url("text_formats_carry_the_same_numbers") else {
-        return;
-    };
-    let db = load(&url, "txt");
+fn legacy_text_formats_carry_the_same_numbers() {
+    if let Some(url) = server_url_in(LEGACY, "legacy_text_formats_carry_the_same_numbers") {
+        text_formats_carry_the_same_numbers(&url);
+    }
+}
+
+#[test]
+fn modern_text_formats_carry_the_same_numbers() {
+    if let Some(url) = server_url_in(MODERN, "modern_text_formats_carry_the_same_numbers") {
+        text_formats_carry_the_same_numbers(&url);
+    }
+}
+
+fn text_formats_carry_the_same_numbers(url: &str) {
+    let db = load(url, "txt");
     let dir = tempfile::tempdir().unwrap();
     let want = by_source(&db.recs);
     let total: u64 = want.iter().map(|w| w.1).sum();

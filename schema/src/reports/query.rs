@@ -842,7 +842,7 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
     rollup_note(&mut rep, s);
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
-        labels: vec![0],
+        labels: vec![0, 1],
         values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
