@@ -529,6 +529,16 @@ pub async fn run_scheduler(
     }
 }
 
+/// Spawn [`run_scheduler`] on the current tokio runtime (what `sluice run` calls with its
+/// `[[reports]]` and a shutdown future). Returns at once; the task ends when `shutdown` completes.
+pub fn spawn_scheduler(
+    reports: Vec<ValidReport>,
+    client: schema::reports::Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_scheduler(reports, client, shutdown))
+}
+
 /// `sluice schedule --config FILE`.
 #[derive(clap::Args, Debug)]
 pub struct ScheduleArgs {
@@ -554,7 +564,24 @@ pub fn load(
     Ok((ch, validate_all(&cfg.reports)?))
 }
 
-/// Run the scheduler alone until SIGINT.
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping the scheduler"),
+        _ = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        } => tracing::info!("SIGTERM received; stopping the scheduler"),
+    }
+}
+
+/// Run the scheduler alone until SIGINT or SIGTERM.
 pub fn run(args: &ScheduleArgs) -> anyhow::Result<()> {
     let (ch, reports) = load(&args.config, args.clickhouse_url.as_deref())?;
     if reports.is_empty() {
@@ -566,12 +593,8 @@ pub fn run(args: &ScheduleArgs) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let client = schema::build_client(&ch)?;
-        run_scheduler(reports, client, async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("SIGINT received; stopping the scheduler");
-        })
-        .await;
-        Ok(())
+        spawn_scheduler(reports, client, stop_signal()).await?;
+        anyhow::Ok(())
     })
 }
 

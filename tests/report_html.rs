@@ -665,9 +665,27 @@ fn scheduler_fires_on_its_cron_tick_and_posts_the_summary() {
         .spawn()
         .unwrap();
     let got = rx.recv_timeout(Duration::from_secs(150));
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM stops it cleanly.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut status = None;
+    for _ in 0..300 {
+        if let Ok(Some(st)) = child.try_wait() {
+            status = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let (head, body) = got.expect("no webhook call from the scheduler");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "sluice schedule did not exit cleanly on SIGTERM: {status:?}"
+    );
     check_summary(&db, &head, &body);
     assert!(dir.path().join("out/index.html").exists());
 }
