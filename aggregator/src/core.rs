@@ -139,7 +139,7 @@ impl Aggregator {
     /// Start of the window containing `t`.
     #[inline]
     fn align(&self, t: i64) -> i64 {
-        t.div_euclid(self.cfg.window_ms) * self.cfg.window_ms
+        align_to(t, self.cfg.window_ms)
     }
 
     /// The oldest window start that still accepts flows.
@@ -326,6 +326,13 @@ impl Aggregator {
     }
 }
 
+/// Start of the window of length `w` containing `t` (saturating at the ends of the i64 range, so
+/// absurd wire times cannot overflow).
+#[inline]
+fn align_to(t: i64, w: i64) -> i64 {
+    t.div_euclid(w).saturating_mul(w)
+}
+
 /// Cut `[start, end)` (end > start) into per-window weights, windows below `floor` merged into the
 /// floor window and anything past the `MAX_SPREAD`-th window merged into it. Returns the number of
 /// segments and whether any time was moved.
@@ -337,7 +344,7 @@ fn segments(
     starts: &mut [i64; MAX_SPREAD],
     weights: &mut [u64; MAX_SPREAD],
 ) -> (usize, bool) {
-    let align = |t: i64| t.div_euclid(w) * w;
+    let align = |t: i64| align_to(t, w);
     let mut n = 0;
     let mut moved = false;
     let mut cursor = start;
@@ -345,7 +352,7 @@ fn segments(
     if start < floor {
         let upto = end.min(floor.saturating_add(w));
         starts[0] = floor;
-        weights[0] = (upto - start) as u64;
+        weights[0] = upto.abs_diff(start);
         n = 1;
         cursor = upto;
         moved = true;
@@ -355,13 +362,13 @@ fn segments(
         let we = ws.saturating_add(w);
         if n == MAX_SPREAD {
             // Cap reached: the rest goes to the last segment.
-            weights[n - 1] += (end - cursor) as u64;
+            weights[n - 1] += end.abs_diff(cursor);
             moved = true;
             break;
         }
         let upto = end.min(we);
         starts[n] = ws;
-        weights[n] = (upto - cursor) as u64;
+        weights[n] = upto.abs_diff(cursor);
         n += 1;
         cursor = upto;
     }

@@ -277,3 +277,37 @@ fn prorated_flow_ending_on_a_boundary_stays_in_the_window_that_holds_its_time() 
     a.flush_all(&mut out);
     assert_eq!(window_starts(&out), vec![T0 + MIN]);
 }
+
+mod absurd_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_times_and_counters_never_panic_and_every_flow_is_emitted(
+            flows in prop::collection::vec(
+                (any::<i64>(), any::<i64>(), any::<i64>(), any::<u64>(), any::<u32>(), any::<bool>()),
+                1..40,
+            ),
+            prorate in any::<bool>(),
+            now in any::<i64>(),
+        ) {
+            let mut a = agg(AggregatorConfig { prorate, ..Default::default() });
+            let mut out = Vec::new();
+            for &(s, e, r, bytes, rate, far) in &flows {
+                let mut f = flow(1, 1, s, e, bytes);
+                f.time_received = r;
+                f.sampling_rate = rate;
+                if far {
+                    f.flags |= flags::FAR_FROM_EXPORT_TIME;
+                }
+                a.record(&f);
+            }
+            a.flush_into(&mut out, now);
+            a.flush_all(&mut out);
+            let (_, totals) = rows(&out);
+            prop_assert_eq!(totals.iter().map(|t| t.flows).sum::<u64>(), flows.len() as u64);
+            prop_assert_eq!(a.stats().windows_open, 0);
+        }
+    }
+}
