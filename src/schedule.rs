@@ -28,6 +28,7 @@ use chrono::TimeZone;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use schema::reports::html::escape;
+use schema::reports::metrics::{add_exporter_metrics, parse_prometheus};
 use schema::reports::names::{file_stamp, rfc3339};
 use schema::reports::render::{Format, summary};
 use schema::reports::{
@@ -81,6 +82,10 @@ pub struct ScheduledReport {
     /// URL that gets a JSON summary (POST) after each run: `http://` or `https://`.
     #[serde(default)]
     pub webhook: Option<String>,
+    /// Exporters report: the collector's Prometheus endpoint (e.g. `http://127.0.0.1:9102/metrics`)
+    /// for decode errors and the clock skew of the last datagram.
+    #[serde(default)]
+    pub metrics_url: Option<String>,
 }
 
 fn default_timezone() -> String {
@@ -118,6 +123,8 @@ pub struct ValidReport {
     pub output_dir: PathBuf,
     /// Webhook URL.
     pub webhook: Option<hyper::Uri>,
+    /// Collector metrics URL (exporters report).
+    pub metrics_url: Option<hyper::Uri>,
 }
 
 fn plain_name(s: &str) -> bool {
@@ -141,14 +148,14 @@ pub fn parse_cron(s: &str) -> anyhow::Result<Cron> {
 }
 
 /// An `http://` or `https://` URL with a host.
-pub fn parse_webhook(s: &str) -> anyhow::Result<hyper::Uri> {
-    let uri: hyper::Uri = s.parse().map_err(|e| anyhow!("webhook {s:?}: {e}"))?;
+pub fn parse_http_url(s: &str) -> anyhow::Result<hyper::Uri> {
+    let uri: hyper::Uri = s.parse().map_err(|e| anyhow!("URL {s:?}: {e}"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
-        _ => bail!("webhook {s:?} must start with http:// or https://"),
+        _ => bail!("URL {s:?} must start with http:// or https://"),
     }
     if uri.host().is_none_or(str::is_empty) {
-        bail!("webhook {s:?} has no host");
+        bail!("URL {s:?} has no host");
     }
     Ok(uri)
 }
@@ -214,10 +221,24 @@ impl ScheduledReport {
         let webhook = self
             .webhook
             .as_deref()
-            .map(parse_webhook)
+            .map(parse_http_url)
             .transpose()
             .with_context(ctx)?;
+        let metrics_url = self
+            .metrics_url
+            .as_deref()
+            .map(parse_http_url)
+            .transpose()
+            .context("metrics_url")
+            .with_context(ctx)?;
+        if metrics_url.is_some() && kind != ReportKind::Exporters {
+            bail!(
+                "{}: metrics_url only applies to kind = \"exporters\"",
+                ctx()
+            );
+        }
         Ok(ValidReport {
+            metrics_url,
             name: self.name.clone(),
             cron,
             tz,
@@ -381,9 +402,20 @@ pub async fn run_once(
 ) -> anyhow::Result<RunOutcome> {
     let mut req = r.request.clone();
     req.range = TimeRange::last(fire_at, r.last_secs)?;
-    let report = run_report(client, &req, generated_at)
+    let mut report = run_report(client, &req, generated_at)
         .await
         .with_context(|| format!("report {}", r.name))?;
+    if let Some(url) = &r.metrics_url {
+        match fetch_text(url).await {
+            Ok(text) => add_exporter_metrics(&mut report, &parse_prometheus(&text)),
+            Err(e) => {
+                tracing::warn!(report = %r.name, error = %format!("{e:#}"), "collector metrics unavailable");
+                report
+                    .notes
+                    .push(format!("Collector metrics unavailable: {e:#}"));
+            }
+        }
+    }
     std::fs::create_dir_all(&r.output_dir)
         .with_context(|| format!("creating {}", r.output_dir.display()))?;
     let stem = format!(
@@ -431,18 +463,48 @@ pub async fn run_once(
     })
 }
 
-/// POST a JSON body; a non-2xx answer is an error.
-pub async fn post_json(url: &hyper::Uri, body: &serde_json::Value) -> anyhow::Result<()> {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-
+fn http_client<B>() -> hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    B,
+>
+where
+    B: hyper::body::Body + Send,
+    B::Data: Send,
+{
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
         .build();
-    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+}
+
+/// GET a text document (the collector's metrics); a non-2xx answer is an error. At most 16 MiB.
+pub async fn fetch_text(url: &hyper::Uri) -> anyhow::Result<String> {
+    use http_body_util::{BodyExt, Empty, Limited};
+    let client = http_client::<Empty<bytes::Bytes>>();
+    let resp = tokio::time::timeout(WEBHOOK_TIMEOUT, client.get(url.clone()))
+        .await
+        .map_err(|_| anyhow!("{url}: no answer in {WEBHOOK_TIMEOUT:?}"))?
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        bail!("GET {url} answered {status}");
+    }
+    let body = tokio::time::timeout(
+        WEBHOOK_TIMEOUT,
+        Limited::new(resp.into_body(), 16 << 20).collect(),
+    )
+    .await
+    .map_err(|_| anyhow!("{url}: body not received in {WEBHOOK_TIMEOUT:?}"))?
+    .map_err(|e| anyhow!("GET {url}: {e}"))?;
+    Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
+}
+
+/// POST a JSON body; a non-2xx answer is an error.
+pub async fn post_json(url: &hyper::Uri, body: &serde_json::Value) -> anyhow::Result<()> {
+    use http_body_util::{BodyExt, Full};
+    let client = http_client::<Full<bytes::Bytes>>();
     let req = hyper::Request::post(url.clone())
         .header("content-type", "application/json")
         .header("user-agent", concat!("sluice/", env!("CARGO_PKG_VERSION")))
@@ -619,6 +681,7 @@ mod tests {
             formats: vec!["html".into(), "csv".into()],
             output_dir: "/tmp/x".into(),
             webhook: Some("http://127.0.0.1:9/hook".into()),
+            metrics_url: None,
         }
     }
 
@@ -681,6 +744,10 @@ mod tests {
             },
             ScheduledReport {
                 by: Some("protocol".into()),
+                ..entry("0 7 * * *", "UTC")
+            },
+            ScheduledReport {
+                metrics_url: Some("http://127.0.0.1:9102/metrics".into()),
                 ..entry("0 7 * * *", "UTC")
             },
         ];

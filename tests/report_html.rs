@@ -479,6 +479,43 @@ fn text_formats_carry_the_same_numbers(url: &str) {
 }
 
 #[test]
+fn exporters_report_adds_the_collectors_decode_errors_and_skew() {
+    let Some(url) = server_url("exporters_report_adds_the_collectors_decode_errors_and_skew")
+    else {
+        return;
+    };
+    let db = load(&url, "expm");
+    let (metrics, rx) = http_server(
+        "200 OK",
+        "# TYPE sluice_exporter_decode_errors_total counter\n\
+         sluice_exporter_decode_errors_total{exporter=\"192.0.2.1\",kind=\"truncated\"} 3\n\
+         sluice_exporter_decode_errors_total{exporter=\"192.0.2.1\",kind=\"bad_length\"} 4\n\
+         sluice_exporter_clock_skew_seconds{exporter=\"192.0.2.1\"} -2.5\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exp.json");
+    report_to(&db, "exporters", &["--metrics-url", &metrics], "json", &out);
+    let (head, _) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(head.starts_with("GET /hook HTTP/1.1"), "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let row = &v["rows"][0];
+    assert_eq!(row["exporter"], "192.0.2.1");
+    assert_eq!(row["decode_errors"], 7);
+    assert_eq!(row["collector_clock_skew_s"], -2.5);
+    assert_eq!(row["flows"], db.recs.len() as u64);
+    // Only the exporters report takes it.
+    let (ok, _, err) = sluice(&[
+        "report",
+        "protocols",
+        "--metrics-url",
+        &metrics,
+        "--clickhouse-url",
+        &db.url,
+    ]);
+    assert!(!ok && err.contains("metrics-url"), "{err}");
+}
+
+#[test]
 fn hostile_cli_parameters_are_refused_before_any_query() {
     // No server needed: these never get that far.
     for args in [
@@ -518,6 +555,14 @@ fn hostile_cli_parameters_are_refused_before_any_query() {
 
 /// A one-shot HTTP server on 127.0.0.1: returns its URL and a receiver of request bodies.
 fn webhook_server(status: &'static str) -> (String, mpsc::Receiver<(String, String)>) {
+    http_server(status, "ok")
+}
+
+/// A small HTTP server on 127.0.0.1 answering up to 4 requests with `status` and `reply`.
+fn http_server(
+    status: &'static str,
+    reply: &'static str,
+) -> (String, mpsc::Receiver<(String, String)>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -542,7 +587,8 @@ fn webhook_server(status: &'static str) -> (String, mpsc::Receiver<(String, Stri
             let _ = r.read_exact(&mut body);
             let _ = write!(
                 s,
-                "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
             );
             let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
         }

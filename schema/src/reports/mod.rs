@@ -15,6 +15,7 @@
 
 pub mod html;
 pub mod library;
+pub mod metrics;
 pub mod names;
 mod query;
 pub mod render;
@@ -475,6 +476,8 @@ pub enum Unit {
     Time,
     /// Milliseconds.
     Millis,
+    /// Seconds (signed, fractional).
+    Seconds,
 }
 
 /// One column.

@@ -139,6 +139,7 @@ pub fn human(v: &Value, unit: Unit) -> String {
                 Unit::Percent => format!("{x:.1} %"),
                 Unit::Time => rfc3339(x as i64).replace('T', " ").replace('Z', ""),
                 Unit::Millis => format!("{} ms", x as i64),
+                Unit::Seconds => format!("{x:.1} s"),
             }
         }
     }
