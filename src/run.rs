@@ -60,7 +60,6 @@ struct Shared {
     blocked_ns: AtomicU64,
     reports: Vec<Mutex<WorkerReport>>,
     snapshots: Vec<Mutex<Option<Snapshot>>>,
-    inodes: Vec<u64>,
 }
 
 struct Worker {
@@ -68,6 +67,7 @@ struct Worker {
     listener: String,
     protocol: ListenProtocol,
     receiver: BatchReceiver,
+    inode: Option<u64>,
     decoder: Decoder,
     allow: Option<Vec<Cidr>>,
     tx: mpsc::Sender<Vec<FlowRecord>>,
@@ -126,10 +126,6 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         }
         tracing::info!(listener = %l.address, protocol = l.protocol.as_str(), workers = cfg.workers, "listening");
     }
-    let inodes = sockets
-        .iter()
-        .filter_map(|(_, _, o)| socket::socket_inode(&o.socket).ok())
-        .collect();
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         blocked_ns: AtomicU64::new(0),
@@ -143,7 +139,6 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             })
             .collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
-        inodes,
     });
 
     let (tx, rx) = mpsc::channel::<Vec<FlowRecord>>(cfg.queue_batches);
@@ -154,6 +149,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             index,
             listener,
             protocol,
+            inode: socket::socket_inode(&opened.socket).ok(),
             receiver: BatchReceiver::new(opened.socket, cfg.max_datagram_bytes),
             decoder,
             allow: cfg.allowed_exporters.clone(),
@@ -233,16 +229,21 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         .collect();
     let datagrams: u64 = reports.iter().map(|r| r.datagrams).sum();
     let records: u64 = reports.iter().map(|r| r.records).sum();
+    let denied: u64 = reports.iter().map(|r| r.denied).sum();
+    let unsupported: u64 = reports.iter().map(|r| r.unsupported).sum();
+    let kernel_drops: u64 = reports.iter().map(|r| r.kernel_drops).sum();
     let agg = *stats_rx.borrow();
     match outcome.context("the aggregator task")? {
         Ok(()) => {
             tracing::info!(
                 datagrams,
                 records,
+                denied,
+                unsupported,
                 flows_recorded = agg.flows_recorded,
                 late_flows = agg.late_flows,
                 windows_closed = agg.windows_closed,
-                kernel_drops = socket::kernel_drops(&shared.inodes).unwrap_or(0),
+                kernel_drops,
                 "stopped cleanly"
             );
             Ok(())
@@ -443,6 +444,12 @@ impl Worker {
         report.pending = self.decoder.pending_by_exporter();
         report.template_bytes = self.decoder.template_bytes();
         report.pending_bytes = self.decoder.pending_bytes();
+        // Read while the socket is open: once it closes, /proc/net/udp forgets it.
+        if let Some(inode) = self.inode
+            && let Ok(d) = socket::kernel_drops(&[inode])
+        {
+            report.kernel_drops = d;
+        }
         if let Ok(mut r) = self.shared.reports[self.index].lock() {
             *r = report.clone();
         }
@@ -485,7 +492,7 @@ fn publish_once(
         .collect();
     m::publish_workers(&reports);
     m::publish_receive(
-        socket::kernel_drops(&shared.inodes).unwrap_or(0),
+        reports.iter().map(|r| r.kernel_drops).sum(),
         shared.blocked_ns.load(Ordering::Relaxed),
     );
     m::publish_aggregator(&agg.borrow());

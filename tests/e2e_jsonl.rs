@@ -41,6 +41,10 @@ struct Collector {
 
 impl Collector {
     fn start(name: &str) -> Collector {
+        Self::start_with(name, "netflow", "127.0.0.0/8")
+    }
+
+    fn start_with(name: &str, protocol: &str, allowed: &str) -> Collector {
         let dir = std::env::temp_dir().join(format!("sluice-e2e-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -48,10 +52,10 @@ impl Collector {
         let cfg = format!(
             r#"
 [listen]
-listeners = [{{ address = "127.0.0.1:{port}" }}]
+listeners = [{{ address = "127.0.0.1:{port}", protocol = "{protocol}" }}]
 workers = 1
 recv_buffer_bytes = 33554432
-allowed_exporters = ["127.0.0.0/8"]
+allowed_exporters = ["{allowed}"]
 state_file = "{state}"
 
 [aggregator]
@@ -264,4 +268,59 @@ fn top_groups_treat_ties_as_sets() {
         vec![(9, BTreeSet::from([c])), (5, BTreeSet::from([a, b]))]
     );
     assert_eq!(top_groups(&x, 1), vec![(9, BTreeSet::from([c]))]);
+}
+
+fn replay(collector: &Collector, pcap: &Path, capture_port: u16) {
+    let out = Command::new(SLUICE)
+        .arg("replay")
+        .arg(pcap)
+        .args(["--to", &format!("127.0.0.1:{}", collector.port)])
+        .args(["--port", &capture_port.to_string()])
+        .args(["--rate", "20000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn count_in_log(log: &str, key: &str) -> u64 {
+    let line = log.lines().find(|l| l.contains("stopped cleanly")).unwrap();
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} missing in {line}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn exporters_outside_the_allowlist_are_dropped_and_counted() {
+    let Some(shared) = shared_dir() else { return };
+    let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
+    let collector = Collector::start_with("denied", "netflow", "10.0.0.0/8");
+    replay(&collector, &pcap, 9901);
+    let (dir, log) = collector.stop();
+    let datagrams = count_in_log(&log, "datagrams");
+    assert!(datagrams > 0, "{log}");
+    assert_eq!(count_in_log(&log, "denied"), datagrams, "{log}");
+    assert_eq!(count_in_log(&log, "records"), 0, "{log}");
+    let seen = read_output(&dir.join("out.jsonl"));
+    assert_eq!(seen.flow_lines, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sflow_listener_counts_datagrams_as_unsupported() {
+    let Some(shared) = shared_dir() else { return };
+    let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
+    let collector = Collector::start_with("sflow", "sflow", "127.0.0.0/8");
+    replay(&collector, &pcap, 9901);
+    let (dir, log) = collector.stop();
+    let datagrams = count_in_log(&log, "datagrams");
+    assert!(datagrams > 0, "{log}");
+    assert_eq!(count_in_log(&log, "unsupported"), datagrams, "{log}");
+    assert_eq!(count_in_log(&log, "records"), 0, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
