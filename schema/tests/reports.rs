@@ -188,7 +188,7 @@ fn check_ranked(r: &Report, labels: &[&str], want: &[(Vec<String>, Sums)], t: Su
 /// Window rows: per 5-minute window, the top 3 sources by scaled bytes, the "other" row and
 /// per-exporter totals.
 fn windows(recs: &[FlowRecord], t0: i64) -> (Vec<WindowTopRow>, Vec<WindowTotalsRow>) {
-    let mut top = Vec::new();
+    let mut top_rows = Vec::new();
     let mut totals = Vec::new();
     for w in 0..24i64 {
         let ws = t0 + w * 300;
@@ -196,23 +196,31 @@ fn windows(recs: &[FlowRecord], t0: i64) -> (Vec<WindowTopRow>, Vec<WindowTotals
             .iter()
             .filter(|r| r.time_received / 1000 >= ws && r.time_received / 1000 < ws + 300)
             .collect();
-        let mut by_src: BTreeMap<[u8; 16], Sums> = BTreeMap::new();
-        for r in &inw {
-            add(by_src.entry(r.src_addr.unwrap().octets()).or_default(), r);
-        }
         let t = total(&inw);
-        let mut shown = (0, 0, 0);
-        for (rank, (k, s)) in top_n(&by_src, 3).into_iter().enumerate() {
-            shown = (shown.0 + s.0, shown.1 + s.1, shown.2 + s.2);
-            top.push(window_row(ws, rank as u32 + 1, Ipv6Addr::from(k), s, false));
+        for dim in [Dimension::SrcAddr, Dimension::Conversation] {
+            let mut by_key: BTreeMap<[u8; 32], Sums> = BTreeMap::new();
+            for r in &inw {
+                let mut k = [0u8; 32];
+                k[..16].copy_from_slice(&r.src_addr.unwrap().octets());
+                if dim == Dimension::Conversation {
+                    k[16..].copy_from_slice(&r.dst_addr.unwrap().octets());
+                }
+                add(by_key.entry(k).or_default(), r);
+            }
+            let mut shown = (0, 0, 0);
+            for (rank, (k, s)) in top(&by_key, 3).into_iter().enumerate() {
+                shown = (shown.0 + s.0, shown.1 + s.1, shown.2 + s.2);
+                top_rows.push(window_row(ws, dim, rank as u32 + 1, k, s, false));
+            }
+            top_rows.push(window_row(
+                ws,
+                dim,
+                0,
+                [0; 32],
+                (t.0 - shown.0, t.1 - shown.1, t.2 - shown.2),
+                true,
+            ));
         }
-        top.push(window_row(
-            ws,
-            0,
-            Ipv6Addr::UNSPECIFIED,
-            (t.0 - shown.0, t.1 - shown.1, t.2 - shown.2),
-            true,
-        ));
         for e in [e1(), e2()] {
             let mine: Vec<&FlowRecord> = inw.iter().copied().filter(|r| r.exporter == e).collect();
             let s = total(&mine);
@@ -229,20 +237,26 @@ fn windows(recs: &[FlowRecord], t0: i64) -> (Vec<WindowTopRow>, Vec<WindowTotals
             });
         }
     }
-    (top, totals)
+    (top_rows, totals)
 }
 
-fn top_n(m: &BTreeMap<[u8; 16], Sums>, n: usize) -> Vec<([u8; 16], Sums)> {
-    top(m, n)
-}
-
-fn window_row(ws: i64, rank: u32, a: Ipv6Addr, s: Sums, other: bool) -> WindowTopRow {
+fn window_row(
+    ws: i64,
+    dim: Dimension,
+    rank: u32,
+    k: [u8; 32],
+    s: Sums,
+    other: bool,
+) -> WindowTopRow {
+    let a: [u8; 16] = k[..16].try_into().unwrap();
+    let b: [u8; 16] = k[16..].try_into().unwrap();
     WindowTopRow {
         window_start: ws * 1000,
         window_secs: 300,
-        dimension: Dimension::SrcAddr,
+        dimension: dim,
         key: Key {
-            addr_a: a,
+            addr_a: Ipv6Addr::from(a),
+            addr_b: Ipv6Addr::from(b),
             ..Default::default()
         },
         is_other: other,
@@ -411,22 +425,38 @@ async fn top_talkers_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64)
 
     // Windows (auto for a 2-hour range): sums of the per-window top rows.
     let (wtop, _) = windows(recs, t0);
-    let mut m: BTreeMap<[u8; 16], Sums> = BTreeMap::new();
-    for w in wtop.iter().filter(|w| !w.is_other) {
-        let e = m.entry(w.key.addr_a.octets()).or_default();
-        e.0 += w.bytes;
-        e.1 += w.packets;
-        e.2 += w.flows;
+    for (by, dim, labels) in [
+        (By::Src, Dimension::SrcAddr, vec!["src"]),
+        (By::Pair, Dimension::Conversation, vec!["src", "dst"]),
+    ] {
+        let mut m: BTreeMap<Vec<[u8; 16]>, Sums> = BTreeMap::new();
+        for w in wtop.iter().filter(|w| !w.is_other && w.dimension == dim) {
+            let mut k = vec![w.key.addr_a.octets()];
+            if by == By::Pair {
+                k.push(w.key.addr_b.octets());
+            }
+            let e = m.entry(k).or_default();
+            e.0 += w.bytes;
+            e.1 += w.packets;
+            e.2 += w.flows;
+        }
+        let want: Vec<(Vec<String>, Sums)> = top(&m, 5)
+            .into_iter()
+            .map(|(k, s)| (k.into_iter().map(|o| show(Ipv6Addr::from(o))).collect(), s))
+            .collect();
+        let mut q = req(ReportKind::TopTalkers, t0);
+        q.limit = 5;
+        q.by = Some(by);
+        let r = run(c, &q).await;
+        assert!(r.source.starts_with("window_top"), "{}", r.source);
+        check_ranked(
+            &r,
+            &labels,
+            &want,
+            t,
+            &format!("top-talkers windows {by:?}"),
+        );
     }
-    let want: Vec<(Vec<String>, Sums)> = top(&m, 5)
-        .into_iter()
-        .map(|(k, s)| (vec![show(Ipv6Addr::from(k))], s))
-        .collect();
-    let mut q = req(ReportKind::TopTalkers, t0);
-    q.limit = 5;
-    let r = run(c, &q).await;
-    assert!(r.source.starts_with("window_top"), "{}", r.source);
-    check_ranked(&r, &["src"], &want, t, "top-talkers windows");
 }
 
 async fn apps_protocols_matrix_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64) {
