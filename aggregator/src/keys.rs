@@ -15,15 +15,18 @@ use crate::output::{Dimension, Key};
 pub const EPHEMERAL_PORT_START: u16 = 1024;
 
 /// The service port of a flow: the destination port, or the lower of the two ports when both are
-/// ephemeral (>= 1024). Absent ports count as 0.
+/// ephemeral (>= 1024). A reply flow (a well-known source port towards an ephemeral destination,
+/// e.g. 443 → 50000) counts under its source port, so the answers of a service are counted with
+/// the service rather than scattered over client ports. Absent ports count as 0.
 #[inline]
 pub fn app_port(src_port: Option<u16>, dst_port: Option<u16>) -> u16 {
     let src = src_port.unwrap_or(0);
     let dst = dst_port.unwrap_or(0);
-    if src >= EPHEMERAL_PORT_START && dst >= EPHEMERAL_PORT_START {
-        src.min(dst)
-    } else {
-        dst
+    let eph = |p: u16| p >= EPHEMERAL_PORT_START;
+    match (eph(src), eph(dst)) {
+        (true, true) => src.min(dst),
+        (false, true) if src != 0 => src,
+        _ => dst,
     }
 }
 
@@ -67,9 +70,24 @@ mod tests {
     }
 
     #[test]
-    fn app_uses_destination_port_unless_both_are_ephemeral() {
+    fn app_port_is_the_service_side_of_the_flow() {
         assert_eq!(app_port(Some(50_000), Some(443)), 443);
-        assert_eq!(app_port(Some(53), Some(40_000)), 40_000);
+        assert_eq!(
+            app_port(Some(53), Some(40_000)),
+            53,
+            "a DNS reply counts as DNS"
+        );
+        assert_eq!(
+            app_port(Some(443), Some(50_000)),
+            443,
+            "an HTTPS reply counts as HTTPS"
+        );
+        assert_eq!(app_port(Some(0), Some(50_000)), 50_000);
+        assert_eq!(
+            app_port(Some(22), Some(80)),
+            80,
+            "both well-known: the destination"
+        );
         assert_eq!(app_port(Some(50_000), Some(8080)), 8080);
         assert_eq!(app_port(Some(5000), Some(60_000)), 5000);
         assert_eq!(app_port(Some(1024), Some(1025)), 1024);
