@@ -124,8 +124,16 @@ async fn main() {
         batches.push(bytes::Bytes::from(b));
     }
     let t = Instant::now();
-    for b in &batches {
+    for (i, b) in batches.iter().enumerate() {
         let mut ins = client.insert_formatted_with(sql.clone());
+        if tier == schema::Tier::Modern {
+            // Unique per batch, like the writer's (the chdb stand-in also keeps SET values between
+            // requests, so a stale token from an earlier run must not deduplicate these).
+            ins = ins.with_setting(
+                "insert_deduplication_token",
+                format!("bench-{}-{i}", std::process::id()),
+            );
+        }
         ins.send(b.clone()).await.unwrap();
         ins.end().await.unwrap();
     }
