@@ -30,6 +30,13 @@
 //! the legacy tier such a retry stores the batch twice; this only happens when a reply is lost
 //! after the commit (not when the server is down or refuses the connection).
 //!
+//! # Flush and shutdown
+//!
+//! `flush` seals every open batch and then drains the spool for up to `flush_timeout_ms`; what the
+//! server could not take by then stays in the spool (on disk, replayed at the next start) and
+//! `flush` still returns `Ok`. It returns the error only in the failed state. `close` flushes and
+//! ends the task.
+//!
 //! # Spool payload
 //!
 //! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals][u64 LE instance]`
