@@ -47,8 +47,12 @@ WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
 
 -- @query window_secs
 -- The longest window length stored in the range (0 when there are no windows): longer windows
--- rank more traffic into their top N.
-SELECT toUInt32(max(window_secs)) AS secs
+-- rank more traffic into their top N. Also the first and last window start, which the report
+-- states so that a range the windows only partly cover is visible.
+SELECT
+    toUInt32(max(window_secs)) AS secs,
+    toUInt32(min(window_start)) AS first_start,
+    toUInt32(max(window_start)) AS last_start
 FROM window_totals
 WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?)
 

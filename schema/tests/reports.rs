@@ -456,7 +456,24 @@ async fn top_talkers_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64)
             t,
             &format!("top-talkers windows {by:?}"),
         );
+        let cover = format!(
+            "Window data covers {} to {}.",
+            schema::reports::names::rfc3339(t0),
+            schema::reports::names::rfc3339(t0 + 7200)
+        );
+        assert!(r.notes.contains(&cover), "{:?}", r.notes);
     }
+    // Before the data: no windows. Asked for windows, that is an error; auto falls back to raw.
+    let mut q = ReportRequest::new(
+        ReportKind::TopTalkers,
+        TimeRange::new(t0 - 7200, t0).unwrap(),
+    );
+    q.source = SourcePref::Windows;
+    assert!(run_report(c, &q, 0).await.is_err());
+    q.source = SourcePref::Auto;
+    let r = run(c, &q).await;
+    assert_eq!(r.source, "flows");
+    assert!(r.rows.is_empty());
 }
 
 async fn apps_protocols_matrix_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64) {

@@ -251,8 +251,9 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
         }
     };
     let mut window_secs = 0u32;
+    let mut coverage = (0u32, 0u32);
     if use_windows {
-        let w: Vec<u32> = fetch_all(
+        let w: Vec<(u32, u32, u32)> = fetch_all(
             client,
             f,
             "window_secs",
@@ -260,7 +261,13 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
             &[req.range.from.into(), req.range.to.into()],
         )
         .await?;
-        window_secs = w.first().copied().unwrap_or(0);
+        if let Some(&(secs, first, last)) = w.first() {
+            window_secs = secs;
+            coverage = (first, last);
+        }
+        if window_secs == 0 && req.source == SourcePref::Windows {
+            return Err(invalid("source", "no window rows in the range"));
+        }
     }
     let (rows, t, source) = if window_secs > 0 {
         let dim = match by {
@@ -337,6 +344,11 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
     );
     let mut rep = base(req, title, source);
     if window_secs > 0 {
+        rep.notes.push(format!(
+            "Window data covers {} to {}.",
+            super::names::rfc3339(i64::from(coverage.0)),
+            super::names::rfc3339(i64::from(coverage.1) + i64::from(window_secs))
+        ));
         rep.notes.push(
             "Summed from per-window top N: a key counts only in the windows where it ranked; the \
              rest is in \"other\"."
