@@ -38,6 +38,8 @@
 //! Durability: appends are plain `write`s (no fsync per record): they survive a process crash, and a
 //! machine crash can lose the last records, which recovery then detects as a torn tail.
 //!
+//! One process per spool directory: there is no lock, and two writers would interleave records.
+//!
 //! The size bound counts every byte of every segment file, including acknowledged bytes of the
 //! oldest segment that is still being read; an append that would pass it fails with
 //! [`SpoolError::Full`] and the caller applies its full policy.
@@ -281,13 +283,22 @@ impl Spool {
                 max: self.max_bytes,
             });
         }
-        let mut rec = Vec::with_capacity(payload.len() + HEADER as usize);
-        rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        rec.extend_from_slice(payload);
-        self.writer.write_all(&rec)?;
+        let mut hdr = [0u8; HEADER as usize];
+        hdr[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        hdr[4..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+        // Two writes, no copy of the payload; a crash in between leaves a torn tail.
+        let written = self
+            .writer
+            .write_all(&hdr)
+            .and_then(|()| self.writer.write_all(payload));
+        if let Err(e) = written {
+            // E.g. disk full: cut the partial record off so that later appends stay readable.
+            let len = self.segments.back().map_or(0, |s| s.len);
+            let _ = self.writer.set_len(len);
+            return Err(e.into());
+        }
         let back = self.segments.back_mut().expect("spool has a write segment");
-        back.len += rec.len() as u64;
+        back.len += HEADER + payload.len() as u64;
         self.records += 1;
         if back.len >= self.segment_bytes {
             self.roll()?;
