@@ -712,8 +712,9 @@ fn scheduler_fires_on_its_cron_tick_and_posts_the_summary() {
         .unwrap();
     let got = rx.recv_timeout(Duration::from_secs(150));
     // SIGTERM stops it cleanly.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // (the shell's built-in kill: no dependency on a kill binary)
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status();
     let mut status = None;
     for _ in 0..300 {
