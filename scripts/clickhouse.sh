@@ -54,10 +54,12 @@ install_server() {
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq >&2
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >&2
-  # The package may have started a systemd service on the default ports; we run our own instance.
+  # The package may have started its own service on the default ports; we run our own instance.
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     $sudo systemctl stop clickhouse-server >&2 2>&1 || true
     $sudo systemctl disable clickhouse-server >&2 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    $sudo service clickhouse-server stop >&2 2>&1 || true
   fi
 }
 
@@ -141,6 +143,13 @@ start() {
     return 0
   fi
   if ping_ok; then
+    # E.g. the package's own service, started by its postinst. Usable if it answers without a
+    # password; stop/kill are then not ours to do.
+    if curl -fsS --max-time 2 "$url/?query=SELECT%20version()" >/dev/null 2>&1; then
+      log "a ClickHouse not started by this script already answers on $url; using it"
+      echo "SLUICE_TEST_CLICKHOUSE_URL=$url"
+      return 0
+    fi
     log "something else already answers on $url; choose another SLUICE_CLICKHOUSE_HTTP_PORT"
     exit 1
   fi
