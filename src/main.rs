@@ -39,7 +39,7 @@ enum Command {
     /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
     Blast(blast::BlastArgs),
     /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters).
-    Report(report_cmd::ReportArgs),
+    Report(Box<report_cmd::ReportArgs>),
     /// Run the [[reports]] of a config file on their cron schedules.
     Schedule(schedule::ScheduleArgs),
     /// Developer tools (benchmarks).
