@@ -42,6 +42,7 @@
 //! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals][u64 LE instance]`
 //! `[u64 LE sequence][u32 LE rows][RowBinary rows, columns as in crate::rows]`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -285,7 +286,7 @@ impl ClickhouseWriter {
             shared: shared.clone(),
             attempt: 0,
             next_attempt: now,
-            blocked: None,
+            blocked: VecDeque::new(),
             instance: fastrand::u64(..),
             seq: 0,
         };
@@ -495,8 +496,9 @@ struct Service {
     attempt: u32,
     /// No insert is tried before this.
     next_attempt: Instant,
-    /// Block policy: a sealed batch waiting for spool space; intake stops meanwhile.
-    blocked: Option<(Bytes, u32)>,
+    /// Block policy: sealed batches waiting for spool space, in order; intake stops meanwhile
+    /// (at most one `Output`'s worth of batches).
+    blocked: VecDeque<(Bytes, u32)>,
     instance: u64,
     seq: u64,
 }
@@ -506,7 +508,7 @@ impl Service {
         loop {
             let now = Instant::now();
             let deadline = self.deadline(now);
-            let accept = self.blocked.is_none();
+            let accept = self.blocked.is_empty();
             tokio::select! {
                 cmd = rx.recv(), if accept => match cmd {
                     Some(Cmd::Data(out)) => self.ingest(out).await,
@@ -538,7 +540,7 @@ impl Service {
                 d = d.min(t + self.cfg.batch_age);
             }
         }
-        if (!self.spool.is_empty() || self.blocked.is_some()) && !self.failed() {
+        if (!self.spool.is_empty() || !self.blocked.is_empty()) && !self.failed() {
             d = d.min(self.next_attempt.max(now));
         }
         d
@@ -596,7 +598,7 @@ impl Service {
         let payload = Bytes::from(payload);
         let direct = !self.failed()
             && self.spool.is_empty()
-            && self.blocked.is_none()
+            && self.blocked.is_empty()
             && Instant::now() >= self.next_attempt;
         if direct {
             match self.insert(&payload).await {
@@ -611,6 +613,15 @@ impl Service {
     }
 
     fn spool_batch(&mut self, payload: Bytes, rows: u32) {
+        if !self.blocked.is_empty() {
+            // Behind batches already waiting for space: keep the order.
+            self.blocked.push_back((payload, rows));
+            return;
+        }
+        self.append_or_apply_policy(payload, rows);
+    }
+
+    fn append_or_apply_policy(&mut self, payload: Bytes, rows: u32) {
         match self.spool.append(&payload) {
             Ok(()) => {
                 self.shared
@@ -629,7 +640,7 @@ impl Service {
                         max,
                         "spool full: blocking intake until replay frees space"
                     );
-                    self.blocked = Some((payload, rows));
+                    self.blocked.push_back((payload, rows));
                 }
             },
             Err(e) => {
@@ -703,11 +714,12 @@ impl Service {
 
     /// Insert the spool's head, if any; ack on success.
     async fn replay_one(&mut self) {
-        if let Some((payload, rows)) = self.blocked.take() {
-            if self.spool.fits(payload.len()) {
-                self.spool_batch(payload, rows);
-            } else {
-                self.blocked = Some((payload, rows));
+        while let Some((payload, _)) = self.blocked.front() {
+            if !self.spool.fits(payload.len()) {
+                break;
+            }
+            if let Some((payload, rows)) = self.blocked.pop_front() {
+                self.append_or_apply_policy(payload, rows);
             }
         }
         let head = match self.spool.peek() {
@@ -784,7 +796,7 @@ impl Service {
             self.seal_and_dispatch(i).await;
         }
         let until = Instant::now() + self.cfg.flush_timeout;
-        while (!self.spool.is_empty() || self.blocked.is_some()) && !self.failed() {
+        while (!self.spool.is_empty() || !self.blocked.is_empty()) && !self.failed() {
             let now = Instant::now();
             if now >= until {
                 tracing::warn!(

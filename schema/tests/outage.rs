@@ -360,11 +360,13 @@ async fn full_spool_with_block_stalls_intake_and_loses_nothing() {
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
     let stats = w.stats_handle();
     server.kill();
-    const BATCHES: u32 = 30;
+    // Each Output is four 500-row batches, so the spool fills in the middle of one.
+    const OUTPUTS: u32 = 15;
+    const PER_OUTPUT: u32 = 2000;
     let now = now_secs();
     let sender = tokio::spawn(async move {
-        for i in 0..BATCHES {
-            w.send(Output::Flows(gen_flows(i * 500, 500, now)))
+        for i in 0..OUTPUTS {
+            w.send(Output::Flows(gen_flows(i * PER_OUTPUT, PER_OUTPUT, now)))
                 .await
                 .unwrap();
         }
@@ -391,5 +393,12 @@ async fn full_spool_with_block_stalls_intake_and_loses_nothing() {
     let st = w.stats();
     w.close().await.unwrap();
     assert_eq!(st.dropped_rows, 0);
-    assert_eq!(flow_sums(&client).await.0, u64::from(BATCHES) * 500);
+    let n = u64::from(OUTPUTS * PER_OUTPUT);
+    assert_eq!(flow_sums(&client).await.0, n);
+    let distinct: u64 = client
+        .query("SELECT uniqExact(observation_domain) FROM flows")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(distinct, n);
 }
