@@ -321,6 +321,18 @@ impl ClickhouseConfig {
         if self.spool_max_bytes < 1 << 20 {
             return Err(invalid("spool_max_bytes", "must be at least 1 MiB"));
         }
+        // A flows row is at most ~230 bytes of RowBinary; a batch is also cut at 64 MiB.
+        let batch_bytes = (self.batch_rows as u64 * 256).min(64 << 20);
+        if self.spool_max_bytes < 4 * batch_bytes {
+            return Err(invalid(
+                "spool_max_bytes",
+                format!(
+                    "must hold at least 4 batches ({} bytes for batch_rows = {})",
+                    4 * batch_bytes,
+                    self.batch_rows
+                ),
+            ));
+        }
         if self.retry_initial_ms == 0 || self.retry_max_ms < self.retry_initial_ms {
             return Err(invalid(
                 "retry_max_ms",
@@ -405,6 +417,27 @@ mod tests {
             };
             assert!(c.validate().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rejects_a_spool_too_small_for_four_batches() {
+        let c = ClickhouseConfig {
+            spool_max_bytes: 1 << 20,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "spool_max_bytes",
+                ..
+            })
+        ));
+        let c = ClickhouseConfig {
+            spool_max_bytes: 1 << 20,
+            batch_rows: 1000,
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
     }
 
     #[test]

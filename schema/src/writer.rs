@@ -622,6 +622,17 @@ impl Service {
     }
 
     fn append_or_apply_policy(&mut self, payload: Bytes, rows: u32) {
+        if payload.len() as u64 + 8 > self.spool.max_bytes() {
+            // Could never fit, even empty: blocking would stall forever. (validate() keeps the
+            // bound far above a batch; this is the last line of defence.)
+            tracing::error!(
+                rows,
+                bytes = payload.len(),
+                "batch larger than the whole spool; dropping it"
+            );
+            self.count_drop(rows);
+            return;
+        }
         match self.spool.append(&payload) {
             Ok(()) => {
                 self.shared
