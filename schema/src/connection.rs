@@ -227,6 +227,30 @@ mod tests {
         assert_eq!(classify(&clickhouse::error::Error::TimedOut), Retry::Later);
     }
 
+    #[tokio::test]
+    async fn https_urls_reach_the_network_layer() {
+        // A closed local port: the TLS-capable connector must try to connect (network error), not
+        // reject the scheme as unsupported.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = Client::default()
+            .with_url(format!("https://127.0.0.1:{port}"))
+            .with_validation(false);
+        match healthcheck(&c).await {
+            Err(ConnectError::Unreachable { source, .. }) => {
+                assert!(
+                    matches!(source, clickhouse::error::Error::Network(_)),
+                    "{source:?}"
+                );
+                assert_eq!(classify(&source), Retry::Later);
+            }
+            other => panic!("expected a network error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn password_comes_from_env_or_file() {
         let dir = tempfile::tempdir().unwrap();
