@@ -198,16 +198,12 @@ pub fn ms_to_datetime(ms: i64) -> u32 {
     s.clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// The service port of a flow, as the `app_port` column and the rollups use it: the port below 1024
-/// when exactly one is, the destination port when both are, and the lower port when both are
-/// ephemeral (>= 1024). 0 when the flow has no ports.
+/// The service port of a flow, as the `app_port` column and the rollups use it: exactly the
+/// aggregator's `App` dimension port ([`aggregator::keys::app_port`]), so that rollups and window
+/// rows agree. 0 when the flow has no ports.
+#[inline]
 pub fn service_port(src: Option<u16>, dst: Option<u16>) -> u16 {
-    let (s, d) = (src.unwrap_or(0), dst.unwrap_or(0));
-    match (s < 1024, d < 1024) {
-        (_, true) => d,
-        (true, false) => s,
-        (false, false) => s.min(d),
-    }
+    aggregator::keys::app_port(src, dst)
 }
 
 /// Append one `flows` row.
@@ -339,11 +335,12 @@ mod tests {
     }
 
     #[test]
-    fn service_port_prefers_well_known_then_lower() {
+    fn service_port_is_the_aggregators_app_port() {
         assert_eq!(service_port(Some(50000), Some(443)), 443);
         assert_eq!(service_port(Some(443), Some(50000)), 443);
         assert_eq!(service_port(Some(53), Some(123)), 123);
         assert_eq!(service_port(Some(40000), Some(50000)), 40000);
+        assert_eq!(service_port(Some(0), Some(50000)), 50000);
         assert_eq!(service_port(None, None), 0);
     }
 
