@@ -6,6 +6,7 @@ mod blast;
 mod config;
 mod decode_cmd;
 mod metrics;
+mod migrate_cmd;
 mod replay;
 mod report_cmd;
 mod run;
@@ -34,6 +35,8 @@ enum Command {
     /// Work with config files.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Apply the ClickHouse schema migrations, or print their DDL (--print).
+    Migrate(migrate_cmd::MigrateArgs),
     /// Resend the export datagrams of a capture to a collector (loopback unless --allow-remote).
     Replay(replay::ReplayArgs),
     /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
@@ -74,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         Command::GenTraffic(args) => traffic::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Config(cmd) => std::process::exit(config::run(&cmd)),
+        Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Blast(args) => blast::run(&args),
         Command::Dev(cmd) => blast::run_dev(&cmd),
