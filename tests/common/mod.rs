@@ -50,3 +50,30 @@ pub const SYNTHETIC: [(&str, u16); 5] = [
     ("pmacct-v9", 9904),
     ("pmacct-ipfix", 9905),
 ];
+
+/// A UDP port that is free on 127.0.0.1 right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The first `n` sources by bytes as a sequence of groups of equal bytes (a group that straddles
+/// rank `n` is taken whole), so that ties in either ordering compare equal.
+pub fn top_groups(sums: &Sums, n: usize) -> Vec<(u64, std::collections::BTreeSet<IpAddr>)> {
+    let mut rows: Vec<(u64, IpAddr)> = sums.iter().map(|(a, s)| (s.0, *a)).collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut groups: Vec<(u64, std::collections::BTreeSet<IpAddr>)> = Vec::new();
+    for (taken, (bytes, addr)) in rows.into_iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if g.0 == bytes => {
+                g.1.insert(addr);
+            }
+            _ if taken >= n => break,
+            _ => groups.push((bytes, std::collections::BTreeSet::from([addr]))),
+        }
+    }
+    groups
+}

@@ -1,0 +1,661 @@
+//! End to end with real exporters: traffic with known truth (written by `sluice gen-traffic`) is
+//! exported by softflowd (v5, v9, IPFIX) and pmacctd's nfprobe (v9, IPFIX, and v9 sampled 1 in 10)
+//! straight to a running `sluice run` that writes to the real ClickHouse. After SIGTERM, per-source
+//! totals from `flows` and `window_top` (direct SQL) and from `sluice report top-talkers` equal the
+//! truth (pmacct) or tshark's decode of a capture of the same export (softflowd), with the same
+//! top-10 order; the sampled case is within the statistical error and its rate comes from options
+//! data.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Sums, free_udp_port, read_sums, top_groups};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// A tool the test needs: under CI=true its absence is a failure, elsewhere a skip.
+fn have(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {tool} is not installed"
+        );
+        eprintln!("skipped: {tool} is not installed");
+    }
+    ok
+}
+
+fn clickhouse_url() -> Option<String> {
+    match std::env::var("SLUICE_TEST_CLICKHOUSE_URL") {
+        Ok(u) => Some(u),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SLUICE_TEST_CLICKHOUSE_URL is not set"
+            );
+            eprintln!("skipped: SLUICE_TEST_CLICKHOUSE_URL is not set");
+            None
+        }
+    }
+}
+
+/// Run SQL over ClickHouse's HTTP interface; returns the TSV body.
+fn sql(url: &str, db: &str, q: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--fail-with-body",
+            &format!("{url}/?database={db}"),
+            "--data-binary",
+            q,
+        ])
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{q}\n{body}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    body
+}
+
+/// A stored address (16 bytes, IPv4-mapped when IPv4) from its hex form.
+fn addr_from_hex(h: &str) -> IpAddr {
+    let mut b = [0u8; 16];
+    for (i, byte) in b.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
+    }
+    std::net::Ipv6Addr::from(b).to_canonical()
+}
+
+fn sums_from_tsv(tsv: &str) -> Sums {
+    let mut m = Sums::new();
+    for line in tsv.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        m.insert(
+            addr_from_hex(f[0]),
+            (
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            ),
+        );
+    }
+    m
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-exp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Poll `cond` (readiness, not a timing assertion: the cap is only a safety net).
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1200 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("gave up waiting for {what}");
+}
+
+struct Collector {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+    metrics: u16,
+}
+
+impl Collector {
+    fn start(dir: &Path, url: &str, db: &str) -> Collector {
+        let port = free_udp_port();
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = format!(
+            r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}", protocol = "netflow" }}]
+recv_buffer_bytes = 33554432
+allowed_exporters = ["127.0.0.0/8"]
+
+[aggregator]
+window_secs = 60
+top_n = 5000
+
+[output]
+sink = "clickhouse"
+raw_flows = true
+
+[clickhouse]
+url = "{url}"
+database = "{db}"
+batch_rows = 20000
+spool_dir = "{spool}"
+
+[metrics]
+enabled = true
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+"#,
+            spool = dir.join("spool").display(),
+        );
+        std::fs::write(dir.join("sluice.toml"), cfg).unwrap();
+        let log = std::fs::File::create(dir.join("run.log")).unwrap();
+        let child = Command::new(SLUICE)
+            .args(["run", "--config"])
+            .arg(dir.join("sluice.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let c = Collector {
+            child,
+            dir: dir.to_path_buf(),
+            port,
+            metrics,
+        };
+        wait_until("sluice to listen", || c.log().contains("listening"));
+        c
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default()
+    }
+
+    /// Records decoded so far, from the metrics endpoint.
+    fn records(&self) -> u64 {
+        let out = Command::new("curl")
+            .args(["-sS", &format!("http://127.0.0.1:{}/metrics", self.metrics)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("sluice_exporter_records_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    fn stop(mut self) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "sluice run exited with {status}:\n{}",
+            self.log()
+        );
+    }
+}
+
+/// A loopback capture of the export, to be decoded by tshark (the reference decoder).
+struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(dir: &Path, port: u16) -> Capture {
+        let file = dir.join("export.pcap");
+        let err = dir.join("tcpdump.log");
+        let child = Command::new("tcpdump")
+            .args(["-i", "lo", "-U", "-n", "-B", "65536", "-w"])
+            .arg(&file)
+            .args(["udp", "and", "dst", "port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        wait_until("tcpdump to listen", || {
+            std::fs::read_to_string(&err)
+                .unwrap_or_default()
+                .contains("listening on")
+        });
+        Capture { child, file }
+    }
+
+    fn stop(mut self, port: u16) -> Sums {
+        // tcpdump drains its ring buffer at its own pace: stop only once the file stops growing.
+        let size = || std::fs::metadata(&self.file).map_or(0, |m| m.len());
+        let mut last = u64::MAX;
+        wait_until("the capture to catch up", || {
+            std::thread::sleep(Duration::from_millis(500));
+            let n = size();
+            let done = n > 0 && n == last;
+            last = n;
+            done
+        });
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+        let shared = common::shared_dir().expect("the shared tools");
+        let out = Command::new("python3")
+            .arg(shared.join("tools/tshark_sum.py"))
+            .arg(&self.file)
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv = self.file.with_extension("tshark.csv");
+        std::fs::write(&csv, &out.stdout).unwrap();
+        read_sums(&csv)
+    }
+}
+
+/// Traffic with known truth, timed a few minutes before now so that windows are current.
+fn traffic(dir: &Path) -> (PathBuf, Sums) {
+    let pcap = dir.join("traffic.pcap");
+    let truth = dir.join("truth.csv");
+    let st = Command::new(SLUICE)
+        .arg("gen-traffic")
+        .args([&pcap, &truth])
+        .args([
+            "--packets",
+            "20000",
+            "--hosts",
+            "300",
+            "--seed",
+            "11",
+            "--v6",
+            "0.2",
+            "--duration",
+            "120",
+        ])
+        .args(["--start", &(now_secs() - 300).to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    (pcap, read_sums(&truth))
+}
+
+fn softflowd(pcap: &Path, port: u16, version: &str) {
+    let st = Command::new("softflowd")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-n",
+            &format!("127.0.0.1:{port}"),
+            "-v",
+            version,
+            "-m",
+            "1000000",
+            "-a",
+            "-d",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "softflowd -v {version} failed");
+}
+
+fn pmacctd(dir: &Path, pcap: &Path, port: u16, version: u8, sampling: Option<u32>) {
+    let conf = dir.join("pmacctd.conf");
+    let log = dir.join("pmacctd.log");
+    let mut c = format!(
+        "daemonize: false\npcap_savefile: {}\npcap_savefile_wait: true\nplugins: nfprobe\n\
+         nfprobe_receiver: 127.0.0.1:{port}\nnfprobe_version: {version}\nnfprobe_maxflows: 1000000\n\
+         aggregate: src_host, dst_host, src_port, dst_port, proto, tos\nlogfile: {}\n",
+        pcap.display(),
+        log.display()
+    );
+    if let Some(s) = sampling {
+        c.push_str(&format!("sampling_rate: {s}\n"));
+    }
+    std::fs::write(&conf, c).unwrap();
+    let mut core = Command::new("pmacctd")
+        .arg("-f")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("pmacctd to read the capture", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("finished reading PCAP capture file")
+    });
+    // SIGINT to the plugin and the core flushes every flow (SIGTERM would lose them).
+    Command::new("pkill")
+        .args(["-INT", "-P", &core.id().to_string()])
+        .status()
+        .unwrap();
+    Command::new("kill")
+        .args(["-INT", &core.id().to_string()])
+        .status()
+        .unwrap();
+    core.wait().unwrap();
+    wait_until("the nfprobe plugin to exit", || {
+        !Command::new("pgrep")
+            .args(["-f", &conf.display().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    });
+}
+
+/// Per-source (bytes, packets, records) from raw flows and from the src_addr windows (direct SQL).
+fn stored(url: &str, db: &str, scaled: bool) -> (Sums, Sums) {
+    let (b, p) = if scaled {
+        ("bytes_scaled", "packets_scaled")
+    } else {
+        ("bytes", "packets")
+    };
+    let flows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(src_addr), sum({b}), sum({p}), count() FROM flows GROUP BY src_addr FORMAT TSV"
+        ),
+    ));
+    let (wb, wp) = if scaled {
+        ("bytes", "packets")
+    } else {
+        ("bytes_unscaled", "packets_unscaled")
+    };
+    let windows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(addr_a), sum({wb}), sum({wp}), sum(flows) FROM window_top \
+             WHERE dimension = 'src_addr' AND is_other = 0 GROUP BY addr_a FORMAT TSV"
+        ),
+    ));
+    let other = sql(
+        url,
+        db,
+        "SELECT sum(bytes) FROM window_top WHERE dimension = 'src_addr' AND is_other = 1 FORMAT TSV",
+    );
+    assert!(
+        matches!(other.trim(), "" | "0"),
+        "every source is in the top N, so 'other' is empty: {other}"
+    );
+    (flows, windows)
+}
+
+/// `sluice report top-talkers --by src` as JSON: the sources in order with their bytes.
+fn report_top10(dir: &Path, url: &str, db: &str) -> Vec<(IpAddr, u64)> {
+    let out = Command::new(SLUICE)
+        .args([
+            "report",
+            "top-talkers",
+            "--by",
+            "src",
+            "--last",
+            "24h",
+            "--limit",
+            "10",
+            "--format",
+            "json",
+        ])
+        .args(["--clickhouse-url", url, "--database", db, "--source", "raw"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().expect("report rows");
+    rows.iter()
+        .filter(|r| r["other"].as_bool() != Some(true))
+        .map(|r| {
+            let src = r["key"]
+                .as_str()
+                .or(r["src"].as_str())
+                .expect("a source column");
+            (src.parse().unwrap(), r["bytes"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+fn only_bytes_packets(s: &Sums) -> HashMap<IpAddr, (u64, u64)> {
+    s.iter().map(|(a, v)| (*a, (v.0, v.1))).collect()
+}
+
+fn assert_same_top10(what: &str, got: &Sums, want: &Sums) {
+    assert_eq!(
+        top_groups(got, 10),
+        top_groups(want, 10),
+        "{what}: top 10 sources by bytes"
+    );
+}
+
+fn check_report(dir: &Path, url: &str, db: &str, want: &Sums) {
+    let rows = report_top10(dir, url, db);
+    assert_eq!(rows.len(), 10);
+    for (a, b) in &rows {
+        assert_eq!(Some(*b), want.get(a).map(|w| w.0), "report bytes for {a}");
+    }
+    let mut by_bytes: Vec<u64> = want.values().map(|w| w.0).collect();
+    by_bytes.sort_unstable_by(|a, b| b.cmp(a));
+    let got: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(got, by_bytes[..10].to_vec(), "report order");
+}
+
+struct Case {
+    name: &'static str,
+    exporter: &'static str,
+    version: &'static str,
+}
+
+#[test]
+fn real_exporters_to_clickhouse_give_the_truth() {
+    let Some(url) = clickhouse_url() else { return };
+    if !(have("softflowd") && have("pmacctd") && have("tcpdump") && have("tshark") && have("curl"))
+    {
+        return;
+    }
+    let root = tmpdir("traffic");
+    let (pcap, truth) = traffic(&root);
+    let v4_truth: Sums = truth
+        .iter()
+        .filter(|(a, _)| a.is_ipv4())
+        .map(|(a, v)| (*a, *v))
+        .collect();
+    let cases = [
+        Case {
+            name: "softflowd_v5",
+            exporter: "softflowd",
+            version: "5",
+        },
+        Case {
+            name: "softflowd_v9",
+            exporter: "softflowd",
+            version: "9",
+        },
+        Case {
+            name: "softflowd_ipfix",
+            exporter: "softflowd",
+            version: "10",
+        },
+        Case {
+            name: "pmacct_v9",
+            exporter: "pmacct",
+            version: "9",
+        },
+        Case {
+            name: "pmacct_ipfix",
+            exporter: "pmacct",
+            version: "10",
+        },
+    ];
+    for case in cases {
+        let dir = tmpdir(case.name);
+        let db = format!("e2e_{}_{}", case.name, std::process::id());
+        let sluice = Collector::start(&dir, &url, &db);
+        let want = if case.exporter == "softflowd" {
+            let cap = Capture::start(&dir, sluice.port);
+            softflowd(&pcap, sluice.port, case.version);
+            let reference = cap.stop(sluice.port);
+            let log = std::fs::read_to_string(dir.join("tcpdump.log")).unwrap();
+            assert!(
+                log.lines().any(|l| l == "0 packets dropped by kernel"),
+                "{}: the capture lost packets: {log}",
+                case.name
+            );
+            // The reference decoder agrees with the truth (v5 carries IPv4 only).
+            let t = if case.version == "5" {
+                &v4_truth
+            } else {
+                &truth
+            };
+            assert_eq!(
+                only_bytes_packets(&reference),
+                only_bytes_packets(t),
+                "{}: tshark vs truth",
+                case.name
+            );
+            reference
+        } else {
+            pmacctd(
+                &dir,
+                &pcap,
+                sluice.port,
+                case.version.parse().unwrap(),
+                None,
+            );
+            truth.clone()
+        };
+        let records: u64 = want.values().map(|w| w.2).sum();
+        if case.exporter == "softflowd" {
+            wait_until("sluice to decode every exported record", || {
+                sluice.records() >= records
+            });
+        } else {
+            // pmacct's record count is not in the truth: wait until the count stops moving.
+            let mut last = u64::MAX;
+            wait_until("sluice to decode every exported record", || {
+                std::thread::sleep(Duration::from_millis(300));
+                let n = sluice.records();
+                let done = n > 0 && n == last;
+                last = n;
+                done
+            });
+        }
+        sluice.stop();
+        let (flows, windows) = stored(&url, &db, false);
+        let cmp = |s: &Sums| {
+            if case.exporter == "softflowd" {
+                s.clone()
+            } else {
+                only_bytes_packets(s)
+                    .into_iter()
+                    .map(|(a, (b, p))| (a, (b, p, 0)))
+                    .collect()
+            }
+        };
+        let want_cmp = cmp(&want);
+        assert_eq!(cmp(&flows), want_cmp, "{}: flows per source", case.name);
+        assert_eq!(
+            cmp(&windows),
+            want_cmp,
+            "{}: window_top per source",
+            case.name
+        );
+        assert_same_top10(case.name, &flows, &want);
+        assert_same_top10(case.name, &windows, &want);
+        check_report(&dir, &url, &db, &want);
+        sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+    }
+}
+
+#[test]
+fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data() {
+    let Some(url) = clickhouse_url() else { return };
+    if !(have("pmacctd") && have("curl")) {
+        return;
+    }
+    let dir = tmpdir("sampled");
+    let (pcap, truth) = traffic(&dir);
+    let db = format!("e2e_sampled_{}", std::process::id());
+    let sluice = Collector::start(&dir, &url, &db);
+    pmacctd(&dir, &pcap, sluice.port, 9, Some(10));
+    let mut last = u64::MAX;
+    wait_until("sluice to decode every exported record", || {
+        std::thread::sleep(Duration::from_millis(300));
+        let n = sluice.records();
+        let done = n > 0 && n == last;
+        last = n;
+        done
+    });
+    sluice.stop();
+    let provenance = sql(
+        &url,
+        &db,
+        "SELECT sampling_source, sampling_rate, count() FROM flows GROUP BY sampling_source, sampling_rate FORMAT TSV",
+    );
+    let rows: Vec<Vec<&str>> = provenance
+        .lines()
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "one provenance for every record: {provenance}"
+    );
+    assert_eq!(
+        (rows[0][0], rows[0][1]),
+        ("options_data", "10"),
+        "{provenance}"
+    );
+    let (flows, windows) = stored(&url, &db, true);
+    let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
+    let (tb, tp) = total(&truth);
+    let (fb, fp) = total(&flows);
+    // 1-in-10 packet sampling of 20,000 packets keeps about 2,000: the packet estimate's relative
+    // standard error is about sqrt(0.9 / 2000) = 2.1%. Allow four of them.
+    let rel = |a: u64, b: u64| (a as f64 - b as f64).abs() / b as f64;
+    assert!(rel(fp, tp) < 0.085, "packets: scaled {fp} vs truth {tp}");
+    assert!(rel(fb, tb) < 0.085, "bytes: scaled {fb} vs truth {tb}");
+    assert_eq!(
+        total(&windows),
+        (fb, fp),
+        "windows hold the same scaled totals as the raw flows"
+    );
+    // The heaviest source (Zipf rank 1) is large enough to check on its own.
+    let (top, t) = truth.iter().max_by_key(|(_, v)| v.0).unwrap();
+    let f = flows[top];
+    let sigma = (0.9 / (t.1 as f64 / 10.0)).sqrt();
+    assert!(
+        rel(f.1, t.1) < 4.0 * sigma,
+        "top source {top}: packets {} vs {}",
+        f.1,
+        t.1
+    );
+    sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+}
