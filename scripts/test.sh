@@ -20,8 +20,11 @@ fi
 export SLUICE_SHARED_DIR="${SLUICE_SHARED_DIR:-$(cd .. && pwd)/shared}"
 export RUST_BACKTRACE=1
 
+# Benchmarks are not tests: they are built (so they stay compilable) but run only by `cargo bench`.
 if command -v cargo-nextest >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --all-targets --no-fail-fast
+  cargo build --workspace --benches --quiet
+  cargo test --workspace --doc --quiet
+  exec cargo nextest run --workspace --lib --bins --tests --no-fail-fast
 else
-  exec cargo test --workspace --all-targets --no-fail-fast
+  exec cargo test --workspace --lib --bins --tests --doc --no-fail-fast
 fi
