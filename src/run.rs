@@ -631,8 +631,17 @@ async fn run_pipeline(
             Ok(())
         }
         SinkChoice::Clickhouse(cfg) => {
-            let inner = schema::ClickhouseWriter::connect(&cfg)
+            // Healthcheck, CREATE DATABASE IF NOT EXISTS and pending migrations, then the writer.
+            let prepared = schema::prepare(&cfg)
                 .await
+                .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
+            tracing::info!(
+                version = %prepared.version,
+                tier = %prepared.tier,
+                migrations_applied = ?prepared.applied,
+                "clickhouse ready"
+            );
+            let inner = schema::ClickhouseWriter::start(&cfg, prepared.client, prepared.tier)
                 .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
             let s = Metered {
                 inner,
