@@ -33,8 +33,14 @@ fuzz_target!(|data: &[u8]| {
         // The payload is a view into the frame, never past its end.
         let f = frame.as_ptr_range();
         let p = d.payload.as_ptr_range();
-        assert!(f.start <= p.start && p.end <= f.end, "payload outside the frame");
-        assert!(d.payload.len() + 8 <= frame.len(), "no room for a UDP header");
+        assert!(
+            f.start <= p.start && p.end <= f.end,
+            "payload outside the frame"
+        );
+        assert!(
+            d.payload.len() + 8 <= frame.len(),
+            "no room for a UDP header"
+        );
         assert_eq!(d.src.is_ipv4(), d.dst.is_ipv4(), "mixed address families");
         assert!(KNOWN.contains(&lt), "unknown link type {lt} accepted");
     }

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use collector::decoder::Summary;
 use collector::record::{flags, to_v6};
-use collector::{DecoderConfig, Decoder, DecoderSettings, FlowRecord};
+use collector::{Decoder, DecoderConfig, DecoderSettings, FlowRecord};
 
 /// Exporter addresses the control byte picks from.
 pub const EXPORTERS: [&str; 4] = ["192.0.2.1", "192.0.2.2", "2001:db8::1", "198.51.100.7"];
@@ -113,9 +113,19 @@ pub fn run(version: u16, data: &[u8]) {
 
 fn check_summary(sum: &Summary, version: u16, recs: &[FlowRecord]) {
     assert_eq!(sum.version, version);
-    assert_eq!(sum.records as usize, recs.len(), "summary counts what was pushed");
-    let replayed = recs.iter().filter(|r| r.flags & flags::REPLAYED != 0).count();
-    assert_eq!(sum.replayed as usize, replayed, "replayed records are flagged");
+    assert_eq!(
+        sum.records as usize,
+        recs.len(),
+        "summary counts what was pushed"
+    );
+    let replayed = recs
+        .iter()
+        .filter(|r| r.flags & flags::REPLAYED != 0)
+        .count();
+    assert_eq!(
+        sum.replayed as usize, replayed,
+        "replayed records are flagged"
+    );
     if version == 5 {
         assert_eq!(sum.templates, 0);
         assert_eq!(sum.held, 0);
