@@ -324,3 +324,61 @@ fn sflow_listener_counts_datagrams_as_unsupported() {
     assert_eq!(count_in_log(&log, "records"), 0, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_loops_resend_the_capture_unchanged_and_in_order() {
+    let Some(shared) = shared_dir() else { return };
+    let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
+    let mut want: Vec<Vec<u8>> = Vec::new();
+    collector::capture::for_each_datagram(&pcap, Some(9901), |_, d| want.push(d.payload.to_vec()))
+        .unwrap();
+    assert!(!want.is_empty());
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let port = rx.local_addr().unwrap().port();
+    let n = want.len() * 2;
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while got.len() < n {
+            match rx.recv(&mut buf) {
+                Ok(len) => got.push(buf[..len].to_vec()),
+                Err(_) => break,
+            }
+        }
+        got
+    });
+    let out = Command::new(SLUICE)
+        .arg("replay")
+        .arg(&pcap)
+        .args(["--to", &format!("127.0.0.1:{port}")])
+        .args(["--port", "9901", "--loop", "2", "--rate", "10000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), n);
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g, &want[i % want.len()], "datagram {i}");
+    }
+}
+
+#[test]
+fn replay_refuses_a_non_loopback_target() {
+    let out = Command::new(SLUICE)
+        .args(["replay", "/nonexistent.pcap", "--to", "192.0.2.1:2055"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+    let out = Command::new(SLUICE)
+        .args(["blast", "--to", "192.0.2.1:2055", "--duration", "0.1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+}
