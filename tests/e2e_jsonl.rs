@@ -45,8 +45,19 @@ impl Collector {
     }
 
     fn start_with(name: &str, protocol: &str, allowed: &str) -> Collector {
+        Self::launch(name, protocol, allowed, true)
+    }
+
+    /// Start again in the directory of an earlier run, keeping its state file.
+    fn start_keep(name: &str) -> Collector {
+        Self::launch(name, "netflow", "127.0.0.0/8", false)
+    }
+
+    fn launch(name: &str, protocol: &str, allowed: &str, fresh: bool) -> Collector {
         let dir = std::env::temp_dir().join(format!("sluice-e2e-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        if fresh {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_udp_port();
         let cfg = format!(
@@ -381,4 +392,82 @@ fn replay_refuses_a_non_loopback_target() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+}
+
+/// Whether a NetFlow v9 datagram holds no template or options-template FlowSet.
+fn v9_data_only(d: &[u8]) -> bool {
+    let mut at = 20;
+    while at + 4 <= d.len() {
+        let id = u16::from_be_bytes([d[at], d[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([d[at + 2], d[at + 3]]));
+        if id < 256 {
+            return false;
+        }
+        if len < 4 {
+            break;
+        }
+        at += len;
+    }
+    true
+}
+
+#[test]
+fn templates_saved_at_shutdown_decode_data_after_a_restart() {
+    let Some(shared) = shared_dir() else { return };
+    let pcap = shared.join("corpus/synthetic-a/softflowd-v9.pcap");
+    let mut all: Vec<Vec<u8>> = Vec::new();
+    collector::capture::for_each_datagram(&pcap, Some(9902), |_, d| all.push(d.payload.to_vec()))
+        .unwrap();
+    // Records carried by data-only datagrams, as the decoder counts them with every template known.
+    let mut decoder = collector::Decoder::new(collector::DecoderSettings::default());
+    let mut sink = Vec::new();
+    let mut data_only = Vec::new();
+    let mut want = 0u64;
+    for d in &all {
+        let s = decoder
+            .decode(
+                "127.0.0.1".parse().unwrap(),
+                d,
+                1_800_000_000_000,
+                &mut sink,
+            )
+            .unwrap();
+        if v9_data_only(d) {
+            want += u64::from(s.records);
+            data_only.push(d.clone());
+        }
+    }
+    assert!(want > 0 && data_only.len() < all.len());
+
+    let send = |port: u16| {
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (i, d) in data_only.iter().enumerate() {
+            tx.send_to(d, ("127.0.0.1", port)).unwrap();
+            if i % 64 == 63 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+
+    // First run learns the templates from the full capture and saves them at shutdown.
+    let first = Collector::start("persist");
+    let state_dir = first.dir.clone();
+    replay(&first, &pcap, 9902);
+    let (_, log) = first.stop();
+    assert!(log.contains("template state saved"), "{log}");
+
+    // Second run, same state file: data without templates decodes at once.
+    let second = Collector::start_keep("persist");
+    send(second.port);
+    let (dir, log) = second.stop();
+    assert_eq!(count_in_log(&log, "records"), want, "{log}");
+    assert_eq!(read_output(&dir.join("out.jsonl")).flow_lines, want);
+
+    // Control: without the saved state, the same data decodes to nothing.
+    std::fs::remove_file(state_dir.join("templates.json")).unwrap();
+    let third = Collector::start_keep("persist");
+    send(third.port);
+    let (dir, log) = third.stop();
+    assert_eq!(count_in_log(&log, "records"), 0, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
