@@ -54,6 +54,16 @@ impl Collector {
     }
 
     fn launch(name: &str, protocol: &str, allowed: &str, fresh: bool) -> Collector {
+        Self::launch_metrics(name, protocol, allowed, fresh, 0)
+    }
+
+    fn launch_metrics(
+        name: &str,
+        protocol: &str,
+        allowed: &str,
+        fresh: bool,
+        metrics_port: u16,
+    ) -> Collector {
         let dir = std::env::temp_dir().join(format!("sluice-e2e-{}-{name}", std::process::id()));
         if fresh {
             let _ = std::fs::remove_dir_all(&dir);
@@ -80,8 +90,11 @@ path = "{out}"
 raw_flows = true
 
 [metrics]
-enabled = false
+enabled = {metrics_enabled}
+listen = "127.0.0.1:{metrics_port}"
+interval_ms = 200
 "#,
+            metrics_enabled = metrics_port != 0,
             state = dir.join("templates.json").display(),
             out = dir.join("out.jsonl").display(),
         );
@@ -469,5 +482,61 @@ fn templates_saved_at_shutdown_decode_data_after_a_restart() {
     send(third.port);
     let (dir, log) = third.stop();
     assert_eq!(count_in_log(&log, "records"), 0, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn metric(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+#[test]
+fn metrics_endpoint_counts_datagrams_and_records_per_exporter() {
+    let Some(shared) = shared_dir() else { return };
+    let pcap = shared.join("corpus/synthetic-a/softflowd-ipfix.pcap");
+    let mut datagrams = 0u64;
+    collector::capture::for_each_datagram(&pcap, Some(9903), |_, _| datagrams += 1).unwrap();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Collector::launch_metrics("metrics", "netflow", "127.0.0.0/8", true, metrics_port);
+    replay(&c, &pcap, 9903);
+    let series = r#"sluice_exporter_datagrams_total{exporter="127.0.0.1"}"#;
+    let mut text = String::new();
+    // Poll until the workers' next report lands (readiness, with a generous cap).
+    for _ in 0..200 {
+        text = http_get(metrics_port, "/metrics");
+        if metric(&text, series) == Some(datagrams) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(&text, series), Some(datagrams), "{text}");
+    let records = metric(
+        &text,
+        r#"sluice_exporter_records_total{exporter="127.0.0.1"}"#,
+    );
+    assert!(records.is_some_and(|r| r > 0), "{text}");
+    assert_eq!(metric(&text, "sluice_queue_drops_total"), Some(0), "{text}");
+    assert_eq!(
+        metric(&text, "sluice_kernel_drops_total"),
+        Some(0),
+        "{text}"
+    );
+    assert!(text.contains("sluice_exporter_templates{"), "{text}");
+    let (dir, log) = c.stop();
+    assert_eq!(Some(count_in_log(&log, "records")), records, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
