@@ -174,20 +174,26 @@ for c in $ONLY; do
     got=${got:-0}
     lost=$(( sent - got ))
     ok=LOSS
-    # The sender must also have reached the rate (within 5%), or the step says nothing.
-    if [ "$lost" -eq 0 ] && [ "$achieved" -ge $(( r * 95 / 100 )) ]; then ok=clean; fi
-    if [ "$lost" -eq 0 ] && [ "$ok" != clean ]; then ok="sender-limited($achieved/s)"; fi
-    printf '%-12s %8s %10s %10s %10s %10s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$ok" | tee -a "$WORK/steps.txt"
-    if [ "$ok" = clean ]; then
-      BEST[$c]=$r; BEST_RPS[$c]=$(( sent_rec / STEP ))
-    elif [ "$lost" -ne 0 ]; then
+    # What counts is the rate the sender reached (it may fall short of the target on a busy
+    # machine); a step below 95% of its target is marked sender-limited.
+    if [ "$lost" -eq 0 ]; then
+      ok=clean
+      [ "$achieved" -ge $(( r * 95 / 100 )) ] || ok="clean(sender-limited)"
+    fi
+    printf '%-12s %8s %10s %10s %10s %10s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$ok ${achieved}/s" | tee -a "$WORK/steps.txt"
+    if [ "$lost" -eq 0 ]; then
+      if [ "$achieved" -gt "${BEST[$c]}" ]; then
+        BEST[$c]=$achieved; BEST_RPS[$c]=$(echo "$line" | kv records_per_sec)
+      fi
+    else
+      NOTE[$c]="first loss at target $r/s (sent ${achieved}/s, lost $lost of $sent)"
       break
     fi
   done
 done
 
 echo
-echo "Highest clean rate ($PROTO, $EXPORTERS exporters, ~30 records/datagram, ${STEP}s steps, $(nproc) cores; $(uname -r))"
+echo "Highest rate reached with zero loss, as achieved by the sender ($PROTO, $EXPORTERS exporters, ~30 records/datagram, ${STEP}s steps, $(nproc) cores; $(uname -r))"
 printf '%-12s %14s %14s %10s %s\n' collector datagrams/s records/s vs_limit note
 limit=${BEST[sink-udp]:-0}
 for c in $ONLY; do
@@ -201,4 +207,4 @@ fi
 if [ "${BEST[nfacctd]:-0}" -gt 0 ] && [ "${BEST[sluice-null]:-0}" -gt 0 ]; then
   awk -v a="${BEST[sluice-null]}" -v b="${BEST[nfacctd]}" 'BEGIN{printf "sluice-null / nfacctd: %.2f\n", a/b}'
 fi
-echo "(a rate of 0 means not clean even at the lowest step; work files in $WORK)"
+echo "(0: not clean even at the lowest step; a collector that never lost was limited by the sender; work files in $WORK)"
