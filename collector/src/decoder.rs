@@ -1208,7 +1208,9 @@ fn rate_from(
         return Some(clamp(v));
     }
     if let Some(i) = pkt_interval.filter(|&v| v > 0) {
-        return Some(clamp((i + pkt_space.unwrap_or(0)) / i));
+        // (interval + space) / interval, in 128 bits: 8-byte encodings must not overflow.
+        let rate = (u128::from(i) + u128::from(pkt_space.unwrap_or(0))) / u128::from(i);
+        return Some(u32::try_from(rate).unwrap_or(u32::MAX));
     }
     if let (Some(s), Some(p)) = (size.filter(|&v| v > 0), population) {
         return Some(clamp(p / s).max(1));

@@ -473,7 +473,8 @@ pub fn apply(dest: Dest, v: &[u8], s: &mut Scratch) {
         Dest::PacketsTotal => s.packets_total = Some(n()),
         Dest::Protocol => r.protocol = Some(n() as u8),
         Dest::Tos => r.tos = Some(n() as u8),
-        Dest::TcpFlags => r.tcp_flags = Some(n() as u16),
+        // RFC 7125: the top four bits (the TCP data offset) must be ignored by collectors.
+        Dest::TcpFlags => r.tcp_flags = Some(n() as u16 & 0x0fff),
         Dest::SrcPort => r.src_port = Some(n() as u16),
         Dest::DstPort => r.dst_port = Some(n() as u16),
         Dest::SrcAddr => set_addr(&mut r.src_addr, v, &mut s.bad_field),
