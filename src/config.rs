@@ -520,6 +520,15 @@ impl Config {
         if m.interval_ms == 0 {
             problems.push(problem("metrics.interval_ms", "must be at least 1"));
         }
+        if let Err(e) = crate::schedule::validate_all(&self.reports) {
+            problems.push(problem("reports", format!("{e:#}")));
+        }
+        if !self.reports.is_empty() && self.clickhouse.is_none() {
+            problems.push(problem(
+                "reports",
+                "scheduled reports read ClickHouse: they need a [clickhouse] section",
+            ));
+        }
         match (decoder, aggregator, sink) {
             (Some(decoder), Some(aggregator), Some(sink)) if problems.is_empty() => {
                 Ok(ValidatedConfig {

@@ -42,16 +42,46 @@ pub struct RunArgs {
 
 /// Runs `sluice run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let cfg = Config::load(&args.config)
-        .and_then(|c| c.validate())
+    let raw = Config::load(&args.config)
         .map_err(|p| anyhow!("{}: invalid config:\n{p}", args.config.display()))?;
+    let cfg = raw
+        .validate()
+        .map_err(|p| anyhow!("{}: invalid config:\n{p}", args.config.display()))?;
+    // `validate` checked the [[reports]] and that they have a [clickhouse] section to read.
+    let scheduled = match raw.clickhouse.as_ref() {
+        Some(ch) if !raw.reports.is_empty() => Some((
+            crate::schedule::validate_all(&raw.reports)?,
+            ch.validate().map_err(|e| anyhow!("{e}"))?,
+        )),
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("sluice-rt")
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    rt.block_on(serve(cfg))
+    rt.block_on(async move {
+        // Scheduled reports only read ClickHouse and run on their own task: they never hold up
+        // ingest, and aborting one mid-run leaves no partial file (files are renamed into place).
+        let scheduler = match scheduled {
+            Some((reports, ch)) => {
+                tracing::info!(reports = reports.len(), "scheduled reports active");
+                let client = schema::build_client(&ch)?;
+                Some(crate::schedule::spawn_scheduler(
+                    reports,
+                    client,
+                    std::future::pending(),
+                ))
+            }
+            None => None,
+        };
+        let res = serve(cfg).await;
+        if let Some(h) = scheduler {
+            h.abort();
+        }
+        res
+    })
 }
 
 /// State shared between the workers and the control tasks (never touched per datagram).

@@ -99,3 +99,27 @@ fn a_missing_file_exits_2_and_a_valid_one_0() {
     let p = temp_file("empty.toml", "");
     assert_eq!(check(&p).status.code(), Some(0));
 }
+
+#[test]
+fn scheduled_reports_are_checked_with_the_config() {
+    let bad_cron = temp_file(
+        "bad-cron.toml",
+        "[output]\nsink = \"null\"\n[clickhouse]\nurl = \"http://127.0.0.1:8123\"\n\
+         [[reports]]\nname = \"x\"\nschedule = \"61 * * * *\"\nkind = \"top-talkers\"\noutput_dir = \"/tmp/x\"\n",
+    );
+    let out = check(&bad_cron);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reports") && err.contains("61 * * * *"),
+        "{err}"
+    );
+
+    let no_server = temp_file(
+        "no-server.toml",
+        "[output]\nsink = \"null\"\n[[reports]]\nname = \"x\"\nschedule = \"0 7 * * *\"\nkind = \"protocols\"\noutput_dir = \"/tmp/x\"\n",
+    );
+    let out = check(&no_server);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need a [clickhouse] section"));
+}
