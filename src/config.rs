@@ -16,7 +16,7 @@ use collector::{Cidr, DecoderConfig, DecoderSettings};
 use serde::Deserialize;
 
 /// The whole `sluice.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// UDP listeners, receive workers, the exporter allowlist and template persistence.
@@ -44,7 +44,7 @@ pub struct Config {
 }
 
 /// Which export protocol a listener expects (for labels and for sFlow, which is not decoded yet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListenProtocol {
     /// NetFlow v5/v9 (conventionally port 2055). The decoder detects the version from the
@@ -69,7 +69,7 @@ impl ListenProtocol {
 }
 
 /// One UDP listener.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// Address and port to bind, e.g. `0.0.0.0:2055` or `[::]:4739`.
@@ -80,7 +80,7 @@ pub struct ListenerConfig {
 }
 
 /// The `[listen]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
     /// UDP listeners. Default: NetFlow on 0.0.0.0:2055 and IPFIX on 0.0.0.0:4739.
@@ -173,7 +173,7 @@ impl Default for ListenConfig {
 }
 
 /// Which sink receives the pipeline's output.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SinkKind {
     /// Count and discard (benchmarks).
@@ -186,7 +186,7 @@ pub enum SinkKind {
 }
 
 /// The `[output]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// `null`, `jsonl` or `clickhouse`.
@@ -222,7 +222,7 @@ impl Default for OutputConfig {
 }
 
 /// The `[metrics]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve Prometheus metrics at all.
@@ -611,11 +611,17 @@ pub enum ConfigCommand {
         /// The config file.
         file: PathBuf,
     },
+    /// Print the reference of every config field (Markdown), from the config types' doc comments.
+    Reference,
 }
 
 /// Runs `sluice config ...`.
 pub fn run(cmd: &ConfigCommand) -> i32 {
     match cmd {
+        ConfigCommand::Reference => {
+            print!("{}", crate::config_ref::markdown());
+            0
+        }
         ConfigCommand::Check { file } => {
             let text = match std::fs::read_to_string(file) {
                 Ok(t) => t,

@@ -4,6 +4,7 @@ use clap::Parser;
 
 mod blast;
 mod config;
+mod config_ref;
 mod decode_cmd;
 mod metrics;
 mod migrate_cmd;

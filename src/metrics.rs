@@ -1,6 +1,6 @@
 //! Prometheus metrics of `sluice run`: every name, and how pipeline counters become metrics.
 //!
-//! Owns: the metric names (listed with their meaning in `docs/metrics.md`), the HTTP endpoint
+//! Owns: the metric names (listed with their meaning in README.md, Metrics), the HTTP endpoint
 //! (`metrics-exporter-prometheus`, `/metrics`), and the publishers that turn snapshots of the
 //! decoders' per-exporter [`collector::Stats`], the receive workers' counters, the aggregator's
 //! [`AggregatorStats`] and the sink's counters into metric values.
@@ -67,7 +67,7 @@ fn describe() {
     }
 }
 
-/// Every counter with its help text (the same list is in `docs/metrics.md`).
+/// Every counter with its help text (the same list is in README.md, Metrics).
 pub const COUNTERS: &[(&str, &str)] = &[
     (
         "sluice_exporter_datagrams_total",
@@ -412,9 +412,9 @@ mod tests {
 
     #[test]
     fn docs_list_every_metric() {
-        let doc = include_str!("../docs/metrics.md");
+        let doc = include_str!("../README.md");
         for (n, _) in COUNTERS.iter().chain(GAUGES) {
-            assert!(doc.contains(n), "docs/metrics.md lacks {n}");
+            assert!(doc.contains(n), "README.md (Metrics) lacks {n}");
         }
     }
 }

@@ -37,7 +37,7 @@ use schema::reports::{
 use serde::{Deserialize, Serialize};
 
 /// One `[[reports]]` entry of the config file.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledReport {
     /// Name: 1-64 characters of `[A-Za-z0-9_-]`; used in file names and in the webhook summary.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::output::Dimension;
 
 /// Which time of a flow decides its window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeKey {
     /// The flow's start time (`flow_start`).
@@ -26,7 +26,7 @@ pub enum TimeKey {
 }
 
 /// How the aggregator cuts flows into windows and what it keeps per window.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregatorConfig {
     /// Window length in seconds. Windows are tumbling and aligned to multiples of this length since

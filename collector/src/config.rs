@@ -9,7 +9,7 @@ use crate::cidr::Cidr;
 use crate::template::EnterpriseMap;
 
 /// Decoder settings as written in the config file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecoderConfig {
     /// Seconds after which a template that was not refreshed is forgotten.
@@ -50,7 +50,7 @@ pub struct DecoderConfig {
 }
 
 /// A sampling rate forced for exporters in a prefix.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamplingOverride {
     /// Exporter address prefix, e.g. `192.0.2.0/24` or `2001:db8::1`.
@@ -60,7 +60,7 @@ pub struct SamplingOverride {
 }
 
 /// A vendor field mapped onto a standard information element.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnterpriseField {
     /// Private enterprise number.

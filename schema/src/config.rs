@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// What to do with a new batch when the disk spool is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpoolFullPolicy {
     /// Drop the new batch and count it (`spool_dropped_batches`, `spool_dropped_rows`). Intake never
@@ -28,7 +28,7 @@ pub enum SpoolFullPolicy {
 
 /// How long each table keeps data, in days. Modern servers enforce it with TTL; on legacy servers the
 /// application drops whole partitions ([`crate::drop_expired_partitions`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionConfig {
     /// Raw flows (`flows`), days.
@@ -70,7 +70,7 @@ impl Default for RetentionConfig {
 }
 
 /// The `[clickhouse]` section of the sluice config.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
     /// Server URL, `http://` or `https://` (https uses rustls with the webpki roots). No credentials
