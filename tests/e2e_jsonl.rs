@@ -12,17 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Sums, read_sums, shared_dir};
+use common::{Sums, free_udp_port, read_sums, shared_dir, top_groups};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `::ffff:a.b.c.d` and `a.b.c.d` are the same source.
 fn norm(s: &str) -> IpAddr {
@@ -181,24 +173,6 @@ fn read_output(path: &Path) -> Seen {
         }
     }
     seen
-}
-
-/// The first `n` sources by bytes as a sequence of groups of equal bytes (a group that straddles
-/// rank `n` is taken whole), so that ties in either ordering compare equal.
-fn top_groups(sums: &Sums, n: usize) -> Vec<(u64, BTreeSet<IpAddr>)> {
-    let mut rows: Vec<(u64, IpAddr)> = sums.iter().map(|(a, s)| (s.0, *a)).collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut groups: Vec<(u64, BTreeSet<IpAddr>)> = Vec::new();
-    for (taken, (bytes, addr)) in rows.into_iter().enumerate() {
-        match groups.last_mut() {
-            Some(g) if g.0 == bytes => {
-                g.1.insert(addr);
-            }
-            _ if taken >= n => break,
-            _ => groups.push((bytes, BTreeSet::from([addr]))),
-        }
-    }
-    groups
 }
 
 fn diff(what: &str, got: &Sums, want: &Sums) -> Vec<String> {
