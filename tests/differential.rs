@@ -619,10 +619,9 @@ fn netflow_parser_clears_reserved_tcp_flag_bits() {
 
 /// The top four bits of the 16-bit tcpControlBits are where the TCP header keeps its data
 /// offset; RFC 7125 says they "MUST be exported as zero and MUST be ignored by the collector".
-/// netflow_parser ignores them; sluice currently keeps them (0x5012 stays 0x5012). tshark
+/// Both decoders clear them (sluice since c70c28c; this test found it keeping 0x5012). tshark
 /// shows the nibble as "Zero (Header Length): 0x5" and the flags as ACK, SYN.
 #[test]
-#[ignore = "sluice bug reported to the decoder owner: template.rs apply(Dest::TcpFlags) must mask 0x0FFF"]
 fn tcp_flags_data_offset_bits_are_ignored() {
     let t = Template::new(
         300,

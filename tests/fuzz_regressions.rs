@@ -19,11 +19,10 @@ fn decode(datagram: &[u8]) -> Vec<FlowRecord> {
 
 /// Found by `decode_ipfix`: samplingPacketInterval (IE 305) and samplingPacketSpace (IE 306) are
 /// unsigned32 in the IANA registry, but an exporter may send them 8 bytes wide. The rate is
-/// (interval + space) / interval; `rate_from` in collector/src/decoder.rs adds the two as u64,
-/// which overflows (a panic with overflow checks, a wrong rate without). The exact rate here is
-/// floor((2^64 - 1 + 1) / (2^64 - 1)) = 1.
+/// (interval + space) / interval; `rate_from` in collector/src/decoder.rs added the two as u64,
+/// which overflowed (a panic with overflow checks, a wrong rate without; fixed in c70c28c by
+/// computing in 128 bits). The exact rate here is floor((2^64 - 1 + 1) / (2^64 - 1)) = 1.
 #[test]
-#[ignore = "decoder bug reported to its owner: rate_from adds interval + space unchecked (decoder.rs:1211 at 36c5f16)"]
 fn in_record_packet_interval_and_space_near_u64_max_do_not_overflow() {
     let t = Template::new(
         300,
@@ -60,7 +59,6 @@ fn in_record_packet_interval_and_space_near_u64_max_do_not_overflow() {
 /// The same overflow reached through options data: a sampler announced with an 8-byte
 /// samplingPacketInterval of 2^64 - 1 and a space of 1.
 #[test]
-#[ignore = "decoder bug reported to its owner: rate_from adds interval + space unchecked (decoder.rs:1211 at 36c5f16)"]
 fn options_packet_interval_and_space_near_u64_max_do_not_overflow() {
     let opts = Template::options(
         400,
