@@ -662,17 +662,30 @@ async fn run_pipeline(
         }
         SinkChoice::Clickhouse(cfg) => {
             // Healthcheck, CREATE DATABASE IF NOT EXISTS and pending migrations, then the writer.
-            let prepared = schema::prepare(&cfg)
-                .await
-                .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
-            tracing::info!(
-                version = %prepared.version,
-                tier = %prepared.tier,
-                migrations_applied = ?prepared.applied,
-                "clickhouse ready"
-            );
-            let inner = schema::ClickhouseWriter::start(&cfg, prepared.client, prepared.tier)
-                .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
+            let inner = match schema::prepare(&cfg).await {
+                Ok(prepared) => {
+                    tracing::info!(
+                        version = %prepared.version,
+                        tier = %prepared.tier,
+                        migrations_applied = ?prepared.applied,
+                        "clickhouse ready"
+                    );
+                    schema::ClickhouseWriter::start(&cfg, prepared.client, prepared.tier)
+                }
+                // The server is down (or not up yet): collect anyway, into the disk spool; the
+                // writer prepares the server and replays the spool once it answers.
+                Err(schema::PrepareError::Connect(
+                    e @ schema::connection::ConnectError::Unreachable { .. },
+                )) => {
+                    tracing::warn!(
+                        "{e}; collecting into the spool at {} until it answers",
+                        cfg.spool_dir.display()
+                    );
+                    schema::ClickhouseWriter::start_deferred(&cfg)
+                }
+                Err(e) => return Err(SinkError::Other(format!("clickhouse: {e}"))),
+            }
+            .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
             let s = Metered {
                 inner,
                 name: "clickhouse",

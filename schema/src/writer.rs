@@ -30,6 +30,13 @@
 //! the legacy tier such a retry stores the batch twice; this only happens when a reply is lost
 //! after the commit (not when the server is down or refuses the connection).
 //!
+//! # Starting while the server is down
+//!
+//! [`ClickhouseWriter::start_deferred`] starts without a server: batches go to the spool, and the
+//! first insert attempt (with the usual backoff) runs the healthcheck, creates the database and
+//! applies migrations ([`crate::prepare`]); only then is the tier known and the spool replayed. So a
+//! collector that comes up before its database loses nothing.
+//!
 //! # Flush and shutdown
 //!
 //! `flush` seals every open batch and then drains the spool for up to `flush_timeout_ms`; what the
@@ -198,7 +205,7 @@ pub struct ClickhouseWriter {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
-    tier: Tier,
+    tier: Option<Tier>,
 }
 
 impl Drop for ClickhouseWriter {
@@ -259,6 +266,24 @@ impl ClickhouseWriter {
         client: Client,
         tier: Tier,
     ) -> Result<ClickhouseWriter, WriterError> {
+        Self::start_inner(cfg, client, Some(tier))
+    }
+
+    /// Start before the server is reachable: rows go to the spool until an insert attempt finds the
+    /// server, prepares it ([`crate::prepare`]: database and migrations) and learns its tier. Must
+    /// be called inside a tokio runtime.
+    pub fn start_deferred(
+        cfg: &ValidatedClickhouseConfig,
+    ) -> Result<ClickhouseWriter, WriterError> {
+        let client = connection::build_client(cfg)?;
+        Self::start_inner(cfg, client, None)
+    }
+
+    fn start_inner(
+        cfg: &ValidatedClickhouseConfig,
+        client: Client,
+        tier: Option<Tier>,
+    ) -> Result<ClickhouseWriter, WriterError> {
         let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
         let shared = Arc::new(Shared {
             c: Counters::default(),
@@ -287,19 +312,12 @@ impl ClickhouseWriter {
             attempt: 0,
             next_attempt: now,
             blocked: VecDeque::new(),
+            sweeper: None,
             instance: fastrand::u64(..),
             seq: 0,
         };
         svc.publish_spool();
-        let sweeper = match (tier, cfg.retention_sweep) {
-            (Tier::Legacy, Some(every)) => Some(tokio::spawn(retention_sweeper(
-                svc.client.clone(),
-                cfg.database.clone(),
-                cfg.retention,
-                every,
-            ))),
-            _ => None,
-        };
+        let sweeper = tier.and_then(|t| svc.sweeper_for(t));
         let task = tokio::spawn(svc.run(rx));
         Ok(ClickhouseWriter {
             tx: Some(tx),
@@ -310,8 +328,8 @@ impl ClickhouseWriter {
         })
     }
 
-    /// The tier the writer runs in.
-    pub fn tier(&self) -> Tier {
+    /// The tier the writer runs in; `None` for a deferred start (the service learns it later).
+    pub fn tier(&self) -> Option<Tier> {
         self.tier
     }
 
@@ -487,7 +505,10 @@ enum InsertError {
 
 struct Service {
     client: Client,
-    tier: Tier,
+    /// `None` until a deferred start has prepared the server.
+    tier: Option<Tier>,
+    /// The legacy retention sweep started after a deferred start.
+    sweeper: Option<JoinHandle<()>>,
     cfg: ValidatedClickhouseConfig,
     spool: Spool,
     batchers: [Batcher; 3],
@@ -504,7 +525,45 @@ struct Service {
 }
 
 impl Service {
+    /// The legacy tier's retention sweep, when configured.
+    fn sweeper_for(&self, tier: Tier) -> Option<JoinHandle<()>> {
+        match (tier, self.cfg.retention_sweep) {
+            (Tier::Legacy, Some(every)) => Some(tokio::spawn(retention_sweeper(
+                self.client.clone(),
+                self.cfg.database.clone(),
+                self.cfg.retention,
+                every,
+            ))),
+            _ => None,
+        }
+    }
+
+    /// After a deferred start: healthcheck, database, migrations; then the tier is known.
+    async fn ensure_prepared(&mut self) -> Result<Tier, InsertError> {
+        if let Some(t) = self.tier {
+            return Ok(t);
+        }
+        match crate::migrations::prepare(&self.cfg).await {
+            Ok(p) => {
+                tracing::info!(version = %p.version, tier = %p.tier, migrations_applied = ?p.applied,
+                    "clickhouse reachable: schema ready, replaying the spool");
+                self.client = p.client;
+                self.tier = Some(p.tier);
+                self.sweeper = self.sweeper_for(p.tier);
+                Ok(p.tier)
+            }
+            Err(e) => Err(InsertError::Retry(format!("clickhouse not ready: {e}"))),
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        self.serve(&mut rx).await;
+        if let Some(s) = self.sweeper.take() {
+            s.abort();
+        }
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<Cmd>) {
         loop {
             let now = Instant::now();
             let deadline = self.deadline(now);
@@ -757,7 +816,8 @@ impl Service {
         self.publish_spool();
     }
 
-    async fn insert(&self, payload: &Bytes) -> Result<(), InsertError> {
+    async fn insert(&mut self, payload: &Bytes) -> Result<(), InsertError> {
+        let tier = self.ensure_prepared().await?;
         let Some(h) = parse_header(payload) else {
             return Err(InsertError::Never(
                 "spool record with an unknown payload header".into(),
@@ -769,7 +829,7 @@ impl Service {
             .client
             .insert_formatted_with(h.table.insert_sql())
             .with_timeouts(t, t);
-        if self.tier == Tier::Modern {
+        if tier == Tier::Modern {
             ins = ins
                 .with_setting("insert_deduplication_token", h.token)
                 .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");

@@ -111,7 +111,7 @@ async fn write_corpus(url: &str, db: &str, now: i64) -> clickhouse::Client {
     let spool = tempfile::tempdir().unwrap();
     let cfg = test_config(url, db, spool.path());
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
-    assert_eq!(w.tier(), tier);
+    assert_eq!(w.tier(), Some(tier));
     let recs = gen_flows(0, 5_000, now);
     for chunk in recs.chunks(777) {
         w.send(Output::Flows(chunk.to_vec())).await.unwrap();
