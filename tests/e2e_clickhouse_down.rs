@@ -6,29 +6,10 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{Sums, free_udp_port, read_sums, shared_dir};
+use common::{Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, shared_dir, wait_until};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..1200 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("gave up waiting for {what}");
-}
 
 fn curl(args: &[&str]) -> Option<String> {
     let out = Command::new("curl")
@@ -128,15 +109,9 @@ interval_ms = 100
         .status()
         .unwrap();
     assert!(st.success());
-    let decoded = || {
-        curl(&[&format!("http://127.0.0.1:{metrics}/metrics")])
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with("sluice_exporter_records_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
-    };
-    wait_until("every record to be decoded", || decoded() == records);
+    wait_until("every record to be decoded", || {
+        metric_sum(metrics, "sluice_exporter_records_total") == records
+    });
     // The raw flows sit in the spool on disk (about 200 bytes a row).
     let spool_bytes = || {
         std::fs::read_dir(dir.join("spool"))

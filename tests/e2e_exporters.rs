@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Sums, free_udp_port, read_sums, top_groups};
+use common::{Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, top_groups, wait_until};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -109,17 +109,6 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// Poll `cond` (readiness, not a timing assertion: the cap is only a safety net).
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..1200 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("gave up waiting for {what}");
-}
-
 struct Collector {
     child: Child,
     dir: PathBuf,
@@ -130,11 +119,7 @@ struct Collector {
 impl Collector {
     fn start(dir: &Path, url: &str, db: &str) -> Collector {
         let port = free_udp_port();
-        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let metrics = free_tcp_port();
         let cfg = format!(
             r#"
 [listen]
@@ -188,15 +173,7 @@ interval_ms = 100
 
     /// Records decoded so far, from the metrics endpoint.
     fn records(&self) -> u64 {
-        let out = Command::new("curl")
-            .args(["-sS", &format!("http://127.0.0.1:{}/metrics", self.metrics)])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with("sluice_exporter_records_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        metric_sum(self.metrics, "sluice_exporter_records_total")
     }
 
     fn stop(mut self) {

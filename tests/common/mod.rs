@@ -77,3 +77,38 @@ pub fn top_groups(sums: &Sums, n: usize) -> Vec<(u64, std::collections::BTreeSet
     }
     groups
 }
+
+/// A TCP port that is free on 127.0.0.1 right now.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Poll `cond` every 50 ms (readiness, not a timing assertion: the one-minute cap is only a safety
+/// net so that a broken build fails instead of hanging).
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1200 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// The sum of every series of a metric on a running `sluice run`'s Prometheus endpoint (0 when the
+/// endpoint does not answer yet).
+pub fn metric_sum(metrics_port: u16, name: &str) -> u64 {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{metrics_port}/metrics")])
+        .output();
+    let Ok(out) = out else { return 0 };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
