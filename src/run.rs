@@ -331,20 +331,10 @@ fn merge(snaps: Vec<Snapshot>) -> Snapshot {
     out
 }
 
-/// Write a merged snapshot atomically (same format and procedure as `collector::persist::save`).
+/// Write a merged snapshot atomically (`collector::persist::write`); returns the templates saved.
 fn save_state(path: &Path, snap: Snapshot) -> anyhow::Result<usize> {
-    use std::io::Write;
-    let n = snap.templates.len();
-    let json = serde_json::to_vec(&snap)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
-    f.write_all(&json)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-    Ok(n)
+    persist::write(&snap, path)?;
+    Ok(snap.templates.len())
 }
 
 impl Worker {

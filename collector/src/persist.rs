@@ -89,12 +89,17 @@ pub enum PersistError {
 
 /// Write `decoder`'s state to `path` atomically.
 pub fn save(decoder: &Decoder, path: &Path) -> Result<(), PersistError> {
+    write(&decoder.snapshot(), path)
+}
+
+/// Write a snapshot (for instance several decoders' merged) to `path` atomically: to `PATH.tmp`,
+/// fsync, rename over `PATH`.
+pub fn write(snap: &Snapshot, path: &Path) -> Result<(), PersistError> {
     let io = |source| PersistError::Io {
         path: path.display().to_string(),
         source,
     };
-    let snap = decoder.snapshot();
-    let json = serde_json::to_vec(&snap).map_err(|e| PersistError::Format {
+    let json = serde_json::to_vec(snap).map_err(|e| PersistError::Format {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
