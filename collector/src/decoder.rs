@@ -14,6 +14,10 @@
 //! exporter scope; the NetFlow v5 header; the configured default; otherwise rate 1 marked unknown.
 
 use std::collections::{HashMap, VecDeque};
+
+/// Hash maps keyed by exporter state: seeded per process (foldhash's quality variant), several
+/// times cheaper than SipHash on the per-datagram lookups.
+type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::DecoderSettings;
@@ -116,7 +120,7 @@ pub struct ExporterStats {
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     /// Counters by exporter address.
-    pub exporters: HashMap<Ipv6Addr, ExporterStats>,
+    pub exporters: Map<Ipv6Addr, ExporterStats>,
     /// Counters of exporters past the tracking limit.
     pub overflow: ExporterStats,
 }
@@ -213,7 +217,7 @@ type ScopeKey = (Ipv6Addr, u32, u16);
 
 #[derive(Debug, Default)]
 struct Scope {
-    templates: HashMap<u16, Template>,
+    templates: Map<u16, Template>,
     samplers: Vec<(Option<u32>, u32)>,
     system_init: Option<i64>,
     interfaces: Vec<InterfaceInfo>,
@@ -293,7 +297,7 @@ struct Budget {
 #[derive(Debug)]
 pub struct Decoder {
     settings: DecoderSettings,
-    scopes: HashMap<ScopeKey, Scope>,
+    scopes: Map<ScopeKey, Scope>,
     budget: Budget,
     tick: u64,
     stats: Stats,
@@ -305,7 +309,7 @@ impl Decoder {
     pub fn new(settings: DecoderSettings) -> Self {
         Decoder {
             settings,
-            scopes: HashMap::new(),
+            scopes: Map::default(),
             budget: Budget::default(),
             tick: 0,
             stats: Stats::default(),
@@ -383,11 +387,21 @@ impl Decoder {
     ) -> Result<Summary, DecodeError> {
         let exporter = to_v6(from);
         let mut sum = Summary::default();
-        let res = self.decode_inner(exporter, data, now, out, &mut sum);
+        let mut c = Counters::default();
+        let res = self.decode_inner(exporter, data, now, out, &mut sum, &mut c);
         if let Err(e) = res {
             sum.err(e);
         }
+        // One stats lookup per datagram.
         let st = self.stats.entry(exporter);
+        st.sampling_unknown += c.sampling_unknown;
+        st.time_end_before_start += c.end_before_start;
+        st.time_far_from_export += c.far_from_export;
+        st.sequence_lost += c.sequence_lost;
+        st.sequence_resets += c.sequence_resets;
+        if let Some(skew) = c.clock_skew_ms {
+            st.clock_skew_ms = skew;
+        }
         st.datagrams += 1;
         st.bytes += data.len() as u64;
         st.records += u64::from(sum.records);
@@ -414,6 +428,7 @@ impl Decoder {
         now: i64,
         out: &mut S,
         sum: &mut Summary,
+        c: &mut Counters,
     ) -> Result<(), DecodeError> {
         if data.len() < 2 {
             return Err(DecodeError::Truncated("version"));
@@ -422,7 +437,7 @@ impl Decoder {
         match version {
             5 => {
                 sum.version = 5;
-                self.decode_v5(exporter, data, now, out, sum)
+                self.decode_v5(exporter, data, now, out, sum, c)
             }
             9 => {
                 sum.version = 9;
@@ -435,9 +450,8 @@ impl Decoder {
                     sys_uptime: Some(h.sys_uptime()),
                     received: now,
                 };
-                self.note_skew(exporter, ctx.export_ms - now);
-                self.decode_sets(ctx, h.payload(), out, sum);
-                self.track_sequence((exporter, ctx.domain, 9), h.sequence(), (1, 1), true);
+                c.clock_skew_ms = Some(ctx.export_ms - now);
+                self.decode_sets(ctx, h.payload(), h.sequence(), out, sum, c);
                 Ok(())
             }
             10 => {
@@ -451,61 +465,23 @@ impl Decoder {
                     sys_uptime: None,
                     received: now,
                 };
-                self.note_skew(exporter, ctx.export_ms - now);
-                self.decode_sets(ctx, h.payload(), out, sum);
-                // Held sets carry an unknown number of records: the next gap cannot be judged.
-                let flows = sum.records - sum.replayed;
-                let records = (flows + sum.options_records, flows);
-                self.track_sequence(
-                    (exporter, ctx.domain, 10),
-                    h.sequence(),
-                    records,
-                    sum.held == 0,
-                );
+                c.clock_skew_ms = Some(ctx.export_ms - now);
+                self.decode_sets(ctx, h.payload(), h.sequence(), out, sum, c);
                 Ok(())
             }
             v => Err(DecodeError::UnsupportedVersion(v)),
         }
     }
 
-    fn track_sequence(&mut self, key: ScopeKey, seq: u32, count: (u32, u32), countable: bool) {
-        let Some(scope) = self.scopes.get_mut(&key) else {
-            return;
-        };
-        let (lost, reset) = scope.seq.check(seq, count.0, count.1);
-        if !countable {
-            scope.seq.valid = false;
-        }
-        if lost > 0 || reset {
-            let st = self.stats.entry(key.0);
-            st.sequence_lost += lost;
-            st.sequence_resets += u64::from(reset);
-        }
-    }
-
-    fn note_skew(&mut self, exporter: Ipv6Addr, skew: i64) {
-        self.stats.entry(exporter).clock_skew_ms = skew;
-    }
-
     fn scope_mut(&mut self, key: ScopeKey) -> &mut Scope {
         self.tick += 1;
-        let tick = self.tick;
-        let settings = &self.settings;
-        let budget = &mut self.budget;
-        let scope = self.scopes.entry(key).or_insert_with(|| {
-            budget.template_bytes += SCOPE_OVERHEAD;
-            Scope {
-                template_bytes: SCOPE_OVERHEAD,
-                override_rate: settings
-                    .sampling_overrides
-                    .iter()
-                    .find(|(c, _)| c.contains(key.0))
-                    .map(|&(_, r)| r),
-                ..Scope::default()
-            }
-        });
-        scope.last_used = tick;
-        scope
+        scope_in(
+            &mut self.scopes,
+            &mut self.budget,
+            &self.settings,
+            self.tick,
+            key,
+        )
     }
 
     fn decode_v5<S: RecordSink + ?Sized>(
@@ -515,13 +491,19 @@ impl Decoder {
         now: i64,
         out: &mut S,
         sum: &mut Summary,
+        c: &mut Counters,
     ) -> Result<(), DecodeError> {
         let p = v5::Packet::new_checked(data)?;
         let export_ms = i64::from(p.unix_secs()) * 1000 + i64::from(p.unix_nsecs() / 1_000_000);
-        self.note_skew(exporter, export_ms - now);
+        c.clock_skew_ms = Some(export_ms - now);
         let domain = u32::from(p.engine_type()) << 8 | u32::from(p.engine_id());
         let max_skew = self.settings.max_time_skew_ms;
-        let override_rate = self.scope_mut((exporter, domain, 5)).override_rate;
+        let scope = self.scope_mut((exporter, domain, 5));
+        let n = p.count() as u32;
+        let (lost, reset) = scope.seq.check(p.sequence(), n, n);
+        c.sequence_lost += lost;
+        c.sequence_resets += u64::from(reset);
+        let override_rate = scope.override_rate;
         let (_, interval) = p.sampling();
         let (rate, source) = match override_rate {
             Some(r) => (r, SamplingSource::Override),
@@ -566,11 +548,8 @@ impl Decoder {
             out.push(&rec);
             sum.records += 1;
         }
-        let st = self.stats.entry(exporter);
-        st.time_end_before_start += flagged.0;
-        st.time_far_from_export += flagged.1;
-        let n = p.count() as u32;
-        self.track_sequence((exporter, domain, 5), p.sequence(), (n, n), true);
+        c.end_before_start += flagged.0;
+        c.far_from_export += flagged.1;
         Ok(())
     }
 
@@ -578,24 +557,26 @@ impl Decoder {
         &mut self,
         ctx: Ctx,
         payload: &[u8],
+        sequence: u32,
         out: &mut S,
         sum: &mut Summary,
+        counters: &mut Counters,
     ) {
         let key = (ctx.exporter, ctx.domain, ctx.version);
         let mut fields = std::mem::take(&mut self.fields_buf);
-        let mut counters = Counters::default();
-        self.scope_mut(key);
+        self.tick += 1;
         let Decoder {
             settings,
             scopes,
             budget,
+            tick,
             ..
         } = self;
-        let scope = scopes.get_mut(&key).expect("scope was just inserted");
+        let scope = scope_in(scopes, budget, settings, *tick, key);
         let mut env = Env {
             settings,
             budget,
-            counters: &mut counters,
+            counters,
         };
         let ipfix = ctx.version == 10;
         let mut r = Reader::new(payload);
@@ -622,11 +603,21 @@ impl Decoder {
                 (_, id) => sum.err(DecodeError::BadSetId(id)),
             }
         }
+        // v9 counts export packets; IPFIX counts data records (options records too). Held sets
+        // carry an unknown number of records, so the next gap cannot be judged.
+        let flows = sum.records - sum.replayed;
+        let (count, countable) = if ipfix {
+            ((flows + sum.options_records, flows), sum.held == 0)
+        } else {
+            ((1, 1), true)
+        };
+        let (lost, reset) = scope.seq.check(sequence, count.0, count.1);
+        if !countable {
+            scope.seq.valid = false;
+        }
+        env.counters.sequence_lost += lost;
+        env.counters.sequence_resets += u64::from(reset);
         self.fields_buf = fields;
-        let st = self.stats.entry(ctx.exporter);
-        st.sampling_unknown += counters.sampling_unknown;
-        st.time_end_before_start += counters.end_before_start;
-        st.time_far_from_export += counters.far_from_export;
     }
 
     /// Evict least recently used scopes until template state is within 90% of the budget.
@@ -805,12 +796,39 @@ impl Decoder {
     }
 }
 
-/// Per-datagram counters that do not fit in [`Summary`].
+/// The scope of `key`, created (and charged to the budget) when new; marked used at `tick`.
+fn scope_in<'a>(
+    scopes: &'a mut Map<ScopeKey, Scope>,
+    budget: &mut Budget,
+    settings: &DecoderSettings,
+    tick: u64,
+    key: ScopeKey,
+) -> &'a mut Scope {
+    let scope = scopes.entry(key).or_insert_with(|| {
+        budget.template_bytes += SCOPE_OVERHEAD;
+        Scope {
+            template_bytes: SCOPE_OVERHEAD,
+            override_rate: settings
+                .sampling_overrides
+                .iter()
+                .find(|(c, _)| c.contains(key.0))
+                .map(|&(_, r)| r),
+            ..Scope::default()
+        }
+    });
+    scope.last_used = tick;
+    scope
+}
+
+/// Per-datagram counters that do not fit in [`Summary`], applied to the exporter's stats once.
 #[derive(Debug, Default)]
 struct Counters {
     sampling_unknown: u64,
     end_before_start: u64,
     far_from_export: u64,
+    clock_skew_ms: Option<i64>,
+    sequence_lost: u64,
+    sequence_resets: u64,
 }
 
 /// What set decoders need besides the scope.
@@ -1106,9 +1124,10 @@ fn data_set<S: RecordSink + ?Sized>(
                 if s.bad_field {
                     sum.err(DecodeError::FieldLength("address or time field"));
                 }
-                let mut rec = norm.finish(&s, &ctx, env.counters);
-                rec.flags |= extra_flags;
-                out.push(&rec);
+                // Finished in place and pushed by reference: no copy of the record on the way.
+                norm.finish(&mut s, &ctx, env.counters);
+                s.rec.flags |= extra_flags;
+                out.push(&s.rec);
                 sum.records += 1;
             }
         }
@@ -1228,8 +1247,8 @@ struct Norm<'a> {
 
 impl Norm<'_> {
     #[inline]
-    fn finish(&self, s: &Scratch, ctx: &Ctx, counters: &mut Counters) -> FlowRecord {
-        let mut r = s.rec;
+    fn finish(&self, s: &mut Scratch, ctx: &Ctx, counters: &mut Counters) {
+        let r = &mut s.rec;
         if !s.have_bytes
             && let Some(b) = s.bytes_total
         {
@@ -1249,7 +1268,7 @@ impl Norm<'_> {
         if r.vlan.is_none() {
             r.vlan = s.dot1q;
         }
-        derive_icmp(&mut r, s.icmp_type_code);
+        derive_icmp(r, s.icmp_type_code);
         let init = s.system_init.or(self.system_init);
         let uptime = |t: u32| -> Option<i64> {
             match ctx.sys_uptime {
@@ -1273,7 +1292,7 @@ impl Norm<'_> {
         }
         let mut flagged = (0, 0);
         check_times(
-            &mut r,
+            r,
             ctx.export_ms,
             self.settings.max_time_skew_ms,
             &mut flagged,
@@ -1304,7 +1323,6 @@ impl Norm<'_> {
         };
         r.sampling_rate = rate;
         r.sampling_source = source;
-        r
     }
 }
 
