@@ -49,7 +49,12 @@ fn props(schema: &Value) -> Vec<(&str, &Value)> {
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect())
         .unwrap_or_default();
-    let rank = |k: &str| SECTIONS.iter().position(|s| *s == k).unwrap_or(SECTIONS.len());
+    let rank = |k: &str| {
+        SECTIONS
+            .iter()
+            .position(|s| *s == k)
+            .unwrap_or(SECTIONS.len())
+    };
     v.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
     v
 }

@@ -459,7 +459,11 @@ impl Worker {
 
     fn report(&self, report: &mut WorkerReport) {
         let stats = self.decoder.stats();
-        report.exporters = stats.exporters.iter().map(|(a, s)| (*a, s.clone())).collect();
+        report.exporters = stats
+            .exporters
+            .iter()
+            .map(|(a, s)| (*a, s.clone()))
+            .collect();
         report.templates = self.decoder.templates_by_exporter();
         report.pending = self.decoder.pending_by_exporter();
         report.template_bytes = self.decoder.template_bytes();

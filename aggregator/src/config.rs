@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::output::Dimension;
 
 /// Which time of a flow decides its window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeKey {
     /// The flow's start time (`flow_start`).
