@@ -434,10 +434,10 @@ impl Decoder {
             return Err(DecodeError::Truncated("version"));
         }
         let version = u16::from_be_bytes([data[0], data[1]]);
-        match version {
+        let (ctx, payload, sequence) = match version {
             5 => {
                 sum.version = 5;
-                self.decode_v5(exporter, data, now, out, sum, c)
+                return self.decode_v5(exporter, data, now, out, sum, c);
             }
             9 => {
                 sum.version = 9;
@@ -450,9 +450,8 @@ impl Decoder {
                     sys_uptime: Some(h.sys_uptime()),
                     received: now,
                 };
-                c.clock_skew_ms = Some(ctx.export_ms - now);
-                self.decode_sets(ctx, h.payload(), h.sequence(), out, sum, c);
-                Ok(())
+                // Validated by `new_checked`: the header is there.
+                (ctx, &data[v9::HEADER_LEN..], h.sequence())
             }
             10 => {
                 sum.version = 10;
@@ -465,12 +464,14 @@ impl Decoder {
                     sys_uptime: None,
                     received: now,
                 };
-                c.clock_skew_ms = Some(ctx.export_ms - now);
-                self.decode_sets(ctx, h.payload(), h.sequence(), out, sum, c);
-                Ok(())
+                // Validated by `new_checked`: HEADER_LEN <= length <= data.len().
+                (ctx, &data[ipfix::HEADER_LEN..h.length()], h.sequence())
             }
-            v => Err(DecodeError::UnsupportedVersion(v)),
-        }
+            v => return Err(DecodeError::UnsupportedVersion(v)),
+        };
+        c.clock_skew_ms = Some(ctx.export_ms - now);
+        self.decode_sets(ctx, payload, sequence, out, sum, c);
+        Ok(())
     }
 
     fn scope_mut(&mut self, key: ScopeKey) -> &mut Scope {
@@ -1061,24 +1062,17 @@ fn data_set<S: RecordSink + ?Sized>(
     out: &mut S,
     sum: &mut Summary,
 ) {
-    let ttl = env.settings.template_ttl_ms;
-    let expired = match scope.templates.get(&id) {
-        None => {
-            hold(env, scope, ctx, id, body, sum);
-            return;
-        }
-        Some(t) => ctx.received.saturating_sub(t.learned_at) > ttl,
+    // One template lookup per data set on the common path.
+    let Some(t) = scope.templates.get(&id) else {
+        hold(env, scope, ctx, id, body, sum);
+        return;
     };
-    if expired {
-        if let Some(t) = scope.templates.remove(&id) {
-            let f = t.footprint();
-            scope.template_bytes -= f;
-            env.budget.template_bytes -= f;
-        }
+    if ctx.received.saturating_sub(t.learned_at) > env.settings.template_ttl_ms {
+        // Expired: forget it (a single id >= 256 is never a withdraw-all) and wait for a fresh one.
+        withdraw(env, scope, id, false);
         hold(env, scope, ctx, id, body, sum);
         return;
     }
-    let t = scope.templates.get(&id).expect("checked above");
     if let TemplateKind::Options {
         scope_count,
         record_len,
