@@ -7,7 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, shared_dir, wait_until};
+use common::{
+    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, shared_dir, wait_until,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -57,10 +59,8 @@ fn collects_into_the_spool_while_clickhouse_is_down_and_stores_everything_when_i
     let (http, tcp, port) = (free_tcp_port(), free_tcp_port(), free_udp_port());
     let metrics = free_tcp_port();
     let url = format!("http://127.0.0.1:{http}");
-    std::fs::write(
-        dir.join("sluice.toml"),
-        format!(
-            r#"
+    let config = format!(
+        r#"
 [listen]
 listeners = [{{ address = "127.0.0.1:{port}" }}]
 recv_buffer_bytes = 33554432
@@ -81,22 +81,14 @@ flush_timeout_ms = 60000
 listen = "127.0.0.1:{metrics}"
 interval_ms = 100
 "#,
-            spool = dir.join("spool").display()
-        ),
-    )
-    .unwrap();
-    let mut sluice = Command::new(SLUICE)
-        .args(["run", "--config"])
-        .arg(dir.join("sluice.toml"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("run.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let log = || std::fs::read_to_string(dir.join("run.log")).unwrap_or_default();
-    wait_until("sluice to listen without its database", || {
-        log().contains("listening")
-    });
-    assert!(log().contains("collecting into the spool"), "{}", log());
+        spool = dir.join("spool").display()
+    );
+    let sluice = SluiceRun::start(&dir, &config);
+    assert!(
+        sluice.log().contains("collecting into the spool"),
+        "{}",
+        sluice.log()
+    );
 
     let corpus = shared.join("corpus/synthetic-a");
     let want: Sums = read_sums(&corpus.join("softflowd-ipfix.tshark.csv"));
@@ -143,12 +135,7 @@ interval_ms = 100
         .unwrap_or(0)
     };
     wait_until("the spool to be replayed", || stored() == records);
-    Command::new("kill")
-        .args(["-TERM", &sluice.id().to_string()])
-        .status()
-        .unwrap();
-    let status = sluice.wait().unwrap();
-    assert!(status.success(), "{}", log());
+    sluice.stop();
 
     let tsv = curl(&[
         &format!("{url}/?database=spooled"),

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, top_groups, wait_until};
+use common::{
+    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, top_groups, wait_until,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -110,8 +112,7 @@ fn now_secs() -> u64 {
 }
 
 struct Collector {
-    child: Child,
-    dir: PathBuf,
+    run: SluiceRun,
     port: u16,
     metrics: u16,
 }
@@ -148,27 +149,11 @@ interval_ms = 100
 "#,
             spool = dir.join("spool").display(),
         );
-        std::fs::write(dir.join("sluice.toml"), cfg).unwrap();
-        let log = std::fs::File::create(dir.join("run.log")).unwrap();
-        let child = Command::new(SLUICE)
-            .args(["run", "--config"])
-            .arg(dir.join("sluice.toml"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let c = Collector {
-            child,
-            dir: dir.to_path_buf(),
+        Collector {
+            run: SluiceRun::start(dir, &cfg),
             port,
             metrics,
-        };
-        wait_until("sluice to listen", || c.log().contains("listening"));
-        c
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default()
+        }
     }
 
     /// Records decoded so far, from the metrics endpoint.
@@ -176,18 +161,8 @@ interval_ms = 100
         metric_sum(self.metrics, "sluice_exporter_records_total")
     }
 
-    fn stop(mut self) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "sluice run exited with {status}:\n{}",
-            self.log()
-        );
+    fn stop(self) {
+        self.run.stop();
     }
 }
 

@@ -9,10 +9,10 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{Sums, free_udp_port, read_sums, shared_dir, top_groups};
+use common::{SluiceRun, Sums, free_udp_port, read_sums, shared_dir, top_groups};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -26,7 +26,7 @@ fn norm(s: &str) -> IpAddr {
 }
 
 struct Collector {
-    child: Child,
+    run: SluiceRun,
     dir: PathBuf,
     port: u16,
 }
@@ -90,45 +90,12 @@ interval_ms = 200
             state = dir.join("templates.json").display(),
             out = dir.join("out.jsonl").display(),
         );
-        std::fs::write(dir.join("sluice.toml"), cfg).unwrap();
-        let log = std::fs::File::create(dir.join("run.log")).unwrap();
-        let child = Command::new(SLUICE)
-            .args(["run", "--config"])
-            .arg(dir.join("sluice.toml"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let c = Collector { child, dir, port };
-        c.wait_for_log("listening");
-        c
+        let run = SluiceRun::start(&dir, &cfg);
+        Collector { run, dir, port }
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default()
-    }
-
-    /// Poll the log for a line (readiness, not a timing assertion: the cap is only a safety net).
-    fn wait_for_log(&self, needle: &str) {
-        for _ in 0..600 {
-            if self.log().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("sluice never logged {needle:?}:\n{}", self.log());
-    }
-
-    fn stop(mut self) -> (PathBuf, String) {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let status = self.child.wait().unwrap();
-        let log = self.log();
-        assert!(status.success(), "sluice run exited with {status}:\n{log}");
-        (self.dir.clone(), log)
+    fn stop(self) -> (PathBuf, String) {
+        (self.dir, self.run.stop())
     }
 }
 

@@ -112,3 +112,49 @@ pub fn metric_sum(metrics_port: u16, name: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
+
+/// A running `sluice run` with its config and log in `dir`.
+pub struct SluiceRun {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where `sluice.toml` and `run.log` are.
+    pub dir: std::path::PathBuf,
+}
+
+impl SluiceRun {
+    /// Write `config` to `dir/sluice.toml`, start `sluice run` on it, and wait until it listens.
+    pub fn start(dir: &std::path::Path, config: &str) -> SluiceRun {
+        std::fs::write(dir.join("sluice.toml"), config).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", "--config"])
+            .arg(dir.join("sluice.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("run.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let run = SluiceRun {
+            child,
+            dir: dir.to_path_buf(),
+        };
+        wait_until("sluice run to listen", || run.log().contains("listening"));
+        run
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit must be clean; returns the log.
+    pub fn stop(mut self) -> String {
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(status.success(), "sluice run exited with {status}:\n{log}");
+        log
+    }
+}
