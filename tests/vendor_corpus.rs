@@ -6,7 +6,7 @@ mod common;
 use std::net::IpAddr;
 
 use collector::record::{display_addr, flags};
-use collector::{Decoder, DecoderSettings, FlowRecord, SamplingSource};
+use collector::SamplingSource;
 use serde_json::Value;
 
 /// tshark's data records ("Flow N" objects, "pdu N/M" for v5 that are not options records), in datagram order.
@@ -54,18 +54,6 @@ fn ip(v: &Value) -> IpAddr {
     v.as_str().unwrap().parse().unwrap()
 }
 
-fn decode_all(path: &std::path::Path) -> (Vec<FlowRecord>, Decoder) {
-    let mut decoder = Decoder::new(DecoderSettings::default());
-    let mut recs = Vec::new();
-    collector::capture::for_each_datagram(path, None, |ts, d| {
-        decoder
-            .decode(d.src.ip(), d.payload, ts, &mut recs)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    })
-    .unwrap();
-    (recs, decoder)
-}
-
 #[test]
 fn vendor_captures_decode_without_error_and_agree_with_tshark_field_by_field() {
     let Some(shared) = common::shared_dir() else {
@@ -86,14 +74,13 @@ fn vendor_captures_decode_without_error_and_agree_with_tshark_field_by_field() {
     let mut checked_fields = 0usize;
     for pcap in files {
         let name = pcap.file_name().unwrap().to_string_lossy().to_string();
-        let (recs, decoder) = decode_all(&pcap);
-        let errors: u64 = decoder
-            .stats()
-            .exporters
-            .values()
-            .flat_map(|s| s.errors)
-            .sum();
-        assert_eq!(errors, 0, "{name}: decode errors {:?}", decoder.stats());
+        let (recs, decoder) = common::decode_capture(&pcap, None);
+        assert_eq!(
+            decoder.stats().error_count(),
+            0,
+            "{name}: decode errors {:?}",
+            decoder.stats()
+        );
         let json: Value =
             serde_json::from_slice(&std::fs::read(pcap.with_extension("tshark.json")).unwrap())
                 .unwrap();
@@ -252,7 +239,7 @@ fn sampling_rates_follow_options_data_per_sampler() {
         return;
     };
     let dir = shared.join("corpus/vendor/akvorado");
-    let (recs, _) = decode_all(&dir.join("multiplesamplingrates.pcap"));
+    let (recs, _) = common::decode_capture(&dir.join("multiplesamplingrates.pcap"), None);
     // The options data in this capture: sampler 1 samples 1 in 2000, sampler 2 1 in 4000.
     let json: Value = serde_json::from_slice(
         &std::fs::read(dir.join("multiplesamplingrates.tshark.json")).unwrap(),
@@ -277,7 +264,7 @@ fn sampling_rates_follow_options_data_per_sampler() {
         assert_eq!(u64::from(r.sampling_rate), rates[&id]);
         assert_eq!(r.sampling_source, SamplingSource::OptionsData);
     }
-    let (recs, _) = decode_all(&dir.join("samplingrate.pcap"));
+    let (recs, _) = common::decode_capture(&dir.join("samplingrate.pcap"), None);
     assert!(
         recs.iter()
             .all(|r| r.sampling_rate == 2048 && r.sampling_source == SamplingSource::Record)
@@ -291,7 +278,8 @@ fn ipfixprobe_forward_counters_match_tshark_text_decode() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let (recs, _) = decode_all(&shared.join("corpus/vendor/akvorado/ipfixprobe.pcap"));
+    let (recs, _) =
+        common::decode_capture(&shared.join("corpus/vendor/akvorado/ipfixprobe.pcap"), None);
     let got: Vec<(u64, u64)> = recs.iter().map(|r| (r.bytes, r.packets)).collect();
     // tshark -V: "Octets: 62 / Octets: 128 (Reverse ...)", "Octets: 229 / Octets: 0 (Reverse ...)", ...
     assert_eq!(got[0], (62, 1));

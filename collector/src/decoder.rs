@@ -137,6 +137,11 @@ impl Stats {
         self.exporters.entry(exporter).or_default()
     }
 
+    /// Sum of errors of every kind over every exporter.
+    pub fn error_count(&self) -> u64 {
+        ErrorKind::ALL.iter().map(|&k| self.errors_total(k)).sum()
+    }
+
     /// Sum of errors of one kind over every exporter.
     pub fn errors_total(&self, kind: ErrorKind) -> u64 {
         self.exporters

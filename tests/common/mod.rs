@@ -158,3 +158,34 @@ impl SluiceRun {
         log
     }
 }
+
+/// Decode every datagram of a capture (only `port` when given) with one decoder, in file order and
+/// with the capture time as the receive time, as `sluice decode` does. A datagram the decoder
+/// rejects as a whole fails the test.
+pub fn decode_capture(
+    path: &std::path::Path,
+    port: Option<u16>,
+) -> (Vec<collector::FlowRecord>, collector::Decoder) {
+    let mut decoder = collector::Decoder::new(collector::DecoderSettings::default());
+    let mut recs = Vec::new();
+    collector::capture::for_each_datagram(path, port, |ts, d| {
+        decoder
+            .decode(d.src.ip(), d.payload, ts, &mut recs)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    })
+    .unwrap();
+    (recs, decoder)
+}
+
+/// Per-source (bytes, packets, records) of decoded records.
+pub fn sums_by_source(recs: &[collector::FlowRecord]) -> Sums {
+    let mut m = Sums::new();
+    for r in recs {
+        let src = collector::record::display_addr(r.src_addr.expect("a source address"));
+        let e = m.entry(src).or_default();
+        e.0 += r.bytes;
+        e.1 += r.packets;
+        e.2 += 1;
+    }
+    m
+}
