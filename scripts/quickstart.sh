@@ -20,15 +20,11 @@ say() { printf '\n==> %s\n' "$*"; }
 
 say "Checking dependencies"
 command -v cargo >/dev/null || { echo "quickstart: cargo is needed (https://rustup.rs)" >&2; exit 1; }
-need=()
-command -v curl >/dev/null || need+=(curl)
-if [ -z "${SLUICE_CLICKHOUSE_URL:-}" ] && ! command -v clickhouse-server >/dev/null; then
-  need+=(clickhouse-server clickhouse-client)
-fi
-if ((${#need[@]})); then
-  echo "installing ${need[*]}"
+# scripts/clickhouse.sh installs clickhouse-server (and curl) itself when they are missing; with an
+# external server only curl is needed here.
+if ! command -v curl >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends curl
 fi
 
 if [ -n "${SLUICE_CLICKHOUSE_URL:-}" ]; then
