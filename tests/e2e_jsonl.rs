@@ -298,8 +298,18 @@ fn replay_loops_resend_the_capture_unchanged_and_in_order() {
     collector::capture::for_each_datagram(&pcap, Some(9901), |_, d| want.push(d.payload.to_vec()))
         .unwrap();
     assert!(!want.is_empty());
-    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // A 16 MiB receive buffer (as a collector has), so that a busy machine cannot make the
+    // kernel drop datagrams while the reader thread waits for the CPU.
+    let rx = collector::socket::bind_receiver(
+        "127.0.0.1:0".parse().unwrap(),
+        &collector::socket::ReceiveOptions {
+            recv_buffer: 16 << 20,
+            reuse_port: false,
+            read_timeout: Duration::from_secs(2),
+        },
+    )
+    .unwrap()
+    .socket;
     let port = rx.local_addr().unwrap().port();
     let n = want.len() * 2;
     let reader = std::thread::spawn(move || {
