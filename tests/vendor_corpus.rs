@@ -5,8 +5,8 @@ mod common;
 
 use std::net::IpAddr;
 
-use collector::record::{display_addr, flags};
 use collector::SamplingSource;
+use collector::record::{display_addr, flags};
 use serde_json::Value;
 
 /// tshark's data records ("Flow N" objects, "pdu N/M" for v5 that are not options records), in datagram order.
