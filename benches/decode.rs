@@ -8,10 +8,11 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use collector::encode::*;
 use collector::{Decoder, DecoderSettings, FlowRecord, FnSink};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use flowgen::encode::*;
+use flowgen::model::*;
 use netflow_parser::NetflowParser;
 
 const EXPORT_SECS: u32 = 1_767_225_600;

@@ -3,8 +3,9 @@
 
 use std::hint::black_box;
 
-use collector::encode::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flowgen::encode::*;
+use flowgen::model::*;
 
 const EXPORT_SECS: u32 = 1_767_225_600;
 

@@ -40,7 +40,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Scheduled reports (`[[reports]]`), run by `sluice run` and `sluice schedule`.
     #[serde(default)]
-    pub reports: Vec<crate::schedule::ScheduledReport>,
+    pub reports: Vec<report::schedule::ScheduledReport>,
 }
 
 /// Which export protocol a listener expects (for labels and for sFlow, which is not decoded yet).
@@ -520,7 +520,7 @@ impl Config {
         if m.interval_ms == 0 {
             problems.push(problem("metrics.interval_ms", "must be at least 1"));
         }
-        if let Err(e) = crate::schedule::validate_all(&self.reports) {
+        if let Err(e) = report::schedule::validate_all(&self.reports) {
             problems.push(problem("reports", format!("{e:#}")));
         }
         if !self.reports.is_empty() && self.clickhouse.is_none() {

@@ -2,17 +2,14 @@
 
 use clap::Parser;
 
-mod blast;
 mod config;
 mod config_ref;
 mod decode_cmd;
 mod metrics;
 mod migrate_cmd;
-mod replay;
 mod report_cmd;
 mod run;
-mod schedule;
-mod traffic;
+mod schedule_cmd;
 
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
 #[derive(Parser, Debug)]
@@ -30,7 +27,7 @@ enum Command {
     /// Decode a pcap/pcapng capture of NetFlow/IPFIX export traffic and print every flow record.
     Decode(decode_cmd::DecodeArgs),
     /// Write a synthetic traffic capture (pcap) and its per-source ground truth (CSV).
-    GenTraffic(traffic::GenTrafficArgs),
+    GenTraffic(flowgen::traffic::GenTrafficArgs),
     /// Run the collector service.
     Run(run::RunArgs),
     /// Work with config files.
@@ -39,16 +36,23 @@ enum Command {
     /// Apply the ClickHouse schema migrations, or print their DDL (--print).
     Migrate(migrate_cmd::MigrateArgs),
     /// Resend the export datagrams of a capture to a collector (loopback unless --allow-remote).
-    Replay(replay::ReplayArgs),
+    Replay(flowgen::replay::ReplayArgs),
     /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
-    Blast(blast::BlastArgs),
+    Blast(flowgen::blast::BlastArgs),
     /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters).
     Report(Box<report_cmd::ReportArgs>),
     /// Run the [[reports]] of a config file on their cron schedules.
-    Schedule(schedule::ScheduleArgs),
+    Schedule(schedule_cmd::ScheduleArgs),
     /// Developer tools (benchmarks).
     #[command(subcommand, hide = true)]
-    Dev(blast::DevCommand),
+    Dev(DevCommand),
+}
+
+/// `sluice dev ...`.
+#[derive(clap::Subcommand, Debug, Clone)]
+enum DevCommand {
+    /// Receive with recvmmsg and discard, counting datagrams (the physical receive limit).
+    SinkUdp(flowgen::sink_udp::SinkUdpArgs),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,14 +79,18 @@ fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Decode(args) => decode_cmd::run(&args),
-        Command::GenTraffic(args) => traffic::run(&args),
+        Command::GenTraffic(args) => Ok(flowgen::traffic::run(&args)?),
         Command::Run(args) => run::run(&args),
         Command::Config(cmd) => std::process::exit(config::run(&cmd)),
         Command::Migrate(args) => migrate_cmd::run(&args),
-        Command::Replay(args) => replay::run(&args),
-        Command::Blast(args) => blast::run(&args),
-        Command::Dev(cmd) => blast::run_dev(&cmd),
+        Command::Replay(args) => Ok(flowgen::replay::run(&args)?),
+        Command::Blast(args) => Ok(flowgen::blast::run(&args)?),
+        Command::Dev(DevCommand::SinkUdp(args)) => {
+            let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            run::stop_on_signal(term.clone())?;
+            Ok(flowgen::sink_udp::run(&args, &term)?)
+        }
         Command::Report(args) => report_cmd::run(&args),
-        Command::Schedule(args) => schedule::run(&args),
+        Command::Schedule(args) => schedule_cmd::run(&args),
     }
 }

@@ -10,9 +10,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use schema::reports::render::Format;
-use schema::reports::{
-    By, ReportKind, ReportRequest, SourcePref, Step, TimeRange, parse_duration, run_report,
+use report::{
+    By, Format, ReportKind, ReportRequest, SourcePref, Step, TimeRange, parse_duration, run_report,
 };
 
 /// Arguments of `sluice report`.
@@ -75,10 +74,6 @@ pub struct ReportArgs {
     /// Config file: its [clickhouse] section, and [[reports]] for --schedule-now.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Exporters report: the collector's Prometheus endpoint, for decode errors and the clock skew
-    /// of the last datagram (e.g. http://127.0.0.1:9102/metrics).
-    #[arg(long)]
-    pub metrics_url: Option<String>,
     /// Run the [[reports]] entry NAME of --config now, for the period ending now.
     #[arg(long, requires = "config", conflicts_with = "kind")]
     pub schedule_now: Option<String>,
@@ -162,14 +157,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .config
             .as_ref()
             .context("--schedule-now needs --config")?;
-        let (ch, reports) = crate::schedule::load(path, args.clickhouse_url.as_deref())?;
+        let (ch, reports) = crate::schedule_cmd::load(path, args.clickhouse_url.as_deref())?;
         let r = reports
             .into_iter()
             .find(|r| &r.name == name)
             .ok_or_else(|| anyhow!("{}: no [[reports]] entry named {name:?}", path.display()))?;
         let out = rt.block_on(async {
             let client = schema::build_client(&ch)?;
-            crate::schedule::run_once(&r, &client, now - now % 60, now).await
+            anyhow::Ok(report::schedule::run_once(&r, &client, now - now % 60, now).await?)
         })?;
         for f in &out.files {
             println!("{}", f.display());
@@ -181,27 +176,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     }
     let q = request(args, now)?;
     let format: Format = args.format.parse()?;
-    let metrics_url = args
-        .metrics_url
-        .as_deref()
-        .map(crate::schedule::parse_http_url)
-        .transpose()
-        .context("--metrics-url")?;
-    if metrics_url.is_some() && q.kind != ReportKind::Exporters {
-        bail!("--metrics-url only applies to the exporters report");
-    }
     let ch = clickhouse_config(args)?;
     let report = rt.block_on(async {
         let client = schema::build_client(&ch)?;
-        let mut report = run_report(&client, &q, now).await?;
-        if let Some(url) = &metrics_url {
-            let text = crate::schedule::fetch_text(url).await?;
-            schema::reports::metrics::add_exporter_metrics(
-                &mut report,
-                &schema::reports::metrics::parse_prometheus(&text),
-            );
-        }
-        anyhow::Ok(report)
+        anyhow::Ok(run_report(&client, &q, now).await?)
     })?;
     let text = format.render(&report);
     match &args.out {

@@ -50,7 +50,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     // `validate` checked the [[reports]] and that they have a [clickhouse] section to read.
     let scheduled = match raw.clickhouse.as_ref() {
         Some(ch) if !raw.reports.is_empty() => Some((
-            crate::schedule::validate_all(&raw.reports)?,
+            report::schedule::validate_all(&raw.reports)?,
             ch.validate().map_err(|e| anyhow!("{e}"))?,
         )),
         _ => None,
@@ -68,7 +68,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             Some((reports, ch)) => {
                 tracing::info!(reports = reports.len(), "scheduled reports active");
                 let client = schema::build_client(&ch)?;
-                Some(crate::schedule::spawn_scheduler(
+                Some(report::schedule::spawn_scheduler(
                     reports,
                     client,
                     std::future::pending(),
@@ -478,6 +478,22 @@ impl Worker {
             *r = report.clone();
         }
     }
+}
+
+/// Sets `flag` on SIGINT or SIGTERM, from a thread of its own (for the synchronous dev tools).
+pub fn stop_on_signal(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal watcher")?;
+    std::thread::Builder::new()
+        .name("sluice-signal".into())
+        .spawn(move || {
+            rt.block_on(shutdown_signal());
+            flag.store(true, Ordering::SeqCst);
+        })
+        .context("starting the signal watcher")?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

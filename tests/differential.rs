@@ -18,9 +18,9 @@ use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use collector::encode::{FieldSpec, IpfixHeader, Message, Template, Value};
 use collector::record::{display_addr, flags};
 use collector::{Decoder, DecoderSettings, FlowRecord, SamplingSource};
+use flowgen::encode::{FieldSpec, IpfixHeader, Message, Template, Value};
 use netflow_parser::variable_versions::ipfix::lookup::{IANAIPFixField, IPFixField};
 use netflow_parser::variable_versions::{ipfix, v9};
 use netflow_parser::{FieldValue, NetflowPacket, NetflowParser, PendingFlowsConfig};

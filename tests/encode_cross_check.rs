@@ -1,9 +1,10 @@
-//! `collector::encode` checked against an independent decoder (`netflow_parser`): what the encoder
+//! `flowgen::encode` checked against an independent decoder (`netflow_parser`): what the encoder
 //! writes is what another implementation of the RFCs reads back.
 
 use std::collections::HashMap;
 
-use collector::encode::*;
+use flowgen::encode::*;
+use flowgen::model::*;
 use netflow_parser::NetflowParser;
 use serde_json::{Value as Json, json};
 

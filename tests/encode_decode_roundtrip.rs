@@ -1,11 +1,12 @@
-//! The encoder and the decoder agree: every flow `collector::encode` writes (v5, v9, IPFIX, with
+//! The encoder and the decoder agree: every flow `flowgen::encode` writes (v5, v9, IPFIX, with
 //! its realistic templates) comes back from `collector::Decoder` with the same values.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use collector::encode::*;
 use collector::record::to_v6;
 use collector::{Decoder, DecoderSettings, FlowRecord};
+use flowgen::encode::*;
+use flowgen::model::*;
 use proptest::prelude::*;
 
 const EXPORT_SECS: u32 = 1_767_225_600;

@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use collector::encode::{FieldSpec, IpfixHeader, Message, Template, Value};
 use collector::{Decoder, DecoderSettings, FlowRecord, SamplingSource};
+use flowgen::encode::{FieldSpec, IpfixHeader, Message, Template, Value};
 
 const EXPORT_SECS: u32 = 1_767_225_600;
 const NOW_MS: i64 = EXPORT_SECS as i64 * 1000;

@@ -4,7 +4,7 @@
 //! summary to a webhook served by the test on 127.0.0.1.
 //!
 //! `SLUICE_TEST_CLICKHOUSE_URL` names the server (`scripts/clickhouse.sh start`). Without it the tests
-//! print "skipped"; under CI=true they fail. Chromium is Debian's `chromium` (scripts/install-deps.sh).
+//! fail, or skip with `SLUICE_TEST_ALLOW_SKIP=1`. Chromium is Debian's `chromium` (scripts/install-deps.sh).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,10 +19,6 @@ use collector::FlowRecord;
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 const LEGACY: &str = "SLUICE_TEST_CLICKHOUSE_URL";
 const MODERN: &str = "SLUICE_TEST_CHDB_URL";
 
@@ -31,14 +27,7 @@ fn server_url(test: &str) -> Option<String> {
 }
 
 fn server_url_in(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(!in_ci(), "{test}: {var} is not set but CI=true");
-            eprintln!("skipped: {test}: {var} is not set");
-            None
-        }
-    }
+    testkit::server_url(var, test)
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -47,11 +36,10 @@ fn chromium() -> Option<PathBuf> {
             return Some(c.into());
         }
     }
-    assert!(
-        !in_ci(),
-        "chromium is missing but CI=true (scripts/install-deps.sh installs it)"
+    testkit::missing(
+        "chromium",
+        "chromium is not installed (scripts/install-deps.sh installs it)",
     );
-    eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
     None
 }
 
@@ -118,7 +106,7 @@ impl Drop for Db {
                 .build()
                 .unwrap()
                 .block_on(async {
-                    let c = schema::reports::Client::default()
+                    let c = report::Client::default()
                         .with_url(url)
                         .with_validation(false);
                     let _ = c
@@ -187,7 +175,7 @@ fn load(url: &str, tag: &str) -> Db {
 }
 
 fn rfc3339(secs: i64) -> String {
-    schema::reports::names::rfc3339(secs)
+    report::names::rfc3339(secs)
 }
 
 /// Run `sluice report ...`; returns (success, stdout, stderr).

@@ -11,25 +11,6 @@ use collector::FlowRecord;
 
 use crate::output::{Dimension, Key};
 
-/// First port of the ephemeral range used by the "app" rule.
-pub const EPHEMERAL_PORT_START: u16 = 1024;
-
-/// The service port of a flow: the destination port, or the lower of the two ports when both are
-/// ephemeral (>= 1024). A reply flow (a well-known source port towards an ephemeral destination,
-/// e.g. 443 → 50000) counts under its source port, so the answers of a service are counted with
-/// the service rather than scattered over client ports. Absent ports count as 0.
-#[inline]
-pub fn app_port(src_port: Option<u16>, dst_port: Option<u16>) -> u16 {
-    let src = src_port.unwrap_or(0);
-    let dst = dst_port.unwrap_or(0);
-    let eph = |p: u16| p >= EPHEMERAL_PORT_START;
-    match (eph(src), eph(dst)) {
-        (true, true) => src.min(dst),
-        (false, true) if src != 0 => src,
-        _ => dst,
-    }
-}
-
 /// The key of `flow` in dimension `dim`, following the layout documented on [`Key`].
 #[inline]
 pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
@@ -44,7 +25,7 @@ pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
         }
         Dimension::App => {
             k.proto = flow.protocol.unwrap_or(0);
-            k.num = u32::from(app_port(flow.src_port, flow.dst_port));
+            k.num = u32::from(flow.service_port());
         }
         Dimension::Protocol => k.proto = flow.protocol.unwrap_or(0),
         Dimension::InIf => {
@@ -67,32 +48,6 @@ mod tests {
 
     fn v4(s: &str) -> Ipv6Addr {
         s.parse::<std::net::Ipv4Addr>().unwrap().to_ipv6_mapped()
-    }
-
-    #[test]
-    fn app_port_is_the_service_side_of_the_flow() {
-        assert_eq!(app_port(Some(50_000), Some(443)), 443);
-        assert_eq!(
-            app_port(Some(53), Some(40_000)),
-            53,
-            "a DNS reply counts as DNS"
-        );
-        assert_eq!(
-            app_port(Some(443), Some(50_000)),
-            443,
-            "an HTTPS reply counts as HTTPS"
-        );
-        assert_eq!(app_port(Some(0), Some(50_000)), 50_000);
-        assert_eq!(
-            app_port(Some(22), Some(80)),
-            80,
-            "both well-known: the destination"
-        );
-        assert_eq!(app_port(Some(50_000), Some(8080)), 8080);
-        assert_eq!(app_port(Some(5000), Some(60_000)), 5000);
-        assert_eq!(app_port(Some(1024), Some(1025)), 1024);
-        assert_eq!(app_port(None, None), 0);
-        assert_eq!(app_port(Some(50_000), None), 0);
     }
 
     #[test]

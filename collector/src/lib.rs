@@ -9,7 +9,6 @@ pub mod capture;
 pub mod cidr;
 pub mod config;
 pub mod decoder;
-pub mod encode;
 pub mod error;
 pub mod persist;
 pub mod record;

@@ -182,7 +182,33 @@ impl Default for FlowRecord {
     }
 }
 
+/// First port of the ephemeral range used by the service-port rule.
+pub const EPHEMERAL_PORT_START: u16 = 1024;
+
+/// The service port of a flow (the aggregator's `app` dimension, the `app_port` column and the
+/// rollups all use this one rule): the destination port, or the lower of the two ports when both are
+/// ephemeral (>= 1024). A reply flow (a well-known source port towards an ephemeral destination,
+/// e.g. 443 → 50000) counts under its source port, so the answers of a service are counted with
+/// the service rather than scattered over client ports. Absent ports count as 0.
+#[inline]
+pub fn service_port(src_port: Option<u16>, dst_port: Option<u16>) -> u16 {
+    let src = src_port.unwrap_or(0);
+    let dst = dst_port.unwrap_or(0);
+    let eph = |p: u16| p >= EPHEMERAL_PORT_START;
+    match (eph(src), eph(dst)) {
+        (true, true) => src.min(dst),
+        (false, true) if src != 0 => src,
+        _ => dst,
+    }
+}
+
 impl FlowRecord {
+    /// The flow's service port ([`service_port`] of its two ports).
+    #[inline]
+    pub fn service_port(&self) -> u16 {
+        service_port(self.src_port, self.dst_port)
+    }
+
     /// Bytes scaled by the sampling rate: the estimate of real traffic.
     pub fn scaled_bytes(&self) -> u64 {
         self.bytes
@@ -253,5 +279,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(rec.scaled_bytes(), u64::MAX);
+    }
+
+    #[test]
+    fn service_port_is_the_service_side_of_the_flow() {
+        assert_eq!(service_port(Some(50_000), Some(443)), 443);
+        assert_eq!(
+            service_port(Some(53), Some(40_000)),
+            53,
+            "a DNS reply counts as DNS"
+        );
+        assert_eq!(
+            service_port(Some(443), Some(50_000)),
+            443,
+            "an HTTPS reply counts as HTTPS"
+        );
+        assert_eq!(service_port(Some(0), Some(50_000)), 50_000);
+        assert_eq!(
+            service_port(Some(22), Some(80)),
+            80,
+            "both well-known: the destination"
+        );
+        assert_eq!(service_port(Some(50_000), Some(8080)), 8080);
+        assert_eq!(service_port(Some(5000), Some(60_000)), 5000);
+        assert_eq!(service_port(Some(1024), Some(1025)), 1024);
+        assert_eq!(service_port(None, None), 0);
+        assert_eq!(service_port(Some(50_000), None), 0);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns: the server-version tiers and connection ([`connection`]), the schema and its migrations
 //! ([`migrations`]), row encoding ([`rows`]), the batched writer with retry ([`writer`]) and its disk
-//! spool ([`spool`]), and the config ([`config`]). Report queries come in a later module.
+//! spool ([`spool`]), and the config ([`config`]). Reports live in the `report` crate.
 //! Must never: reach back into decoding or aggregation (it only consumes their output types).
 //!
 //! Start-up order in a process: [`prepare`] (healthcheck, create database, [`migrate`]), then
@@ -16,7 +16,6 @@
 pub mod config;
 pub mod connection;
 pub mod migrations;
-pub mod reports;
 pub mod rows;
 pub mod spool;
 pub mod writer;

@@ -198,14 +198,6 @@ pub fn ms_to_datetime(ms: i64) -> u32 {
     s.clamp(0, i64::from(u32::MAX)) as u32
 }
 
-/// The service port of a flow, as the `app_port` column and the rollups use it: exactly the
-/// aggregator's `App` dimension port ([`aggregator::keys::app_port`]), so that rollups and window
-/// rows agree. 0 when the flow has no ports.
-#[inline]
-pub fn service_port(src: Option<u16>, dst: Option<u16>) -> u16 {
-    aggregator::keys::app_port(src, dst)
-}
-
 /// Append one `flows` row.
 pub fn encode_flow(out: &mut Vec<u8>, r: &FlowRecord) {
     let un = Ipv6Addr::UNSPECIFIED;
@@ -245,7 +237,7 @@ pub fn encode_flow(out: &mut Vec<u8>, r: &FlowRecord) {
     addr(out, r.post_nat_dst_addr.unwrap_or(un));
     u16_(out, r.post_nat_src_port.unwrap_or(0));
     u16_(out, r.post_nat_dst_port.unwrap_or(0));
-    u16_(out, service_port(r.src_port, r.dst_port));
+    u16_(out, r.service_port());
     u8_(out, r.flags);
 }
 
@@ -332,16 +324,6 @@ mod tests {
         string(&mut out, &long);
         assert_eq!(&out[..2], &[0xac, 0x02]);
         assert_eq!(out.len(), 302);
-    }
-
-    #[test]
-    fn service_port_is_the_aggregators_app_port() {
-        assert_eq!(service_port(Some(50000), Some(443)), 443);
-        assert_eq!(service_port(Some(443), Some(50000)), 443);
-        assert_eq!(service_port(Some(53), Some(123)), 123);
-        assert_eq!(service_port(Some(40000), Some(50000)), 40000);
-        assert_eq!(service_port(Some(0), Some(50000)), 50000);
-        assert_eq!(service_port(None, None), 0);
     }
 
     #[test]

@@ -6,16 +6,14 @@
 //! mid-stream and restarts it on the same data dir. The shared servers are only used as the signal
 //! that the server kind is available (the same env vars as every other test).
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use aggregator::{Output, Sink};
-use common::*;
 use schema::ClickhouseWriter;
+use testkit::*;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -1,11 +1,9 @@
 //! Both tiers' DDL applies on real servers, migrations are idempotent, the writer's round trip keeps
 //! sums exact, and the same queries give the same answers on both tiers.
 
-mod common;
-
 use aggregator::{Dimension, Key, Output, Sink, WindowTopRow, WindowTotalsRow};
-use common::*;
 use schema::{ClickhouseWriter, Tier};
+use testkit::*;
 
 async fn migrations_apply_once_and_are_idempotent(var: &str, want: Tier) {
     let Some(url) = server_url(var, "migrations_apply_once_and_are_idempotent") else {

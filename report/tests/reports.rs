@@ -5,19 +5,17 @@
 //! UDP, ICMP, sampling 1 and 10), per-window top-3 source rows with their "other" rows and
 //! per-exporter totals, and inventory rows for exporters and interfaces.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use aggregator::{Dimension, Key, Output, Sink, WindowTopRow, WindowTotalsRow};
 use collector::{FlowRecord, SamplingSource};
-use common::*;
-use schema::ClickhouseWriter;
-use schema::reports::{
+use report::{
     By, Report, ReportKind, ReportRequest, SourcePref, Step, TimeRange, Value, run_report,
 };
-use schema::rows::{ExporterRow, InterfaceRow, service_port};
+use schema::ClickhouseWriter;
+use schema::rows::{ExporterRow, InterfaceRow};
+use testkit::*;
 
 const N: u32 = 720;
 
@@ -458,8 +456,8 @@ async fn top_talkers_match(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64)
         );
         let cover = format!(
             "Window data covers {} to {}.",
-            schema::reports::names::rfc3339(t0),
-            schema::reports::names::rfc3339(t0 + 7200)
+            report::names::rfc3339(t0),
+            report::names::rfc3339(t0 + 7200)
         );
         assert!(r.notes.contains(&cover), "{:?}", r.notes);
     }
@@ -484,11 +482,7 @@ async fn apps_protocols_matrix_match(c: &clickhouse::Client, recs: &[FlowRecord]
     let mut ases: BTreeMap<(u32, u32), Sums> = BTreeMap::new();
     for r in recs {
         let p = r.protocol.unwrap();
-        add(
-            apps.entry((p, service_port(r.src_port, r.dst_port)))
-                .or_default(),
-            r,
-        );
+        add(apps.entry((p, r.service_port())).or_default(), r);
         add(protos.entry(p).or_default(), r);
         add(
             ases.entry((r.src_as.unwrap(), r.dst_as.unwrap()))
@@ -657,7 +651,7 @@ async fn traffic_matches(c: &clickhouse::Client, recs: &[FlowRecord], t0: i64) {
             );
         }
         match &r.chart {
-            schema::reports::Chart::Stacked {
+            report::Chart::Stacked {
                 buckets, series, ..
             } => {
                 assert_eq!(buckets.len(), n);
@@ -811,7 +805,7 @@ async fn reports_match_independent_sums(var: &str, tag: &str) {
     // Every kind renders in every format on real results.
     for kind in ReportKind::ALL {
         let r = run(&c, &req(kind, t0)).await;
-        for f in schema::reports::render::Format::ALL {
+        for f in report::Format::ALL {
             assert!(!f.render(&r).is_empty());
         }
     }
@@ -848,7 +842,7 @@ async fn hostile_parameters_are_rejected_or_bound(var: &str) {
         assert!(bad.parse::<By>().is_err());
         assert!(bad.parse::<Step>().is_err());
         assert!(bad.parse::<SourcePref>().is_err());
-        assert!(schema::reports::parse_duration(bad).is_err());
+        assert!(report::parse_duration(bad).is_err());
         assert!(
             bad.parse::<IpAddr>().is_err(),
             "an exporter must be an address"
@@ -857,22 +851,22 @@ async fn hostile_parameters_are_rejected_or_bound(var: &str) {
     // Values that do reach the server are bound: the string binds of the library
     // (`by`) carry quotes and semicolons as data. Run the raw query with a hostile `by`.
     let sql_args = [
-        schema::reports::library::Arg::Str("src'; DROP TABLE flows; --".into()),
-        schema::reports::library::Arg::Str("pair\\' OR 1=1 --".into()),
-        schema::reports::library::Arg::U64(t0 as u64),
-        schema::reports::library::Arg::U64(t0 as u64 + 7200),
-        schema::reports::library::Arg::Str("'; DROP TABLE flows; --".into()),
-        schema::reports::library::Arg::Str("'; DROP TABLE flows; --".into()),
-        schema::reports::library::Arg::U64(0),
-        schema::reports::library::Arg::U64(0),
-        schema::reports::library::Arg::U64(0),
-        schema::reports::library::Arg::U64(10),
+        report::library::Arg::Str("src'; DROP TABLE flows; --".into()),
+        report::library::Arg::Str("pair\\' OR 1=1 --".into()),
+        report::library::Arg::U64(t0 as u64),
+        report::library::Arg::U64(t0 as u64 + 7200),
+        report::library::Arg::Str("'; DROP TABLE flows; --".into()),
+        report::library::Arg::Str("'; DROP TABLE flows; --".into()),
+        report::library::Arg::U64(0),
+        report::library::Arg::U64(0),
+        report::library::Arg::U64(0),
+        report::library::Arg::U64(10),
     ];
-    let q = schema::reports::library::bound(
+    let q = report::library::bound(
         &c,
         "top_talkers.sql",
         "rows_flows",
-        schema::reports::Source::Raw,
+        report::Source::Raw,
         &sql_args,
     )
     .unwrap();
@@ -883,11 +877,11 @@ async fn hostile_parameters_are_rejected_or_bound(var: &str) {
     );
     // A wrong number of values is refused before anything is sent.
     assert!(
-        schema::reports::library::bound(
+        report::library::bound(
             &c,
             "top_talkers.sql",
             "rows_flows",
-            schema::reports::Source::Raw,
+            report::Source::Raw,
             &sql_args[..3],
         )
         .is_err()

@@ -23,18 +23,56 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
 use chrono::TimeZone;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
-use schema::reports::html::escape;
-use schema::reports::metrics::{add_exporter_metrics, parse_prometheus};
-use schema::reports::names::{file_stamp, rfc3339};
-use schema::reports::render::{Format, summary};
-use schema::reports::{
+
+use crate::format::Format;
+use crate::html::escape;
+use crate::names::{file_stamp, rfc3339};
+use crate::render::summary;
+use crate::webhook::post_json;
+use crate::{
     By, ReportKind, ReportRequest, SourcePref, Step, TimeRange, parse_duration, run_report,
 };
 use serde::{Deserialize, Serialize};
+
+/// Why a scheduled report could not be set up or run: the message names the report and the part
+/// that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(pub String);
+
+impl From<crate::ReportError> for ScheduleError {
+    fn from(e: crate::ReportError) -> Self {
+        ScheduleError(e.to_string())
+    }
+}
+
+/// `ScheduleError` from a format string.
+macro_rules! err {
+    ($($t:tt)*) => { ScheduleError(format!($($t)*)) };
+}
+/// `return Err(ScheduleError)` from a format string.
+macro_rules! fail {
+    ($($t:tt)*) => { return Err(err!($($t)*)) };
+}
+pub(crate) use {err, fail};
+
+/// Puts what was being done in front of an error.
+pub(crate) trait Ctx<T> {
+    fn ctx<C: std::fmt::Display>(self, what: impl FnOnce() -> C) -> Result<T, ScheduleError>;
+    fn ctx_str(self, what: &str) -> Result<T, ScheduleError>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx<C: std::fmt::Display>(self, what: impl FnOnce() -> C) -> Result<T, ScheduleError> {
+        self.map_err(|e| err!("{}: {e}", what()))
+    }
+    fn ctx_str(self, what: &str) -> Result<T, ScheduleError> {
+        self.map_err(|e| err!("{what}: {e}"))
+    }
+}
 
 /// One `[[reports]]` entry of the config file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -82,10 +120,6 @@ pub struct ScheduledReport {
     /// URL that gets a JSON summary (POST) after each run: `http://` or `https://`.
     #[serde(default)]
     pub webhook: Option<String>,
-    /// Exporters report: the collector's Prometheus endpoint (e.g. `http://127.0.0.1:9102/metrics`)
-    /// for decode errors and the clock skew of the last datagram.
-    #[serde(default)]
-    pub metrics_url: Option<String>,
 }
 
 fn default_timezone() -> String {
@@ -123,8 +157,6 @@ pub struct ValidReport {
     pub output_dir: PathBuf,
     /// Webhook URL.
     pub webhook: Option<hyper::Uri>,
-    /// Collector metrics URL (exporters report).
-    pub metrics_url: Option<hyper::Uri>,
 }
 
 fn plain_name(s: &str) -> bool {
@@ -135,55 +167,55 @@ fn plain_name(s: &str) -> bool {
 }
 
 /// A 5-field cron expression.
-pub fn parse_cron(s: &str) -> anyhow::Result<Cron> {
+pub fn parse_cron(s: &str) -> Result<Cron, ScheduleError> {
     if s.split_whitespace().count() != 5 {
-        bail!("schedule {s:?} must have 5 fields: minute hour day-of-month month day-of-week");
+        fail!("schedule {s:?} must have 5 fields: minute hour day-of-month month day-of-week");
     }
     CronParser::builder()
         .seconds(Seconds::Disallowed)
         .year(Year::Disallowed)
         .build()
         .parse(s)
-        .map_err(|e| anyhow!("schedule {s:?}: {e}"))
+        .map_err(|e| err!("schedule {s:?}: {e}"))
 }
 
 /// An `http://` or `https://` URL with a host.
-pub fn parse_http_url(s: &str) -> anyhow::Result<hyper::Uri> {
-    let uri: hyper::Uri = s.parse().map_err(|e| anyhow!("URL {s:?}: {e}"))?;
+pub fn parse_http_url(s: &str) -> Result<hyper::Uri, ScheduleError> {
+    let uri: hyper::Uri = s.parse().map_err(|e| err!("URL {s:?}: {e}"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
-        _ => bail!("URL {s:?} must start with http:// or https://"),
+        _ => fail!("URL {s:?} must start with http:// or https://"),
     }
     if uri.host().is_none_or(str::is_empty) {
-        bail!("URL {s:?} has no host");
+        fail!("URL {s:?} has no host");
     }
     Ok(uri)
 }
 
 impl ScheduledReport {
     /// Check every value; no I/O.
-    pub fn validate(&self) -> anyhow::Result<ValidReport> {
+    pub fn validate(&self) -> Result<ValidReport, ScheduleError> {
         let ctx = || format!("reports[{}]", self.name);
         if !plain_name(&self.name) {
-            bail!(
+            fail!(
                 "reports: name {:?} must be 1-64 characters of [A-Za-z0-9_-]",
                 self.name.chars().take(64).collect::<String>()
             );
         }
-        let cron = parse_cron(&self.schedule).with_context(ctx)?;
+        let cron = parse_cron(&self.schedule).ctx(ctx)?;
         let tz: chrono_tz::Tz = self
             .timezone
             .parse()
-            .map_err(|_| anyhow!("timezone {:?} is not an IANA zone name", self.timezone))
-            .with_context(ctx)?;
-        let kind: ReportKind = self.kind.parse().with_context(ctx)?;
-        let last_secs = parse_duration(&self.last).with_context(ctx)?;
-        let mut request = ReportRequest::new(kind, TimeRange::new(0, last_secs).with_context(ctx)?);
+            .map_err(|_| err!("timezone {:?} is not an IANA zone name", self.timezone))
+            .ctx(ctx)?;
+        let kind: ReportKind = self.kind.parse().ctx(ctx)?;
+        let last_secs = parse_duration(&self.last).ctx(ctx)?;
+        let mut request = ReportRequest::new(kind, TimeRange::new(0, last_secs).ctx(ctx)?);
         request.exporter = match &self.exporter {
             Some(e) => Some(
                 e.parse()
-                    .map_err(|_| anyhow!("exporter {e:?} is not an IP address"))
-                    .with_context(ctx)?,
+                    .map_err(|_| err!("exporter {e:?} is not an IP address"))
+                    .ctx(ctx)?,
             ),
             None => None,
         };
@@ -193,52 +225,38 @@ impl ScheduledReport {
             .as_deref()
             .map(str::parse::<By>)
             .transpose()
-            .with_context(ctx)?;
+            .ctx(ctx)?;
         request.limit = self.limit;
         request.step = self
             .step
             .as_deref()
             .map(str::parse::<Step>)
             .transpose()
-            .with_context(ctx)?;
+            .ctx(ctx)?;
         request.prefix = self.prefix;
         request.prefix6 = self.prefix6;
         request.source = SourcePref::Auto;
-        request.validate().with_context(ctx)?;
+        request.validate().ctx(ctx)?;
         if self.formats.is_empty() {
-            bail!("{}: formats must not be empty", ctx());
+            fail!("{}: formats must not be empty", ctx());
         }
         let mut formats = Vec::new();
         for f in &self.formats {
-            let f: Format = f.parse().with_context(ctx)?;
+            let f: Format = f.parse().ctx(ctx)?;
             if !formats.contains(&f) {
                 formats.push(f);
             }
         }
         if self.output_dir.as_os_str().is_empty() {
-            bail!("{}: output_dir must not be empty", ctx());
+            fail!("{}: output_dir must not be empty", ctx());
         }
         let webhook = self
             .webhook
             .as_deref()
             .map(parse_http_url)
             .transpose()
-            .with_context(ctx)?;
-        let metrics_url = self
-            .metrics_url
-            .as_deref()
-            .map(parse_http_url)
-            .transpose()
-            .context("metrics_url")
-            .with_context(ctx)?;
-        if metrics_url.is_some() && kind != ReportKind::Exporters {
-            bail!(
-                "{}: metrics_url only applies to kind = \"exporters\"",
-                ctx()
-            );
-        }
+            .ctx(ctx)?;
         Ok(ValidReport {
-            metrics_url,
             name: self.name.clone(),
             cron,
             tz,
@@ -252,12 +270,12 @@ impl ScheduledReport {
 }
 
 /// Validate a list; names must be unique.
-pub fn validate_all(list: &[ScheduledReport]) -> anyhow::Result<Vec<ValidReport>> {
+pub fn validate_all(list: &[ScheduledReport]) -> Result<Vec<ValidReport>, ScheduleError> {
     let mut out: Vec<ValidReport> = Vec::new();
     for r in list {
         let v = r.validate()?;
         if out.iter().any(|o| o.name == v.name) {
-            bail!("reports: name {:?} is used twice", v.name);
+            fail!("reports: name {:?} is used twice", v.name);
         }
         out.push(v);
     }
@@ -314,18 +332,18 @@ struct IndexEntry {
     files: Vec<String>,
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ScheduleError> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    std::fs::write(&tmp, data).ctx(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("renaming to {}", path.display()))?;
     Ok(())
 }
 
 /// Add a run to `index.json` and rewrite `index.html` (newest first).
-fn update_index(dir: &Path, entry: IndexEntry) -> anyhow::Result<()> {
+fn update_index(dir: &Path, entry: IndexEntry) -> Result<(), ScheduleError> {
     let json_path = dir.join("index.json");
     let mut entries: Vec<IndexEntry> = match std::fs::read(&json_path) {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
@@ -337,7 +355,10 @@ fn update_index(dir: &Path, entry: IndexEntry) -> anyhow::Result<()> {
     entries.retain(|e| !(e.name == entry.name && e.from == entry.from && e.to == entry.to));
     entries.push(entry);
     entries.sort_by(|a, b| b.to.cmp(&a.to).then(a.name.cmp(&b.name)));
-    write_atomic(&json_path, &serde_json::to_vec_pretty(&entries)?)?;
+    write_atomic(
+        &json_path,
+        &serde_json::to_vec_pretty(&entries).ctx_str("index.json")?,
+    )?;
     write_atomic(&dir.join("index.html"), index_html(&entries).as_bytes())
 }
 
@@ -388,36 +409,23 @@ fn index_html(entries: &[IndexEntry]) -> String {
 
 /// Longest a run may take before it is abandoned (and counted as failed).
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(300);
-/// Longest a webhook POST may take.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Run one scheduled report for the period ending at `fire_at` (Unix seconds); `generated_at` is
 /// stamped on it. Writes the files and the index, then POSTs the summary when a webhook is set
 /// (a webhook failure is counted and returned, the files stay).
 pub async fn run_once(
     r: &ValidReport,
-    client: &schema::reports::Client,
+    client: &crate::Client,
     fire_at: i64,
     generated_at: i64,
-) -> anyhow::Result<RunOutcome> {
+) -> Result<RunOutcome, ScheduleError> {
     let mut req = r.request.clone();
     req.range = TimeRange::last(fire_at, r.last_secs)?;
-    let mut report = run_report(client, &req, generated_at)
+    let report = run_report(client, &req, generated_at)
         .await
-        .with_context(|| format!("report {}", r.name))?;
-    if let Some(url) = &r.metrics_url {
-        match fetch_text(url).await {
-            Ok(text) => add_exporter_metrics(&mut report, &parse_prometheus(&text)),
-            Err(e) => {
-                tracing::warn!(report = %r.name, error = %format!("{e:#}"), "collector metrics unavailable");
-                report
-                    .notes
-                    .push(format!("Collector metrics unavailable: {e:#}"));
-            }
-        }
-    }
+        .ctx(|| format!("report {}", r.name))?;
     std::fs::create_dir_all(&r.output_dir)
-        .with_context(|| format!("creating {}", r.output_dir.display()))?;
+        .ctx(|| format!("creating {}", r.output_dir.display()))?;
     let stem = format!(
         "{}-{}-{}",
         r.name,
@@ -463,65 +471,6 @@ pub async fn run_once(
     })
 }
 
-fn http_client<B>() -> hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    B,
->
-where
-    B: hyper::body::Body + Send,
-    B::Data: Send,
-{
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
-}
-
-/// GET a text document (the collector's metrics); a non-2xx answer is an error. At most 16 MiB.
-pub async fn fetch_text(url: &hyper::Uri) -> anyhow::Result<String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    let client = http_client::<Empty<bytes::Bytes>>();
-    let resp = tokio::time::timeout(WEBHOOK_TIMEOUT, client.get(url.clone()))
-        .await
-        .map_err(|_| anyhow!("{url}: no answer in {WEBHOOK_TIMEOUT:?}"))?
-        .with_context(|| format!("GET {url}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        bail!("GET {url} answered {status}");
-    }
-    let body = tokio::time::timeout(
-        WEBHOOK_TIMEOUT,
-        Limited::new(resp.into_body(), 16 << 20).collect(),
-    )
-    .await
-    .map_err(|_| anyhow!("{url}: body not received in {WEBHOOK_TIMEOUT:?}"))?
-    .map_err(|e| anyhow!("GET {url}: {e}"))?;
-    Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
-}
-
-/// POST a JSON body; a non-2xx answer is an error.
-pub async fn post_json(url: &hyper::Uri, body: &serde_json::Value) -> anyhow::Result<()> {
-    use http_body_util::{BodyExt, Full};
-    let client = http_client::<Full<bytes::Bytes>>();
-    let req = hyper::Request::post(url.clone())
-        .header("content-type", "application/json")
-        .header("user-agent", concat!("sluice/", env!("CARGO_PKG_VERSION")))
-        .body(Full::new(bytes::Bytes::from(serde_json::to_vec(body)?)))?;
-    let resp = tokio::time::timeout(WEBHOOK_TIMEOUT, client.request(req))
-        .await
-        .map_err(|_| anyhow!("webhook {url}: no answer in {WEBHOOK_TIMEOUT:?}"))?
-        .with_context(|| format!("webhook {url}"))?;
-    let status = resp.status();
-    // Read (and drop) the body so the connection closes cleanly.
-    let _ = tokio::time::timeout(WEBHOOK_TIMEOUT, resp.into_body().collect()).await;
-    if !status.is_success() {
-        bail!("webhook {url} answered {status}");
-    }
-    Ok(())
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -532,7 +481,7 @@ fn unix_now() -> i64 {
 /// ClickHouse, each run has [`RUN_TIMEOUT`], and a failed run waits for the next tick.
 pub async fn run_scheduler(
     reports: Vec<ValidReport>,
-    client: schema::reports::Client,
+    client: crate::Client,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -595,69 +544,10 @@ pub async fn run_scheduler(
 /// `[[reports]]` and a shutdown future). Returns at once; the task ends when `shutdown` completes.
 pub fn spawn_scheduler(
     reports: Vec<ValidReport>,
-    client: schema::reports::Client,
+    client: crate::Client,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run_scheduler(reports, client, shutdown))
-}
-
-/// `sluice schedule --config FILE`.
-#[derive(clap::Args, Debug)]
-pub struct ScheduleArgs {
-    /// Config file with `[clickhouse]` and `[[reports]]`.
-    #[arg(long, short)]
-    pub config: PathBuf,
-    /// ClickHouse URL (overrides the config file).
-    #[arg(long)]
-    pub clickhouse_url: Option<String>,
-}
-
-/// Load the `[clickhouse]` section and the validated `[[reports]]` of a config file.
-pub fn load(
-    path: &Path,
-    url: Option<&str>,
-) -> anyhow::Result<(schema::ValidatedClickhouseConfig, Vec<ValidReport>)> {
-    let cfg = crate::config::Config::load(path).map_err(|p| anyhow!("{}: {p}", path.display()))?;
-    let mut ch = cfg.clickhouse.clone().unwrap_or_default();
-    if let Some(u) = url {
-        ch.url = u.to_string();
-    }
-    let ch = ch.validate()?;
-    Ok((ch, validate_all(&cfg.reports)?))
-}
-
-/// SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping the scheduler"),
-        _ = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        } => tracing::info!("SIGTERM received; stopping the scheduler"),
-    }
-}
-
-/// Run the scheduler alone until SIGINT or SIGTERM.
-pub fn run(args: &ScheduleArgs) -> anyhow::Result<()> {
-    let (ch, reports) = load(&args.config, args.clickhouse_url.as_deref())?;
-    if reports.is_empty() {
-        bail!("{}: no [[reports]] entries", args.config.display());
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let client = schema::build_client(&ch)?;
-        spawn_scheduler(reports, client, stop_signal()).await?;
-        anyhow::Ok(())
-    })
 }
 
 #[cfg(test)]
@@ -681,7 +571,6 @@ mod tests {
             formats: vec!["html".into(), "csv".into()],
             output_dir: "/tmp/x".into(),
             webhook: Some("http://127.0.0.1:9/hook".into()),
-            metrics_url: None,
         }
     }
 
@@ -744,10 +633,6 @@ mod tests {
             },
             ScheduledReport {
                 by: Some("protocol".into()),
-                ..entry("0 7 * * *", "UTC")
-            },
-            ScheduledReport {
-                metrics_url: Some("http://127.0.0.1:9102/metrics".into()),
                 ..entry("0 7 * * *", "UTC")
             },
         ];

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use collector::encode::{self, FieldSpec, Flow, IpfixHeader, Message, Template, V9Header, Value};
 use collector::{Decoder, DecoderConfig, FlowRecord};
+use flowgen::encode::{self, FieldSpec, Flow, IpfixHeader, Message, Template, V9Header, Value};
 use proptest::prelude::*;
 
 const NOW: i64 = 1_767_225_600_000;

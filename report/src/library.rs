@@ -1,4 +1,4 @@
-//! The SQL library: the `reports/*.sql` files of the repository, compiled in with `include_str!` so
+//! The SQL library: the `sql/*.sql` files of the repository, compiled in with `include_str!` so
 //! the library in the repo is exactly what runs.
 //!
 //! Owns: splitting a file into named queries (`-- @query NAME` lines), the placeholder expansion for
@@ -10,7 +10,7 @@
 use clickhouse::Client;
 use clickhouse::query::Query;
 
-use super::ReportError;
+use crate::ReportError;
 
 /// One file of the library.
 #[derive(Clone, Copy, Debug)]
@@ -25,31 +25,31 @@ pub struct SqlFile {
 pub const LIBRARY: &[SqlFile] = &[
     SqlFile {
         file: "top_talkers.sql",
-        text: include_str!("../../../reports/top_talkers.sql"),
+        text: include_str!("../sql/top_talkers.sql"),
     },
     SqlFile {
         file: "top_apps.sql",
-        text: include_str!("../../../reports/top_apps.sql"),
+        text: include_str!("../sql/top_apps.sql"),
     },
     SqlFile {
         file: "protocols.sql",
-        text: include_str!("../../../reports/protocols.sql"),
+        text: include_str!("../sql/protocols.sql"),
     },
     SqlFile {
         file: "traffic.sql",
-        text: include_str!("../../../reports/traffic.sql"),
+        text: include_str!("../sql/traffic.sql"),
     },
     SqlFile {
         file: "interfaces.sql",
-        text: include_str!("../../../reports/interfaces.sql"),
+        text: include_str!("../sql/interfaces.sql"),
     },
     SqlFile {
         file: "matrix.sql",
-        text: include_str!("../../../reports/matrix.sql"),
+        text: include_str!("../sql/matrix.sql"),
     },
     SqlFile {
         file: "exporters.sql",
-        text: include_str!("../../../reports/exporters.sql"),
+        text: include_str!("../sql/exporters.sql"),
     },
 ];
 

@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::names::rfc3339;
-use super::render::{human, raw, span};
-use super::{Chart, Report, Series, Unit, Value};
+use crate::names::rfc3339;
+use crate::render::{human, raw, span};
+use crate::{Chart, Report, Series, Unit, Value};
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use clickhouse::Client;
 use serde::Deserialize;
 
-use super::library::{Arg, Source, bound};
-use super::names::{
+use crate::library::{Arg, Source, bound};
+use crate::names::{
     addr_display, addr_from_hex, addr_hex, hex_display, protocol_label, service_name,
 };
-use super::{
+use crate::{
     By, Chart, Column, Report, ReportError, ReportKind, ReportRequest, Row, Series, SourcePref,
     Step, Totals, Unit, Value, invalid,
 };
@@ -986,7 +986,7 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::TimeRange;
+    use crate::TimeRange;
 
     #[test]
     fn masks_cover_prefixes() {

@@ -1,12 +1,11 @@
-//! Shared helpers for the schema integration tests (real servers).
+//! ClickHouse helpers for tests against real servers.
 //!
 //! `SLUICE_TEST_CLICKHOUSE_URL` is the legacy server (Debian's 18.16, `scripts/clickhouse.sh start`),
-//! `SLUICE_TEST_CHDB_URL` the modern stand-in (`scripts/chdb.sh start`). With `CI=true` a missing
-//! variable FAILS the test; otherwise the test prints "skipped: ..." and returns.
-#![allow(dead_code)]
+//! `SLUICE_TEST_CHDB_URL` the modern stand-in (`scripts/chdb.sh start`). A missing variable fails
+//! the test unless `SLUICE_TEST_ALLOW_SKIP=1` (see [`crate::missing`]).
 
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,21 +16,16 @@ use schema::{ClickhouseConfig, Tier, ValidatedClickhouseConfig};
 pub const LEGACY: &str = "SLUICE_TEST_CLICKHOUSE_URL";
 pub const MODERN: &str = "SLUICE_TEST_CHDB_URL";
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// The URL in `var`, or None after printing "skipped" (panics under CI).
+/// The server URL in `var`; when it is not set, the test fails, or skips (None) where
+/// `SLUICE_TEST_ALLOW_SKIP=1`.
 pub fn server_url(var: &str, test: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
-            if in_ci() {
-                panic!(
-                    "{test}: {var} is not set but CI=true; start the server (scripts/test.sh does)"
-                );
-            }
-            eprintln!("skipped: {test}: {var} is not set");
+            crate::missing(
+                test,
+                &format!("{var} is not set (start the server: scripts/test.sh does)"),
+            );
             None
         }
     }
@@ -178,12 +172,4 @@ pub async fn tsv(c: &Client, sql: &str) -> String {
     let mut cur = c.query(sql).fetch_bytes("TabSeparated").unwrap();
     let b = cur.collect().await.unwrap();
     String::from_utf8(b.to_vec()).unwrap()
-}
-
-/// The repo root (the workspace) from the crate dir.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
 }

@@ -1,28 +1,24 @@
-//! `sluice blast`: a load generator, and `sluice dev sink-udp`: the bare receive limit.
+//! The load generator behind `sluice blast`.
 //!
 //! Owns: building, per simulated exporter, a pool of realistic export datagrams (the 18-field
-//! templates of [`collector::encode`], Zipf talkers from [`TrafficModel`], templates in the first
+//! templates of [`crate::encode`], Zipf talkers from [`TrafficModel`], templates in the first
 //! datagram and again every `--template-every` datagrams), then sending them round robin from one
 //! socket per exporter (each bound to its own loopback source address, 127.0.0.X, so the collector
 //! sees several exporters) with `sendmmsg` batches, paced to `--rate`. Header export times and
 //! sequence numbers are patched as the pool is reused. Prints the achieved rate, and on stdout a
 //! `key=value` line the benchmark script reads.
-//! `dev sink-udp` receives with `recvmmsg` and discards, counting datagrams: the physical limit
-//! the benchmark compares collectors with.
 //! Must never: send anywhere but where it is told, or to a non-loopback address without
 //! `--allow-remote`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
-use collector::encode::{
-    self, Flow, IpfixHeader, TrafficModel, V5_MAX_RECORDS, V5Header, V9Header,
-};
-use collector::socket::{self, BATCH_SIZE, BatchReceiver, ReceiveOptions};
+use collector::socket::BATCH_SIZE;
 
+use crate::Error;
+use crate::encode::{self, Flow, IpfixHeader, V5_MAX_RECORDS, V5Header, V9Header};
+use crate::error::invalid;
+use crate::model::TrafficModel;
 use crate::replay::{check_target, connected_socket, send_all};
 
 /// Export protocol to generate.
@@ -36,7 +32,7 @@ pub enum Proto {
     Ipfix,
 }
 
-/// Arguments of `sluice blast`.
+/// What load to send, where and how fast (the arguments of `sluice blast`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct BlastArgs {
     /// Where to send, e.g. 127.0.0.1:2055.
@@ -94,14 +90,13 @@ fn unix_now() -> (u32, u32) {
 type Pool = (Vec<Vec<u8>>, Vec<u64>, Vec<u64>);
 
 /// Build `n` datagrams for one exporter; the first carries the templates.
-fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> anyhow::Result<Pool> {
+fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> Result<Pool, Error> {
     let v6 = if args.proto == Proto::V5 {
         0.0
     } else {
         args.v6
     };
-    let mut model = TrafficModel::new(args.hosts, 1.1, v6, args.seed ^ u64::from(exporter) << 32)
-        .map_err(|e| anyhow::anyhow!("traffic model: {e}"))?;
+    let mut model = TrafficModel::new(args.hosts, 1.1, v6, args.seed ^ u64::from(exporter) << 32)?;
     let (secs, _) = unix_now();
     let now_ms = u64::from(secs) * 1000;
     let uptime: u32 = 3_600_000;
@@ -148,8 +143,7 @@ fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> anyhow::Result<Pool>
                 };
                 encode::encode_ipfix(&mut out, &h, &flows, with_templates)
             }
-        }
-        .map_err(|e| anyhow::anyhow!("encoding: {e}"))?;
+        }?;
         seq = seq.wrapping_add(flows.len() as u32);
         pool.push(out);
         counts.push(flows.len() as u64);
@@ -181,17 +175,18 @@ fn patch_header(proto: Proto, d: &mut [u8], secs: u32, sequence: u32) {
     }
 }
 
-/// Runs `sluice blast`.
-pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
+/// Sends the load `args` describe; prints the achieved rate on stderr and a `key=value` line
+/// (datagrams, records, packets, seconds, rates, failed) on stdout.
+pub fn run(args: &BlastArgs) -> Result<(), Error> {
     check_target(args.to, args.allow_remote)?;
     if !(args.rate.is_finite() && args.rate >= 0.0) {
-        bail!("--rate must be >= 0");
+        invalid!("--rate must be >= 0");
     }
     if !(args.duration.is_finite() && args.duration > 0.0) {
-        bail!("--duration must be > 0");
+        invalid!("--duration must be > 0");
     }
     if !(1..=250).contains(&args.exporters) {
-        bail!("--exporters must be 1 to 250");
+        invalid!("--exporters must be 1 to 250");
     }
     let max_records = if args.proto == Proto::V5 {
         V5_MAX_RECORDS
@@ -199,7 +194,7 @@ pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
         200
     };
     if !(1..=max_records).contains(&args.records) {
-        bail!("--records must be 1 to {max_records} for this protocol");
+        invalid!("--records must be 1 to {max_records} for this protocol");
     }
     let pool_len = args.template_every.clamp(1, 100_000);
     let mut exporters = Vec::new();
@@ -295,116 +290,6 @@ pub fn run(args: &BlastArgs) -> anyhow::Result<()> {
         "datagrams={sent} records={records} packets={packets} seconds={secs:.3} datagrams_per_sec={:.0} records_per_sec={:.0} failed={failed}",
         sent as f64 / secs,
         records as f64 / secs
-    );
-    Ok(())
-}
-
-/// Arguments of `sluice dev`.
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum DevCommand {
-    /// Receive with recvmmsg and discard, counting datagrams (the physical receive limit).
-    SinkUdp(SinkUdpArgs),
-}
-
-/// Arguments of `sluice dev sink-udp`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct SinkUdpArgs {
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1:2055")]
-    pub listen: SocketAddr,
-    /// Receive threads (SO_REUSEPORT sockets).
-    #[arg(long, default_value_t = 1)]
-    pub workers: usize,
-    /// Receive buffer per socket, bytes.
-    #[arg(long, default_value_t = 32 << 20)]
-    pub recv_buffer: usize,
-    /// Stop after this many idle seconds once something arrived (and on SIGINT/SIGTERM).
-    #[arg(long, default_value_t = 2.0)]
-    pub idle_exit: f64,
-}
-
-/// Runs `sluice dev ...`.
-pub fn run_dev(cmd: &DevCommand) -> anyhow::Result<()> {
-    match cmd {
-        DevCommand::SinkUdp(a) => sink_udp(a),
-    }
-}
-
-fn sink_udp(a: &SinkUdpArgs) -> anyhow::Result<()> {
-    let opts = ReceiveOptions {
-        recv_buffer: a.recv_buffer,
-        reuse_port: true,
-        read_timeout: Duration::from_millis(100),
-    };
-    let count = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut inodes = Vec::new();
-    let mut threads = Vec::new();
-    for _ in 0..a.workers.max(1) {
-        let opened = socket::bind_receiver(a.listen, &opts)
-            .with_context(|| format!("binding {}", a.listen))?;
-        inodes.push(socket::socket_inode(&opened.socket).unwrap_or(0));
-        let mut rx = BatchReceiver::new(opened.socket, socket::MAX_DATAGRAM);
-        let (count, bytes, stop) = (count.clone(), bytes.clone(), stop.clone());
-        threads.push(std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(n) = rx.recv()
-                    && n > 0
-                {
-                    let b: usize = rx.iter().map(|r| r.data.len()).sum();
-                    count.fetch_add(n as u64, Ordering::Relaxed);
-                    bytes.fetch_add(b as u64, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    eprintln!("sink-udp listening on {} ({} workers)", a.listen, a.workers);
-    let term = Arc::new(AtomicBool::new(false));
-    {
-        let term = term.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    if let Ok(mut t) = signal(SignalKind::terminate()) {
-                        tokio::select! {
-                            _ = tokio::signal::ctrl_c() => {},
-                            _ = t.recv() => {},
-                        }
-                    }
-                });
-            }
-            term.store(true, Ordering::SeqCst);
-        });
-    }
-    let mut last = 0;
-    let mut idle_since = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let c = count.load(Ordering::Relaxed);
-        if c != last {
-            last = c;
-            idle_since = Instant::now();
-        }
-        if term.load(Ordering::SeqCst)
-            || (c > 0 && idle_since.elapsed().as_secs_f64() >= a.idle_exit)
-        {
-            break;
-        }
-    }
-    stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        let _ = t.join();
-    }
-    let drops = socket::kernel_drops(&inodes).unwrap_or(0);
-    println!(
-        "datagrams={} bytes={} kernel_drops={drops}",
-        count.load(Ordering::Relaxed),
-        bytes.load(Ordering::Relaxed)
     );
     Ok(())
 }

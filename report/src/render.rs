@@ -1,63 +1,14 @@
 //! Text renderings of a [`Report`]: an aligned terminal table with human units, CSV and JSON with
 //! raw numbers, and the JSON summary a scheduled report posts to its webhook.
 //!
-//! Owns: number formatting (SI units: `12.3 Mb/s`, `4.5 k pkt/s`, `1.2 GB`, `%`), CSV quoting (RFC
+//! Owns: number formatting (used by [`crate::html`] too) (SI units: `12.3 Mb/s`, `4.5 k pkt/s`, `1.2 GB`, `%`), CSV quoting (RFC
 //! 4180), the JSON shape. Must never: do I/O.
 
 use serde_json::{Map, Value as Json, json};
 
-use super::names::rfc3339;
-use super::{Column, Report, Row, Unit, Value};
-
-/// The output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Aligned columns for a terminal.
-    Table,
-    /// CSV, raw numbers.
-    Csv,
-    /// JSON, raw numbers.
-    Json,
-    /// A self-contained HTML page.
-    Html,
-}
-
-impl Format {
-    /// Every format.
-    pub const ALL: [Format; 4] = [Format::Table, Format::Csv, Format::Json, Format::Html];
-
-    /// Name, also the CLI value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Table => "table",
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Html => "html",
-        }
-    }
-
-    /// File extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Table => "txt",
-            other => other.as_str(),
-        }
-    }
-
-    /// Render a report.
-    pub fn render(self, r: &Report) -> String {
-        match self {
-            Format::Table => table(r),
-            Format::Csv => csv(r),
-            Format::Json => {
-                let mut s = serde_json::to_string_pretty(&json_value(r)).unwrap_or_default();
-                s.push('\n');
-                s
-            }
-            Format::Html => super::html::html(r),
-        }
-    }
-}
+use crate::format::Format;
+use crate::names::rfc3339;
+use crate::{Column, Report, Row, Unit, Value};
 
 impl std::str::FromStr for Format {
     type Err = super::ReportError;

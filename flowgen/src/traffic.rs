@@ -1,10 +1,10 @@
-//! `sluice gen-traffic`: a synthetic packet capture with known ground truth.
+//! A synthetic packet capture with known ground truth.
 //!
 //! Owns: a classic pcap writer (link type Ethernet, microsecond timestamps; the libpcap file format,
 //! draft-ietf-opsawg-pcap §4–§5), Ethernet + IPv4 (RFC 791) / IPv6 (RFC 8200) + TCP / UDP framing
 //! with correct checksums (RFC 1071; IPv6 pseudo-header RFC 8200 §8.1), and the truth CSV
 //! (`src_ip,bytes,packets` per source address, bytes = IP total length, heaviest first).
-//! Talkers and conversations come from [`collector::encode::TrafficModel`], the same model that
+//! Talkers and conversations come from [`crate::model::TrafficModel`], the same model that
 //! feeds the datagram encoder, so a capture and a synthetic export can describe the same traffic.
 //! Must never: send packets anywhere, or read the clock (the capture's start time is an argument,
 //! so equal arguments give byte-identical files).
@@ -17,10 +17,12 @@ use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use collector::encode::{Flow, TrafficModel};
+use crate::Error;
+use crate::encode::Flow;
+use crate::error::{IoContext, invalid};
+use crate::model::TrafficModel;
 
-/// Arguments of `sluice gen-traffic`.
+/// What capture to write (the arguments of `sluice gen-traffic`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct GenTrafficArgs {
     /// Output capture (classic pcap, Ethernet, microsecond timestamps).
@@ -70,15 +72,14 @@ impl Truth {
     }
 }
 
-/// Runs `sluice gen-traffic`.
-pub fn run(args: &GenTrafficArgs) -> anyhow::Result<()> {
-    let pcap = File::create(&args.out).with_context(|| format!("creating {:?}", args.out))?;
-    let truth =
-        generate(args, BufWriter::new(pcap)).with_context(|| format!("writing {:?}", args.out))?;
-    let csv = File::create(&args.truth).with_context(|| format!("creating {:?}", args.truth))?;
+/// Writes the capture and its truth file as `args` say; prints a summary on stderr.
+pub fn run(args: &GenTrafficArgs) -> Result<(), Error> {
+    let pcap = File::create(&args.out).context_with(|| format!("creating {:?}", args.out))?;
+    let truth = generate(args, BufWriter::new(pcap))?;
+    let csv = File::create(&args.truth).context_with(|| format!("creating {:?}", args.truth))?;
     truth
         .write_csv(BufWriter::new(csv))
-        .with_context(|| format!("writing {:?}", args.truth))?;
+        .context_with(|| format!("writing {:?}", args.truth))?;
     let bytes: u64 = truth.per_source.values().map(|v| v.0).sum();
     eprintln!(
         "wrote {} packets ({} IP bytes) from {} sources to {:?}; truth in {:?}",
@@ -92,18 +93,24 @@ pub fn run(args: &GenTrafficArgs) -> anyhow::Result<()> {
 }
 
 /// Writes the capture described by `args` to `out`; returns its ground truth.
-pub fn generate<W: Write>(args: &GenTrafficArgs, out: W) -> anyhow::Result<Truth> {
+pub fn generate<W: Write>(args: &GenTrafficArgs, out: W) -> Result<Truth, Error> {
     if !args.duration.is_finite() || args.duration < 0.0 {
-        bail!("--duration must be a finite number of seconds >= 0");
+        invalid!("--duration must be a finite number of seconds >= 0");
     }
     let start_us = args
         .start
         .checked_mul(1_000_000)
         .filter(|_| args.start.saturating_add(args.duration as u64) <= u64::from(u32::MAX))
-        .context("--start plus --duration must fit in 32-bit pcap timestamps")?;
+        .ok_or_else(|| {
+            Error::Invalid("--start plus --duration must fit in 32-bit pcap timestamps".into())
+        })?;
     let duration_us = (args.duration * 1e6) as u64;
     let mut model = TrafficModel::new(args.hosts, args.exponent, args.v6, args.seed)?;
-    let mut pcap = PcapWriter::new(out)?;
+    let written = |e| Error::Io {
+        context: format!("writing {:?}", args.out),
+        source: e,
+    };
+    let mut pcap = PcapWriter::new(out).map_err(written)?;
     let mut truth = Truth::default();
     let mut frame = Vec::with_capacity(1600);
     for i in 0..args.packets {
@@ -112,12 +119,12 @@ pub fn generate<W: Write>(args: &GenTrafficArgs, out: W) -> anyhow::Result<Truth
         let flow = model.next_flow(ts_us / 1000, ts_us / 1000, 1);
         let seq = model.rng().next_u64() as u32;
         build_frame(&mut frame, &flow, i as u16, seq);
-        pcap.packet(ts_us, &frame)?;
+        pcap.packet(ts_us, &frame).map_err(written)?;
         let t = truth.per_source.entry(flow.src_addr).or_default();
         t.0 += flow.bytes;
         t.1 += 1;
     }
-    pcap.finish()?;
+    pcap.finish().map_err(written)?;
     Ok(truth)
 }
 

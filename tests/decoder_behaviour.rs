@@ -1,13 +1,13 @@
-//! Decoder behaviour on datagrams built with `collector::encode`: state scoping, held data, template
+//! Decoder behaviour on datagrams built with `flowgen::encode`: state scoping, held data, template
 //! lifetime and limits, sampling precedence, times, persistence, and the flood attacks.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use collector::encode::{
-    self, FieldSpec, Flow, IpfixHeader, Message, Template, V5Header, V9Header, Value,
-};
 use collector::record::flags;
 use collector::{Decoder, DecoderConfig, DecoderSettings, ErrorKind, FlowRecord, SamplingSource};
+use flowgen::encode::{
+    self, FieldSpec, Flow, IpfixHeader, Message, Template, V5Header, V9Header, Value,
+};
 
 const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const EXPORT_SECS: u32 = 1_767_225_600;

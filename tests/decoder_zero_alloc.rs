@@ -5,10 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use collector::encode::{
+use collector::{Decoder, DecoderSettings, FlowRecord, FnSink};
+use flowgen::encode::{
     self, FieldSpec, Flow, IpfixHeader, Message, Template, V5Header, V9Header, Value,
 };
-use collector::{Decoder, DecoderSettings, FlowRecord, FnSink};
 
 fn flows(n: u32, v6: bool) -> Vec<Flow> {
     (0..n)

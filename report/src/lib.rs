@@ -1,11 +1,13 @@
-//! Reports: the SQL library (`reports/*.sql`), running it against either server tier, and rendering
-//! the results as a terminal table, CSV, JSON or a self-contained HTML page.
+//! Reports (the "report" step of the pipeline): the SQL library (`sql/*.sql`, inside this crate),
+//! running it against either server tier, rendering the results as a terminal table, CSV, JSON or a
+//! self-contained HTML page, and running `[[reports]]` on cron schedules with webhooks
+//! ([`schedule`], [`webhook`]).
 //!
 //! Owns: [`ReportKind`] and the validated [`ReportRequest`] (every user value is typed here: an
 //! exporter is an [`IpAddr`], an interface a `u32`, so nothing a user types reaches SQL text), the
 //! choice of the coarsest table that answers a request ([`choose_source`]), [`run_report`] which
 //! returns a [`Report`] (columns, rows, totals, chart data), and the renderers in [`render`] and
-//! [`html`]. Must never: write to any table, read the clock (`generated_at` is a parameter), or put
+//! [`html`] (picked by [`Format`]). Must never: write to any flow table, read the clock (`generated_at` is a parameter), or put
 //! a caller's value into SQL text (values are bound with `?`; the only substitutions are table and
 //! column names from [`library::Source`]).
 //!
@@ -13,12 +15,14 @@
 //! bytes (FixedString(16) on 18.16, IPv6 on modern servers), buckets use `intDiv` arithmetic (no
 //! `toStartOfInterval` on 18.16), rollups are always re-aggregated with `GROUP BY`.
 
+pub mod format;
 pub mod html;
 pub mod library;
-pub mod metrics;
 pub mod names;
 mod query;
 pub mod render;
+pub mod schedule;
+pub mod webhook;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -26,6 +30,7 @@ use std::str::FromStr;
 
 /// The client reports run on (re-exported so callers need not depend on `clickhouse`).
 pub use clickhouse::Client;
+pub use format::Format;
 pub use library::Source;
 pub use query::{choose_source, run_report};
 

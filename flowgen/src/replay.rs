@@ -1,4 +1,4 @@
-//! `sluice replay`: resend the export datagrams of a capture to a collector.
+//! Capture replay (`sluice replay`): resend the export datagrams of a capture to a collector.
 //!
 //! Owns: reading every UDP datagram of a pcap/pcapng (through [`collector::capture`]), and sending
 //! the payloads unchanged, in file order, from an ordinary UDP socket (`tcpreplay` does not reach
@@ -11,11 +11,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use crate::Error;
+use crate::error::{IoContext, invalid};
 use collector::capture;
 use collector::socket::{BATCH_SIZE, send_batch};
 
-/// Arguments of `sluice replay`.
+/// What to replay, where and how fast (the arguments of `sluice replay`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReplayArgs {
     /// The capture (pcap or pcapng).
@@ -44,28 +45,28 @@ pub struct ReplayArgs {
 }
 
 /// Refuse targets that are not loopback unless explicitly allowed.
-pub fn check_target(to: SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+pub fn check_target(to: SocketAddr, allow_remote: bool) -> Result<(), Error> {
     if !to.ip().is_loopback() && !allow_remote {
-        bail!(
+        invalid!(
             "refusing to send to {to}: not a loopback address (pass --allow-remote if you mean it)"
         );
     }
     if to.port() == 0 {
-        bail!("target port 0");
+        invalid!("target port 0");
     }
     Ok(())
 }
 
 /// A socket bound to `from` (or the loopback of the target's family) and connected to `to`.
-pub fn connected_socket(to: SocketAddr, from: Option<IpAddr>) -> anyhow::Result<UdpSocket> {
+pub fn connected_socket(to: SocketAddr, from: Option<IpAddr>) -> Result<UdpSocket, Error> {
     let local = from.unwrap_or(match to {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
         SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
     });
     let sock = UdpSocket::bind(SocketAddr::new(local, 0))
-        .with_context(|| format!("binding a send socket on {local}"))?;
+        .context_with(|| format!("binding a send socket on {local}"))?;
     sock.connect(to)
-        .with_context(|| format!("connecting to {to}"))?;
+        .context_with(|| format!("connecting to {to}"))?;
     Ok(sock)
 }
 
@@ -94,24 +95,23 @@ pub fn send_all(sock: &UdpSocket, msgs: &[&[u8]]) -> (u64, u64) {
     (sent, failed)
 }
 
-/// Runs `sluice replay`.
-pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+/// Replays the capture as `args` say; prints a summary on stderr.
+pub fn run(args: &ReplayArgs) -> Result<(), Error> {
     check_target(args.to, args.allow_remote)?;
     if let Some(r) = args.rate
         && !(r.is_finite() && r > 0.0)
     {
-        bail!("--rate must be a positive number of datagrams per second");
+        invalid!("--rate must be a positive number of datagrams per second");
     }
     if let Some(s) = args.speed
         && !(s.is_finite() && s > 0.0)
     {
-        bail!("--speed must be a positive factor");
+        invalid!("--speed must be a positive factor");
     }
     let mut datagrams: Vec<(i64, Vec<u8>)> = Vec::new();
     let stats = capture::for_each_datagram(&args.file, args.port, |ts, d| {
         datagrams.push((ts, d.payload.to_vec()));
-    })
-    .with_context(|| format!("reading {}", args.file.display()))?;
+    })?;
     if stats.truncated_file {
         eprintln!(
             "warning: {} ends in a torn record; sending what came before",
@@ -181,7 +181,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         }
     );
     if failed > 0 {
-        bail!("{failed} datagrams could not be sent");
+        invalid!("{failed} datagrams could not be sent");
     }
     Ok(())
 }
