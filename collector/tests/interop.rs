@@ -396,7 +396,7 @@ fn aci_data_datagram() -> Vec<u8> {
     );
     let u = Value::Unsigned;
     // (source, destination, destination port, input interface, first and last switched)
-    let recs: [([u8; 4], [u8; 4], u64, u64, u64, u64); 3] = [
+    let recs = [
         (
             [10, 154, 231, 145],
             [10, 154, 231, 146],
