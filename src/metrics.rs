@@ -86,6 +86,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Rejections while decoding this exporter's datagrams, by kind.",
     ),
     (
+        "sluice_exporter_padding_bytes_total",
+        "Zero bytes after the last set of this exporter's datagrams (zero-fill), not errors.",
+    ),
+    (
         "sluice_exporter_templates_learned_total",
         "Templates learned or refreshed from this exporter.",
     ),
@@ -282,6 +286,7 @@ pub fn publish_workers(reports: &[WorkerReport]) {
             e.templates_learned += s.templates_learned;
             e.sets_held += s.sets_held;
             e.records_replayed += s.records_replayed;
+            e.padding_bytes += s.padding_bytes;
             e.sampling_unknown += s.sampling_unknown;
             e.time_end_before_start += s.time_end_before_start;
             e.time_far_from_export += s.time_far_from_export;
@@ -319,6 +324,7 @@ pub fn publish_workers(reports: &[WorkerReport]) {
         counter!("sluice_exporter_templates_learned_total", &lbl).absolute(s.templates_learned);
         counter!("sluice_exporter_sets_held_total", &lbl).absolute(s.sets_held);
         counter!("sluice_exporter_records_replayed_total", &lbl).absolute(s.records_replayed);
+        counter!("sluice_exporter_padding_bytes_total", &lbl).absolute(s.padding_bytes);
         counter!("sluice_exporter_sampling_unknown_records_total", &lbl)
             .absolute(s.sampling_unknown);
         counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.clone(), "kind" => "end_before_start")

@@ -9,6 +9,14 @@
 //! or allocate while decoding data records whose template is known (proved by
 //! `tests/zero_alloc.rs`). Every rejection is counted per exporter and kind.
 //!
+//! Trailing bytes: a tail after the last complete set that is all zero is padding (Cisco ACI and
+//! PAN-OS zero-fill datagrams to a fixed size; IPFIX messages may be followed by zeros in the
+//! datagram) and is counted in `padding_bytes`, not as an error. A tail with any non-zero byte is an
+//! error: `truncated` when it is shorter than a set header, `bad_length` otherwise. The v9 header's
+//! `count` (records of every kind, RFC 3954 §5.1) is not used to find the end: exporters disagree
+//! on what they count, and a held data set has an unknown number of records. Padding inside a set
+//! (RFC 3954 §5.3, RFC 7011 §3.3.1) is normal and not counted.
+//!
 //! Sampling-rate precedence: a configured override for the exporter's prefix; a rate in the record
 //! (IE 34, 50, 305/306, 309/310); options data for the record's sampler (IE 48/302) or for the
 //! exporter scope; the NetFlow v5 header; the configured default; otherwise rate 1 marked unknown.
@@ -66,6 +74,8 @@ pub struct Summary {
     pub held: u32,
     /// Options data records applied to exporter state.
     pub options_records: u32,
+    /// Zero bytes after the last complete set (datagram zero-fill): padding, not an error.
+    pub padding_bytes: u32,
     /// Rejections by kind (indexed by `ErrorKind as usize`).
     pub errors: [u32; ErrorKind::COUNT],
 }
@@ -106,6 +116,9 @@ pub struct ExporterStats {
     pub time_end_before_start: u64,
     /// Records whose end is far from the export time.
     pub time_far_from_export: u64,
+    /// Zero bytes after the last complete set of a datagram (zero-fill), counted as padding and
+    /// not as an error. Padding inside sets is not counted.
+    pub padding_bytes: u64,
     /// Rejections by kind (indexed by `ErrorKind as usize`).
     pub errors: [u64; ErrorKind::COUNT],
     /// Last protocol version seen.
@@ -413,6 +426,7 @@ impl Decoder {
         st.templates_learned += u64::from(sum.templates);
         st.sets_held += u64::from(sum.held);
         st.records_replayed += u64::from(sum.replayed);
+        st.padding_bytes += u64::from(sum.padding_bytes);
         st.last_seen = now;
         if sum.version != 0 {
             st.version = sum.version;
@@ -470,6 +484,11 @@ impl Decoder {
                     received: now,
                 };
                 // Validated by `new_checked`: HEADER_LEN <= length <= data.len().
+                trailing(
+                    &data[h.length()..],
+                    DecodeError::BadLength("bytes after the IPFIX message length"),
+                    sum,
+                );
                 (ctx, &data[ipfix::HEADER_LEN..h.length()], h.sequence())
             }
             v => return Err(DecodeError::UnsupportedVersion(v)),
@@ -586,14 +605,17 @@ impl Decoder {
         };
         let ipfix = ctx.version == 10;
         let mut r = Reader::new(payload);
-        while r.remaining() >= 4 {
+        while !r.is_empty() {
+            // A tail that cannot start a set (shorter than a set header, or a set length below 4,
+            // which is how zero-fill reads) ends the sets: padding or an error.
+            let rest = r.rest();
+            if rest.len() < 4 || u16::from_be_bytes([rest[2], rest[3]]) < 4 {
+                trailing(rest, DecodeError::BadLength("set length below 4"), sum);
+                break;
+            }
             let (Some(id), Some(len)) = (r.u16(), r.u16()) else {
                 break;
             };
-            if len < 4 {
-                sum.err(DecodeError::BadLength("set length below 4"));
-                break;
-            }
             let Some(body) = r.take(usize::from(len) - 4) else {
                 sum.err(DecodeError::Truncated("set longer than the datagram"));
                 break;
@@ -824,6 +846,19 @@ fn scope_in<'a>(
     });
     scope.last_used = tick;
     scope
+}
+
+/// Account for bytes after the last complete set: all zero is padding; otherwise `err` when the
+/// tail is at least a set header long, else truncated.
+fn trailing(tail: &[u8], err: DecodeError, sum: &mut Summary) {
+    if tail.iter().all(|&b| b == 0) {
+        let n = u32::try_from(tail.len()).unwrap_or(u32::MAX);
+        sum.padding_bytes = sum.padding_bytes.saturating_add(n);
+    } else if tail.len() < 4 {
+        sum.err(DecodeError::Truncated("set header"));
+    } else {
+        sum.err(err);
+    }
 }
 
 /// Per-datagram counters that do not fit in [`Summary`], applied to the exporter's stats once.

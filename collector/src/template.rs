@@ -17,6 +17,10 @@ use crate::record::FlowRecord;
 use crate::wire::{Reader, be_uint};
 
 /// The field length that marks a variable-length field (RFC 7011 §7).
+///
+/// NetFlow v9 (RFC 3954) defines no variable-length fields, but exporters borrow the IPFIX
+/// encoding there too (H3C/HPE Comware NetStream sends its VRF name, IE 236, that way), so v9
+/// templates accept it with the same encoding and the same limits.
 pub const VARLEN: u16 = 65535;
 
 /// Templates may hold at most this many zero-length fields; more is an attack, not an exporter.
@@ -162,6 +166,8 @@ pub fn dest_for(ie: u16) -> Dest {
         306 => Dest::SamplingPacketSpace,
         309 => Dest::SamplingSize,
         310 => Dest::SamplingPopulation,
+        // 0 is reserved (filler in some exporters' templates); like every unknown element it is
+        // skipped.
         _ => Dest::Skip,
     }
 }
@@ -236,6 +242,11 @@ pub struct TemplateLimits {
 }
 
 /// Read `count` field specifiers (v9: always IANA; IPFIX: enterprise bit plus PEN).
+///
+/// Both versions accept [`VARLEN`] fields. Field type 0 is reserved; exporters use it as filler
+/// (H3C sends 0/1, others 0/0), and it is kept as a field that is skipped. The limits hold for
+/// every field whatever its type: `max_fields`, and at most [`MAX_ZERO_LENGTH_FIELDS`] zero-length
+/// fields.
 pub fn read_fields(
     r: &mut Reader<'_>,
     count: usize,
@@ -267,11 +278,6 @@ pub fn read_fields(
         } else {
             (id, 0)
         };
-        if len == VARLEN && !ipfix {
-            return Err(DecodeError::InvalidTemplate(
-                "variable-length field in NetFlow v9",
-            ));
-        }
         if len == 0 {
             zero += 1;
             if zero > MAX_ZERO_LENGTH_FIELDS {
@@ -656,11 +662,16 @@ mod tests {
     }
 
     #[test]
-    fn refuses_variable_length_fields_in_netflow_v9() {
-        let bytes = [0, 1, 0xff, 0xff];
+    fn accepts_variable_length_and_type_0_fields_in_netflow_v9() {
+        // IE 236 (VRF name) variable length, then the reserved type 0 as a 1-byte filler.
+        let bytes = [0, 236, 0xff, 0xff, 0, 0, 0, 1];
         let mut out = Vec::new();
-        assert!(read_fields(&mut Reader::new(&bytes), 1, false, LIMITS, &mut out).is_err());
-        assert!(read_fields(&mut Reader::new(&bytes), 1, true, LIMITS, &mut out).is_ok());
+        read_fields(&mut Reader::new(&bytes), 2, false, LIMITS, &mut out).unwrap();
+        assert_eq!(out, vec![spec(236, VARLEN), spec(0, 1)]);
+        let plan = compile(&out, &[]).unwrap();
+        assert!(plan.varlen);
+        assert_eq!(plan.record_len, 2);
+        assert!(plan.steps.iter().all(|s| s.dest == Dest::Skip));
     }
 
     #[test]

@@ -168,7 +168,8 @@ pub enum Version {
 pub struct FieldSpec {
     /// Information element id (without the enterprise bit).
     pub ie: u16,
-    /// Length on the wire; [`VARLEN`] for a variable-length field (IPFIX only).
+    /// Length on the wire; [`VARLEN`] for a variable-length field (IPFIX, or NetFlow v9 with
+    /// [`Message::varlen_in_v9`]).
     pub len: u16,
     /// Private enterprise number for an enterprise-specific field (IPFIX only).
     pub enterprise: Option<u32>,
@@ -446,6 +447,7 @@ pub struct Message<'a> {
     start: usize,
     records: u16,
     pad: bool,
+    v9_varlen: bool,
 }
 
 impl<'a> Message<'a> {
@@ -464,6 +466,7 @@ impl<'a> Message<'a> {
             start,
             records: 0,
             pad: true,
+            v9_varlen: false,
         }
     }
 
@@ -481,12 +484,29 @@ impl<'a> Message<'a> {
             start,
             records: 0,
             pad: false,
+            v9_varlen: false,
         }
     }
 
     /// Pads the following IPFIX sets to a multiple of 4 bytes (no effect on v9, always padded).
     pub fn padded(mut self, pad: bool) -> Self {
         self.pad = pad || self.version == Version::V9;
+        self
+    }
+
+    /// Lets NetFlow v9 data records carry [`VARLEN`] fields in the IPFIX encoding (RFC 7011 §7),
+    /// as H3C/HPE Comware NetStream does; RFC 3954 has no such fields, so v9 refuses them unless
+    /// asked. No effect on IPFIX.
+    pub fn varlen_in_v9(mut self, allow: bool) -> Self {
+        self.v9_varlen = allow;
+        self
+    }
+
+    /// Appends `n` zero bytes after the last set, as exporters that zero-fill datagrams to a fixed
+    /// size do (Cisco ACI, PAN-OS). They count in the IPFIX message length and in no set; the v9
+    /// header count is unchanged.
+    pub fn zero_fill(&mut self, n: usize) -> &mut Self {
+        self.out.resize(self.out.len() + n, 0);
         self
     }
 
@@ -635,7 +655,7 @@ impl<'a> Message<'a> {
             ie: spec.ie,
             len: spec.len,
         };
-        if spec.len == VARLEN && self.version == Version::V9 {
+        if spec.len == VARLEN && self.version == Version::V9 && !self.v9_varlen {
             return Err(EncodeError::NotInV9("variable-length fields"));
         }
         match *value {
