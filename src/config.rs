@@ -4,7 +4,8 @@
 //! per defaulted field, a doc comment per field), its two-step validation ([`Config::validate`]
 //! does no I/O and returns a [`ValidatedConfig`]; `sluice run` does the I/O), and error reporting
 //! that names the field path (`listen.recv_buffer_bytes`) and, for TOML syntax, line and column.
-//! The `[decoder]`, `[aggregator]` and `[clickhouse]` sections are the crates' own config types.
+//! The `[listen]`, `[decoder]`, `[aggregator]`, `[clickhouse]` and `[[reports]]` sections are the
+//! crates' own config types; this file composes them and adds `[output]` and `[metrics]`.
 //! Must never: open files or sockets, or read the environment, while validating.
 
 use std::net::SocketAddr;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aggregator::{AggregatorConfig, ValidatedAggregatorConfig};
-use collector::{Cidr, DecoderConfig, DecoderSettings};
+use collector::listen::{ListenConfig, ValidatedListen};
+use collector::{DecoderConfig, DecoderSettings};
 use serde::Deserialize;
 
 /// The whole `sluice.toml`.
@@ -41,135 +43,6 @@ pub struct Config {
     /// Scheduled reports (`[[reports]]`), run by `sluice run` and `sluice schedule`.
     #[serde(default)]
     pub reports: Vec<report::schedule::ScheduledReport>,
-}
-
-/// Which export protocol a listener expects (for labels and for sFlow, which is not decoded yet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ListenProtocol {
-    /// NetFlow v5/v9 (conventionally port 2055). The decoder detects the version from the
-    /// datagram, so IPFIX arriving here is decoded too.
-    #[default]
-    Netflow,
-    /// IPFIX (conventionally port 4739); NetFlow arriving here is decoded too.
-    Ipfix,
-    /// sFlow v5 (conventionally port 6343). Not decoded yet: datagrams are counted as unsupported.
-    Sflow,
-}
-
-impl ListenProtocol {
-    /// Stable lowercase name, for logs and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListenProtocol::Netflow => "netflow",
-            ListenProtocol::Ipfix => "ipfix",
-            ListenProtocol::Sflow => "sflow",
-        }
-    }
-}
-
-/// One UDP listener.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// Address and port to bind, e.g. `0.0.0.0:2055` or `[::]:4739`.
-    pub address: String,
-    /// What the listener expects.
-    #[serde(default)]
-    pub protocol: ListenProtocol,
-}
-
-/// The `[listen]` section.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListenConfig {
-    /// UDP listeners. Default: NetFlow on 0.0.0.0:2055 and IPFIX on 0.0.0.0:4739.
-    #[serde(default = "default_listeners")]
-    pub listeners: Vec<ListenerConfig>,
-    /// Receive sockets (one thread and one decoder each) per listener. They share the port with
-    /// `SO_REUSEPORT`; the kernel keeps each exporter on one of them.
-    #[serde(default = "default_workers")]
-    pub workers: usize,
-    /// Requested socket receive buffer, bytes (`SO_RCVBUFFORCE` when permitted, else capped by
-    /// `net.core.rmem_max`; a warning is logged when the kernel grants less).
-    #[serde(default = "default_recv_buffer_bytes")]
-    pub recv_buffer_bytes: usize,
-    /// Largest datagram accepted, bytes; longer ones are cut and counted as truncated.
-    #[serde(default = "default_max_datagram_bytes")]
-    pub max_datagram_bytes: usize,
-    /// Exporter address prefixes allowed to send (e.g. `["192.0.2.0/24", "2001:db8::/32"]`).
-    /// Datagrams from other addresses are dropped before any state is created, and counted. Unset:
-    /// every exporter is accepted (a warning is logged at start).
-    #[serde(default)]
-    pub allowed_exporters: Option<Vec<String>>,
-    /// File that keeps templates and sampling state across restarts: loaded at start, saved every
-    /// `state_save_secs` and on shutdown. Unset: nothing is persisted.
-    #[serde(default)]
-    pub state_file: Option<PathBuf>,
-    /// Seconds between two saves of `state_file`.
-    #[serde(default = "default_state_save_secs")]
-    pub state_save_secs: u64,
-    /// Decoded records per batch handed to the aggregator.
-    #[serde(default = "default_batch_records")]
-    pub batch_records: usize,
-    /// Batches the queue to the aggregator holds. When it is full, receive workers wait (time
-    /// counted in `sluice_queue_blocked_microseconds_total`); nothing is dropped.
-    #[serde(default = "default_queue_batches")]
-    pub queue_batches: usize,
-    /// A partly filled batch is handed on after this many milliseconds.
-    #[serde(default = "default_batch_linger_ms")]
-    pub batch_linger_ms: u64,
-}
-
-fn default_listeners() -> Vec<ListenerConfig> {
-    vec![
-        ListenerConfig {
-            address: "0.0.0.0:2055".into(),
-            protocol: ListenProtocol::Netflow,
-        },
-        ListenerConfig {
-            address: "0.0.0.0:4739".into(),
-            protocol: ListenProtocol::Ipfix,
-        },
-    ]
-}
-fn default_workers() -> usize {
-    1
-}
-fn default_recv_buffer_bytes() -> usize {
-    32 << 20
-}
-fn default_max_datagram_bytes() -> usize {
-    collector::socket::MAX_DATAGRAM
-}
-fn default_state_save_secs() -> u64 {
-    60
-}
-fn default_batch_records() -> usize {
-    1024
-}
-fn default_queue_batches() -> usize {
-    256
-}
-fn default_batch_linger_ms() -> u64 {
-    200
-}
-
-impl Default for ListenConfig {
-    fn default() -> Self {
-        ListenConfig {
-            listeners: default_listeners(),
-            workers: default_workers(),
-            recv_buffer_bytes: default_recv_buffer_bytes(),
-            max_datagram_bytes: default_max_datagram_bytes(),
-            allowed_exporters: None,
-            state_file: None,
-            state_save_secs: default_state_save_secs(),
-            batch_records: default_batch_records(),
-            queue_batches: default_queue_batches(),
-            batch_linger_ms: default_batch_linger_ms(),
-        }
-    }
 }
 
 /// Which sink receives the pipeline's output.
@@ -304,38 +177,11 @@ pub enum SinkChoice {
     Clickhouse(Box<schema::config::ValidatedClickhouseConfig>),
 }
 
-/// A listener that passed validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Listener {
-    /// Bind address.
-    pub address: SocketAddr,
-    /// Protocol.
-    pub protocol: ListenProtocol,
-}
-
 /// A config that passed [`Config::validate`]; the only form `sluice run` accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedConfig {
-    /// Listeners.
-    pub listeners: Vec<Listener>,
-    /// Workers per listener.
-    pub workers: usize,
-    /// Requested receive buffer.
-    pub recv_buffer_bytes: usize,
-    /// Receive slot size.
-    pub max_datagram_bytes: usize,
-    /// Allowed exporter prefixes; `None` accepts all.
-    pub allowed_exporters: Option<Vec<Cidr>>,
-    /// Template state file.
-    pub state_file: Option<PathBuf>,
-    /// Save period of the state file.
-    pub state_save: Duration,
-    /// Records per batch.
-    pub batch_records: usize,
-    /// Queue capacity in batches.
-    pub queue_batches: usize,
-    /// Linger of a partial batch.
-    pub batch_linger: Duration,
+    /// Listeners, workers, batching and the allowlist.
+    pub listen: ValidatedListen,
     /// Decoder settings.
     pub decoder: DecoderSettings,
     /// Aggregator settings.
@@ -391,68 +237,15 @@ impl Config {
     /// Check every value (no I/O) and return the form `sluice run` takes, or every problem found.
     pub fn validate(&self) -> Result<ValidatedConfig, Problems> {
         let mut problems = Vec::new();
-        let l = &self.listen;
-        if l.listeners.is_empty() {
-            problems.push(problem(
-                "listen.listeners",
-                "at least one listener is needed",
-            ));
-        }
-        let mut listeners = Vec::new();
-        for (i, li) in l.listeners.iter().enumerate() {
-            match li.address.parse::<SocketAddr>() {
-                Ok(address) => {
-                    if listeners.iter().any(|x: &Listener| x.address == address) {
-                        problems.push(problem(
-                            format!("listen.listeners[{i}].address"),
-                            format!("{address} is listed twice"),
-                        ));
-                    }
-                    listeners.push(Listener {
-                        address,
-                        protocol: li.protocol,
-                    });
+        let listen = self
+            .listen
+            .validate("listen")
+            .map_err(|errs| {
+                for e in errs {
+                    problems.push(problem(e.path, e.reason));
                 }
-                Err(e) => problems.push(problem(
-                    format!("listen.listeners[{i}].address"),
-                    format!("`{}` is not an IP:port address ({e})", li.address),
-                )),
-            }
-        }
-        if !(1..=64).contains(&l.workers) {
-            problems.push(problem("listen.workers", "must be 1 to 64"));
-        }
-        if l.recv_buffer_bytes > i32::MAX as usize / 2 {
-            problems.push(problem("listen.recv_buffer_bytes", "must be below 1 GiB"));
-        }
-        if !(512..=collector::socket::MAX_DATAGRAM).contains(&l.max_datagram_bytes) {
-            problems.push(problem("listen.max_datagram_bytes", "must be 512 to 65535"));
-        }
-        let allowed = l.allowed_exporters.as_ref().map(|list| {
-            let mut out = Vec::new();
-            for (i, c) in list.iter().enumerate() {
-                match c.parse::<Cidr>() {
-                    Ok(c) => out.push(c),
-                    Err(e) => problems.push(problem(
-                        format!("listen.allowed_exporters[{i}]"),
-                        e.to_string(),
-                    )),
-                }
-            }
-            out
-        });
-        if l.state_file.is_some() && l.state_save_secs == 0 {
-            problems.push(problem("listen.state_save_secs", "must be at least 1"));
-        }
-        if !(1..=1_000_000).contains(&l.batch_records) {
-            problems.push(problem("listen.batch_records", "must be 1 to 1000000"));
-        }
-        if !(1..=1_000_000).contains(&l.queue_batches) {
-            problems.push(problem("listen.queue_batches", "must be 1 to 1000000"));
-        }
-        if l.batch_linger_ms == 0 {
-            problems.push(problem("listen.batch_linger_ms", "must be at least 1"));
-        }
+            })
+            .ok();
         let decoder = self
             .decoder
             .validate("decoder")
@@ -529,19 +322,10 @@ impl Config {
                 "scheduled reports read ClickHouse: they need a [clickhouse] section",
             ));
         }
-        match (decoder, aggregator, sink) {
-            (Some(decoder), Some(aggregator), Some(sink)) if problems.is_empty() => {
+        match (listen, decoder, aggregator, sink) {
+            (Some(listen), Some(decoder), Some(aggregator), Some(sink)) if problems.is_empty() => {
                 Ok(ValidatedConfig {
-                    listeners,
-                    workers: l.workers,
-                    recv_buffer_bytes: l.recv_buffer_bytes,
-                    max_datagram_bytes: l.max_datagram_bytes,
-                    allowed_exporters: allowed,
-                    state_file: l.state_file.clone(),
-                    state_save: Duration::from_secs(l.state_save_secs),
-                    batch_records: l.batch_records,
-                    queue_batches: l.queue_batches,
-                    batch_linger: Duration::from_millis(l.batch_linger_ms),
+                    listen,
                     decoder,
                     aggregator,
                     sink,
@@ -602,60 +386,6 @@ fn path_at(text: &str, start: usize, end: usize) -> String {
     }
 }
 
-/// Arguments of `sluice config`.
-#[derive(clap::Subcommand, Debug)]
-pub enum ConfigCommand {
-    /// Parse and validate a config file without opening sockets or files it names. Exit status:
-    /// 0 valid, 1 invalid, 2 unreadable.
-    Check {
-        /// The config file.
-        file: PathBuf,
-    },
-    /// Print the reference of every config field (Markdown), from the config types' doc comments.
-    Reference,
-}
-
-/// Runs `sluice config ...`.
-pub fn run(cmd: &ConfigCommand) -> i32 {
-    match cmd {
-        ConfigCommand::Reference => {
-            print!("{}", crate::config_ref::markdown());
-            0
-        }
-        ConfigCommand::Check { file } => {
-            let text = match std::fs::read_to_string(file) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("{}: {e}", file.display());
-                    return 2;
-                }
-            };
-            match Config::parse(&text).and_then(|c| c.validate()) {
-                Ok(v) => {
-                    println!(
-                        "{}: ok ({} listener(s), {} worker(s) each, sink {})",
-                        file.display(),
-                        v.listeners.len(),
-                        v.workers,
-                        match v.sink {
-                            SinkChoice::Null => "null",
-                            SinkChoice::Jsonl(_) => "jsonl",
-                            SinkChoice::Clickhouse(_) => "clickhouse",
-                        }
-                    );
-                    0
-                }
-                Err(problems) => {
-                    for p in &problems.0 {
-                        eprintln!("{}: {p}", file.display());
-                    }
-                    1
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,13 +393,19 @@ mod tests {
     #[test]
     fn an_empty_file_is_the_default_config() {
         let v = Config::parse("").unwrap().validate().unwrap();
-        assert_eq!(v.listeners.len(), 2);
-        assert_eq!(v.listeners[0].address, "0.0.0.0:2055".parse().unwrap());
-        assert_eq!(v.listeners[1].address, "0.0.0.0:4739".parse().unwrap());
-        assert_eq!(v.recv_buffer_bytes, 32 << 20);
+        assert_eq!(v.listen.listeners.len(), 2);
+        assert_eq!(
+            v.listen.listeners[0].address,
+            "0.0.0.0:2055".parse().unwrap()
+        );
+        assert_eq!(
+            v.listen.listeners[1].address,
+            "0.0.0.0:4739".parse().unwrap()
+        );
+        assert_eq!(v.listen.recv_buffer_bytes, 32 << 20);
         assert_eq!(v.metrics, Some("127.0.0.1:9102".parse().unwrap()));
         assert_eq!(v.sink, SinkChoice::Null);
-        assert!(v.allowed_exporters.is_none());
+        assert!(v.listen.allowed_exporters.is_none());
     }
 
     #[test]

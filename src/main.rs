@@ -3,6 +3,7 @@
 use clap::Parser;
 
 mod config;
+mod config_cmd;
 mod config_ref;
 mod decode_cmd;
 mod metrics;
@@ -32,7 +33,7 @@ enum Command {
     Run(run::RunArgs),
     /// Work with config files.
     #[command(subcommand)]
-    Config(config::ConfigCommand),
+    Config(config_cmd::ConfigCommand),
     /// Apply the ClickHouse schema migrations, or print their DDL (--print).
     Migrate(migrate_cmd::MigrateArgs),
     /// Resend the export datagrams of a capture to a collector (loopback unless --allow-remote).
@@ -81,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         Command::Decode(args) => decode_cmd::run(&args),
         Command::GenTraffic(args) => Ok(flowgen::traffic::run(&args)?),
         Command::Run(args) => run::run(&args),
-        Command::Config(cmd) => std::process::exit(config::run(&cmd)),
+        Command::Config(cmd) => std::process::exit(config_cmd::run(&cmd)),
         Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Replay(args) => Ok(flowgen::replay::run(&args)?),
         Command::Blast(args) => Ok(flowgen::blast::run(&args)?),

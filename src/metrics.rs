@@ -136,7 +136,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         "sluice_queue_blocked_microseconds_total",
-        "Time receive workers waited for room in the queue to the aggregator.",
+        "Time receive workers waited for room in a queue: `queue` is `aggregator` (windows) or `raw` (raw-flow storage, beside the aggregator).",
     ),
     (
         "sluice_queue_batches_total",
@@ -362,9 +362,12 @@ pub fn publish_workers(reports: &[WorkerReport]) {
 }
 
 /// Publish global receive-path counters kept outside the worker reports.
-pub fn publish_receive(kernel_drops: u64, blocked_ns: u64) {
+pub fn publish_receive(kernel_drops: u64, blocked_aggregator_ns: u64, blocked_raw_ns: u64) {
     counter!("sluice_kernel_drops_total").absolute(kernel_drops);
-    counter!("sluice_queue_blocked_microseconds_total").absolute(blocked_ns / 1_000);
+    counter!("sluice_queue_blocked_microseconds_total", "queue" => "aggregator")
+        .absolute(blocked_aggregator_ns / 1_000);
+    counter!("sluice_queue_blocked_microseconds_total", "queue" => "raw")
+        .absolute(blocked_raw_ns / 1_000);
 }
 
 /// Publish the aggregator's counters.

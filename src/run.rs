@@ -20,16 +20,19 @@ use std::time::{Duration, Instant};
 
 use aggregator::shell::system_now_ms;
 use aggregator::{
-    Aggregator, AggregatorStats, JsonLinesSink, NullSink, Output, ShellOptions, Sink, SinkError,
+    Aggregator, AggregatorStats, JsonLinesSink, NullSink, Output, SharedSink, ShellOptions, Sink,
+    SinkError,
 };
 use anyhow::{Context, anyhow};
 use collector::persist::{self, Snapshot};
 use collector::record::to_v6;
 use collector::socket::{self, BatchReceiver, ReceiveOptions};
-use collector::{Cidr, Decoder, DecoderSettings, FlowRecord};
+use collector::{Cidr, Decoder, DecoderSettings, FlowBatch, FlowRecord};
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{Config, ListenProtocol, SinkChoice, ValidatedConfig};
+use collector::listen::ListenProtocol;
+
+use crate::config::{Config, SinkChoice, ValidatedConfig};
 use crate::metrics::{self as m, WorkerReport};
 
 /// Arguments of `sluice run`.
@@ -87,9 +90,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// State shared between the workers and the control tasks (never touched per datagram).
 struct Shared {
     stop: AtomicBool,
-    blocked_ns: AtomicU64,
+    /// Time workers waited for room in the queue to the aggregator.
+    blocked_aggregator_ns: AtomicU64,
+    /// Time workers waited for room in the queue to raw-flow storage.
+    blocked_raw_ns: AtomicU64,
     reports: Vec<Mutex<WorkerReport>>,
     snapshots: Vec<Mutex<Option<Snapshot>>>,
+    /// Counters of the ClickHouse writers, once they run.
+    writers: Mutex<Vec<schema::WriterStatsHandle>>,
+}
+
+/// Where a worker hands its decoded batches: the aggregator always, raw-flow storage when
+/// `output.raw_flows` is on. Two bounded queues side by side, so windows are computed while raw
+/// flows wait for storage (and the other way round); each has its own blocked-time metric.
+#[derive(Clone)]
+struct Queues {
+    aggregator: mpsc::Sender<FlowBatch>,
+    raw: Option<mpsc::Sender<FlowBatch>>,
 }
 
 struct Worker {
@@ -100,7 +117,7 @@ struct Worker {
     inode: Option<u64>,
     decoder: Decoder,
     allow: Option<Vec<Cidr>>,
-    tx: mpsc::Sender<Vec<FlowRecord>>,
+    queues: Queues,
     batch_records: usize,
     linger: Duration,
     report_every: Duration,
@@ -114,13 +131,13 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         m::install(addr)?;
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
     }
-    match &cfg.allowed_exporters {
+    match &cfg.listen.allowed_exporters {
         None => tracing::warn!(
             "listen.allowed_exporters is not set: datagrams from any address are accepted"
         ),
         Some(list) => tracing::info!(prefixes = list.len(), "exporter allowlist active"),
     }
-    let snapshot = match &cfg.state_file {
+    let snapshot = match &cfg.listen.state_file {
         Some(p) => persist::load(p).with_context(|| "loading template state")?,
         None => None,
     };
@@ -128,13 +145,13 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
 
     // Bind every socket before anything starts, so that a bad address fails fast.
     let opts = ReceiveOptions {
-        recv_buffer: cfg.recv_buffer_bytes,
+        recv_buffer: cfg.listen.recv_buffer_bytes,
         reuse_port: true,
         read_timeout: Duration::from_millis(100),
     };
     let mut sockets = Vec::new();
-    for l in &cfg.listeners {
-        for _ in 0..cfg.workers {
+    for l in &cfg.listen.listeners {
+        for _ in 0..cfg.listen.workers {
             let opened = socket::bind_receiver(l.address, &opts)
                 .with_context(|| format!("binding {}", l.address))?;
             let label = format!("{}/{}", l.address, l.protocol.as_str());
@@ -143,7 +160,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             if !opened.recv_buffer_ok {
                 tracing::warn!(
                     listener = %l.address,
-                    asked = cfg.recv_buffer_bytes,
+                    asked = cfg.listen.recv_buffer_bytes,
                     granted = opened.recv_buffer,
                     "the kernel granted a smaller receive buffer than asked \
                      (raise net.core.rmem_max, or run with CAP_NET_ADMIN)"
@@ -154,11 +171,12 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         if l.protocol == ListenProtocol::Sflow {
             tracing::warn!(listener = %l.address, "sFlow is not decoded yet: its datagrams are counted as unsupported");
         }
-        tracing::info!(listener = %l.address, protocol = l.protocol.as_str(), workers = cfg.workers, "listening");
+        tracing::info!(listener = %l.address, protocol = l.protocol.as_str(), workers = cfg.listen.workers, "listening");
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
-        blocked_ns: AtomicU64::new(0),
+        blocked_aggregator_ns: AtomicU64::new(0),
+        blocked_raw_ns: AtomicU64::new(0),
         reports: sockets
             .iter()
             .map(|(label, _, _)| {
@@ -169,9 +187,20 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             })
             .collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
+        writers: Mutex::new(Vec::new()),
     });
 
-    let (tx, rx) = mpsc::channel::<Vec<FlowRecord>>(cfg.queue_batches);
+    let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
+    let (raw_tx, raw_rx) = if cfg.raw_flows {
+        let (t, r) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
+        (Some(t), Some(r))
+    } else {
+        (None, None)
+    };
+    let queues = Queues {
+        aggregator: agg_tx,
+        raw: raw_tx,
+    };
     let mut threads = Vec::new();
     for (index, (listener, protocol, opened)) in sockets.into_iter().enumerate() {
         let decoder = new_decoder(&cfg.decoder, snapshot.as_ref(), now);
@@ -180,14 +209,18 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             listener,
             protocol,
             inode: socket::socket_inode(&opened.socket).ok(),
-            receiver: BatchReceiver::new(opened.socket, cfg.max_datagram_bytes),
+            receiver: BatchReceiver::new(opened.socket, cfg.listen.max_datagram_bytes),
             decoder,
-            allow: cfg.allowed_exporters.clone(),
-            tx: tx.clone(),
-            batch_records: cfg.batch_records,
-            linger: cfg.batch_linger,
+            allow: cfg.listen.allowed_exporters.clone(),
+            queues: queues.clone(),
+            batch_records: cfg.listen.batch_records,
+            linger: cfg.listen.batch_linger,
             report_every: cfg.metrics_interval,
-            snapshot_every: cfg.state_file.as_ref().map(|_| cfg.state_save),
+            snapshot_every: cfg
+                .listen
+                .state_file
+                .as_ref()
+                .map(|_| cfg.listen.state_save),
             shared: shared.clone(),
         };
         let t = std::thread::Builder::new()
@@ -196,30 +229,31 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             .context("starting a receive thread")?;
         threads.push(t);
     }
-    drop(tx);
+    drop(queues);
 
     let (stats_tx, stats_rx) = watch::channel(AggregatorStats::default());
     let options = ShellOptions {
         flush_every: cfg.flush_every,
-        raw_flows: cfg.raw_flows,
         stats: Some(stats_tx),
     };
     let aggregator = Aggregator::new(cfg.aggregator.clone());
-    let (sink_stats_tx, sink_stats_rx) = watch::channel(None::<schema::WriterStats>);
     let mut pipeline = tokio::spawn(run_pipeline(
         cfg.sink.clone(),
         aggregator,
-        rx,
+        agg_rx,
+        raw_rx,
         options,
-        sink_stats_tx,
+        shared.clone(),
     ));
 
     let publisher = tokio::spawn(publish_loop(
         shared.clone(),
         stats_rx.clone(),
-        sink_stats_rx.clone(),
         cfg.metrics_interval,
-        cfg.state_file.clone().map(|p| (p, cfg.state_save)),
+        cfg.listen
+            .state_file
+            .clone()
+            .map(|p| (p, cfg.listen.state_save)),
     ));
 
     let early = tokio::select! {
@@ -244,14 +278,14 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         None => pipeline.await,
     };
     publisher.abort();
-    if let Some(path) = &cfg.state_file {
+    if let Some(path) = &cfg.listen.state_file {
         let snaps: Vec<Snapshot> = decoders.iter().map(|d| d.snapshot()).collect();
         match save_state(path, merge(snaps)) {
             Ok(n) => tracing::info!(templates = n, path = %path.display(), "template state saved"),
             Err(e) => tracing::error!("saving template state: {e:#}"),
         }
     }
-    publish_once(&shared, &stats_rx, &sink_stats_rx);
+    publish_once(&shared, &stats_rx);
     let reports: Vec<WorkerReport> = shared
         .reports
         .iter()
@@ -433,22 +467,28 @@ impl Worker {
         self.decoder
     }
 
-    /// Hand the batch to the aggregator, waiting while the queue is full. False when the
-    /// aggregator is gone (it ended with an error; the service is stopping).
+    /// Hand the batch to the aggregator and, when raw flows are stored, to the raw-flow writer
+    /// (the same batch, shared), waiting while a queue is full. False when a consumer is gone (it
+    /// ended with an error; the service is stopping).
     fn hand_off(&self, batch: &mut Vec<FlowRecord>, report: &mut WorkerReport) -> bool {
-        let full = std::mem::replace(batch, Vec::with_capacity(self.batch_records + 64));
+        let full: FlowBatch = Arc::new(std::mem::replace(
+            batch,
+            Vec::with_capacity(self.batch_records + 64),
+        ));
         let n = full.len() as u64;
-        let ok = match self.tx.try_send(full) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(b)) => {
-                let t = Instant::now();
-                let ok = self.tx.blocking_send(b).is_ok();
-                self.shared
-                    .blocked_ns
-                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                ok
+        let ok = match &self.queues.raw {
+            Some(raw) => {
+                send_waiting(
+                    &self.queues.aggregator,
+                    full.clone(),
+                    &self.shared.blocked_aggregator_ns,
+                ) && send_waiting(raw, full, &self.shared.blocked_raw_ns)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            None => send_waiting(
+                &self.queues.aggregator,
+                full,
+                &self.shared.blocked_aggregator_ns,
+            ),
         };
         if ok {
             report.batches += 1;
@@ -496,6 +536,21 @@ pub fn stop_on_signal(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Send, waiting while the queue is full (the time waited is added to `blocked_ns`). False when
+/// the receiving side is gone.
+fn send_waiting(tx: &mpsc::Sender<FlowBatch>, batch: FlowBatch, blocked_ns: &AtomicU64) -> bool {
+    match tx.try_send(batch) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(b)) => {
+            let t = Instant::now();
+            let ok = tx.blocking_send(b).is_ok();
+            blocked_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            ok
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -520,11 +575,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn publish_once(
-    shared: &Shared,
-    agg: &watch::Receiver<AggregatorStats>,
-    sink: &watch::Receiver<Option<schema::WriterStats>>,
-) {
+fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
     let reports: Vec<WorkerReport> = shared
         .reports
         .iter()
@@ -533,18 +584,23 @@ fn publish_once(
     m::publish_workers(&reports);
     m::publish_receive(
         reports.iter().map(|r| r.kernel_drops).sum(),
-        shared.blocked_ns.load(Ordering::Relaxed),
+        shared.blocked_aggregator_ns.load(Ordering::Relaxed),
+        shared.blocked_raw_ns.load(Ordering::Relaxed),
     );
     m::publish_aggregator(&agg.borrow());
-    if let Some(s) = *sink.borrow() {
-        m::publish_clickhouse(&s);
+    let writers = shared.writers.lock().map(|w| w.clone()).unwrap_or_default();
+    if let Some(total) = writers
+        .iter()
+        .map(|h| h.snapshot())
+        .reduce(|a, b| a.plus(&b))
+    {
+        m::publish_clickhouse(&total);
     }
 }
 
 async fn publish_loop(
     shared: Arc<Shared>,
     agg: watch::Receiver<AggregatorStats>,
-    sink: watch::Receiver<Option<schema::WriterStats>>,
     every: Duration,
     state: Option<(PathBuf, Duration)>,
 ) {
@@ -553,8 +609,8 @@ async fn publish_loop(
     loop {
         tick.tick().await;
         let s = shared.clone();
-        let (a, k) = (agg.clone(), sink.clone());
-        let _ = tokio::task::spawn_blocking(move || publish_once(&s, &a, &k)).await;
+        let a = agg.clone();
+        let _ = tokio::task::spawn_blocking(move || publish_once(&s, &a)).await;
         if let Some((path, save_every)) = &state
             && last_save.elapsed() >= *save_every
         {
@@ -585,8 +641,12 @@ async fn publish_loop(
 struct Metered<S> {
     inner: S,
     name: &'static str,
-    stats: Option<fn(&S) -> schema::WriterStats>,
-    stats_tx: watch::Sender<Option<schema::WriterStats>>,
+}
+
+impl<S> Metered<S> {
+    fn new(inner: S, name: &'static str) -> Self {
+        Metered { inner, name }
+    }
 }
 
 impl<S: Sink> Sink for Metered<S> {
@@ -616,9 +676,6 @@ impl<S: Sink> Sink for Metered<S> {
         if r.is_err() {
             metrics::counter!("sluice_sink_errors_total", "sink" => name).increment(1);
         }
-        if let Some(f) = &self.stats {
-            self.stats_tx.send_replace(Some(f(&self.inner)));
-        }
         r
     }
 
@@ -627,52 +684,105 @@ impl<S: Sink> Sink for Metered<S> {
         if r.is_err() {
             metrics::counter!("sluice_sink_errors_total", "sink" => self.name).increment(1);
         }
-        if let Some(f) = &self.stats {
-            self.stats_tx.send_replace(Some(f(&self.inner)));
-        }
         r
     }
+}
+
+/// The raw-flow path: every batch from the workers' raw queue to its sink, in order, then a flush
+/// when the queue closes.
+async fn store_raw<S: Sink>(
+    mut rx: mpsc::Receiver<FlowBatch>,
+    mut sink: S,
+) -> Result<S, SinkError> {
+    while let Some(batch) = rx.recv().await {
+        if !batch.is_empty() {
+            sink.send(Output::Flows(batch)).await?;
+        }
+    }
+    sink.flush().await?;
+    Ok(sink)
+}
+
+/// Runs the windows path (the aggregator shell into `windows`) and the raw-flow path (into `raw`)
+/// side by side until both inputs close. Either failing closes its queue, which stops the workers
+/// and so, in turn, the other path.
+async fn both_paths<W: Sink, R: Sink>(
+    aggregator: Aggregator,
+    agg_rx: mpsc::Receiver<FlowBatch>,
+    windows: W,
+    raw: Option<(mpsc::Receiver<FlowBatch>, R)>,
+    options: ShellOptions,
+) -> (Result<W, SinkError>, Option<Result<R, SinkError>>) {
+    let windows_path = async {
+        aggregator::run(aggregator, agg_rx, windows, options)
+            .await
+            .map(|o| o.sink)
+    };
+    match raw {
+        Some((rx, sink)) => {
+            let (w, r) = tokio::join!(windows_path, store_raw(rx, sink));
+            (w, Some(r))
+        }
+        None => (windows_path.await, None),
+    }
+}
+
+/// The first error of the two paths, or Ok.
+fn first_error<W, R>(
+    w: &Result<W, SinkError>,
+    r: &Option<Result<R, SinkError>>,
+) -> Result<(), SinkError> {
+    if let Err(e) = w {
+        return Err(SinkError::Other(format!("windows: {e}")));
+    }
+    if let Some(Err(e)) = r {
+        return Err(SinkError::Other(format!("raw flows: {e}")));
+    }
+    Ok(())
 }
 
 async fn run_pipeline(
     sink: SinkChoice,
     aggregator: Aggregator,
-    rx: mpsc::Receiver<Vec<FlowRecord>>,
+    agg_rx: mpsc::Receiver<FlowBatch>,
+    raw_rx: Option<mpsc::Receiver<FlowBatch>>,
     options: ShellOptions,
-    stats_tx: watch::Sender<Option<schema::WriterStats>>,
+    shared: Arc<Shared>,
 ) -> Result<(), SinkError> {
     match sink {
         SinkChoice::Null => {
-            let s = Metered {
-                inner: NullSink::default(),
-                name: "null",
-                stats: None,
-                stats_tx,
+            let raw = raw_rx.map(|rx| (rx, Metered::new(NullSink::default(), "null")));
+            let windows = Metered::new(NullSink::default(), "null");
+            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            first_error(&w, &r)?;
+            let flows = match &r {
+                Some(Ok(s)) => s.inner.flows,
+                _ => 0,
             };
-            let out = aggregator::run(aggregator, rx, s, options).await?;
-            tracing::info!(
-                flows = out.sink.inner.flows,
-                top_rows = out.sink.inner.top_rows,
-                totals_rows = out.sink.inner.totals_rows,
-                "null sink totals"
-            );
+            if let Ok(w) = &w {
+                tracing::info!(
+                    flows,
+                    top_rows = w.inner.top_rows,
+                    totals_rows = w.inner.totals_rows,
+                    "null sink totals"
+                );
+            }
             Ok(())
         }
         SinkChoice::Jsonl(path) => {
-            let inner = JsonLinesSink::create(&path).await?;
-            let s = Metered {
-                inner,
-                name: "jsonl",
-                stats: None,
-                stats_tx,
-            };
-            let out = aggregator::run(aggregator, rx, s, options).await?;
-            tracing::info!(lines = out.sink.inner.lines(), path = %path.display(), "json-lines sink flushed");
+            // One file for both paths: each batch is written whole under the lock.
+            let file = SharedSink::new(JsonLinesSink::create(&path).await?);
+            let raw = raw_rx.map(|rx| (rx, Metered::new(file.clone(), "jsonl")));
+            let windows = Metered::new(file.clone(), "jsonl");
+            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            first_error(&w, &r)?;
+            let lines = file.with(|s| s.lines()).await;
+            tracing::info!(lines, path = %path.display(), "json-lines sink flushed");
             Ok(())
         }
         SinkChoice::Clickhouse(cfg) => {
-            // Healthcheck, CREATE DATABASE IF NOT EXISTS and pending migrations, then the writer.
-            let inner = match schema::prepare(&cfg).await {
+            // Healthcheck, CREATE DATABASE IF NOT EXISTS and pending migrations, then the writers.
+            let prepared = match schema::prepare(&cfg).await {
                 Ok(prepared) => {
                     tracing::info!(
                         version = %prepared.version,
@@ -680,10 +790,10 @@ async fn run_pipeline(
                         migrations_applied = ?prepared.applied,
                         "clickhouse ready"
                     );
-                    schema::ClickhouseWriter::start(&cfg, prepared.client, prepared.tier)
+                    Some(prepared)
                 }
-                // The server is down (or not up yet): collect anyway, into the disk spool; the
-                // writer prepares the server and replays the spool once it answers.
+                // The server is down (or not up yet): collect anyway, into the disk spools; each
+                // writer prepares the server and replays its spool once it answers.
                 Err(schema::PrepareError::Connect(
                     e @ schema::connection::ConnectError::Unreachable { .. },
                 )) => {
@@ -691,19 +801,45 @@ async fn run_pipeline(
                         "{e}; collecting into the spool at {} until it answers",
                         cfg.spool_dir.display()
                     );
-                    schema::ClickhouseWriter::start_deferred(&cfg)
+                    None
                 }
                 Err(e) => return Err(SinkError::Other(format!("clickhouse: {e}"))),
-            }
-            .map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
-            let s = Metered {
-                inner,
-                name: "clickhouse",
-                stats: Some(|w: &schema::ClickhouseWriter| w.stats()),
-                stats_tx,
             };
-            let out = aggregator::run(aggregator, rx, s, options).await?;
-            out.sink.inner.close().await
+            // Raw flows and windows each get a writer (and a spool) of their own, so that neither
+            // waits behind the other's inserts.
+            let (flows_cfg, windows_cfg) = cfg.split_streams();
+            let start = |c: &schema::ValidatedClickhouseConfig| match &prepared {
+                Some(p) => schema::ClickhouseWriter::start(c, p.client.clone(), p.tier),
+                None => schema::ClickhouseWriter::start_deferred(c),
+            };
+            let windows_writer =
+                start(&windows_cfg).map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
+            let flows_writer = match raw_rx {
+                Some(rx) => Some((
+                    rx,
+                    start(&flows_cfg).map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?,
+                )),
+                None => None,
+            };
+            if let Ok(mut w) = shared.writers.lock() {
+                w.push(windows_writer.stats_handle());
+                if let Some((_, f)) = &flows_writer {
+                    w.push(f.stats_handle());
+                }
+            }
+            let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
+            let windows = Metered::new(windows_writer, "clickhouse");
+            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            let failed = first_error(&w, &r);
+            // Close whatever still runs, so that what the server took is acknowledged and the
+            // rest stays in the spools.
+            if let Ok(w) = w {
+                w.inner.close().await?;
+            }
+            if let Some(Ok(r)) = r {
+                r.inner.close().await?;
+            }
+            failed
         }
     }
 }

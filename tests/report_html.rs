@@ -149,7 +149,7 @@ fn load(url: &str, tag: &str) -> Db {
             .await
             .unwrap();
         let mut w = schema::ClickhouseWriter::connect(&cfg).await.unwrap();
-        w.send(Output::Flows(recs.clone())).await.unwrap();
+        w.send(Output::Flows(recs.clone().into())).await.unwrap();
         w.close().await.unwrap();
         schema::writer::insert_exporters(
             &client,

@@ -42,5 +42,5 @@ pub use config::{AggregatorConfig, ConfigError, FieldError, TimeKey, ValidatedAg
 pub use core::{Aggregator, AggregatorStats};
 pub use output::{Dimension, Key, WindowTopRow, WindowTotalsRow};
 pub use shell::{ShellOptions, ShellOutcome, run, run_with_clock};
-pub use sink::{Output, Sink, SinkError};
+pub use sink::{Output, SharedSink, Sink, SinkError};
 pub use sinks::{JsonLinesSink, NullSink};

@@ -1,14 +1,14 @@
 //! The thin tokio shell around the synchronous [`Aggregator`].
 //!
-//! Owns: the task loop that `select!`s over batches of flows and a flush timer, forwards raw flows to
-//! the sink when asked, hands closed windows to the sink, publishes [`AggregatorStats`], and on input
+//! Owns: the task loop that `select!`s over batches of flows and a flush timer, hands closed windows
+//! to the sink (raw flows go to storage beside the aggregator, not through it), publishes [`AggregatorStats`], and on input
 //! close flushes every open window and then the sink. This is the only place in the crate that reads
 //! the clock (through the `clock` function it is given), and it passes `now` into the core.
 //! Must never: hold aggregation logic of its own, or swallow a sink error (it ends the task with it).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use collector::FlowRecord;
+use collector::FlowBatch;
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
@@ -20,8 +20,6 @@ use crate::sink::{Output, Sink, SinkError};
 pub struct ShellOptions {
     /// How often to close due windows (with the clock's `now`).
     pub flush_every: Duration,
-    /// Forward every batch of raw flows to the sink as [`Output::Flows`].
-    pub raw_flows: bool,
     /// Where to publish the aggregator's counters after every flush tick and at the end.
     pub stats: Option<watch::Sender<AggregatorStats>>,
 }
@@ -30,7 +28,6 @@ impl Default for ShellOptions {
     fn default() -> Self {
         ShellOptions {
             flush_every: Duration::from_secs(1),
-            raw_flows: false,
             stats: None,
         }
     }
@@ -56,7 +53,7 @@ pub fn system_now_ms() -> i64 {
 /// Run until `input` closes, reading the system clock.
 pub async fn run<S: Sink>(
     aggregator: Aggregator,
-    input: mpsc::Receiver<Vec<FlowRecord>>,
+    input: mpsc::Receiver<FlowBatch>,
     sink: S,
     options: ShellOptions,
 ) -> Result<ShellOutcome<S>, SinkError> {
@@ -66,7 +63,7 @@ pub async fn run<S: Sink>(
 /// Run until `input` closes, taking `now` (Unix ms) from `clock` at every flush tick.
 pub async fn run_with_clock<S: Sink, C: FnMut() -> i64 + Send>(
     mut aggregator: Aggregator,
-    mut input: mpsc::Receiver<Vec<FlowRecord>>,
+    mut input: mpsc::Receiver<FlowBatch>,
     mut sink: S,
     options: ShellOptions,
     mut clock: C,
@@ -78,11 +75,8 @@ pub async fn run_with_clock<S: Sink, C: FnMut() -> i64 + Send>(
         tokio::select! {
             batch = input.recv() => {
                 let Some(batch) = batch else { break };
-                for flow in &batch {
+                for flow in batch.iter() {
                     aggregator.record(flow);
-                }
-                if options.raw_flows && !batch.is_empty() {
-                    sink.send(Output::Flows(batch)).await?;
                 }
             }
             _ = tick.tick() => {

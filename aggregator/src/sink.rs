@@ -7,15 +7,15 @@
 
 use std::future::Future;
 
-use collector::FlowRecord;
+use collector::FlowBatch;
 
 use crate::output::{WindowTopRow, WindowTotalsRow};
 
 /// One batch handed to a sink.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    /// Raw decoded flows.
-    Flows(Vec<FlowRecord>),
+    /// Raw decoded flows (shared with the aggregator, never copied).
+    Flows(FlowBatch),
     /// The rows of one or more closed windows.
     Windows {
         /// Top-N rows, including each dimension's "other" row.
@@ -45,4 +45,36 @@ pub trait Sink: Send + 'static {
     fn send(&mut self, batch: Output) -> impl Future<Output = Result<(), SinkError>> + Send;
     /// Write out anything buffered; called on shutdown after the last batch.
     fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// A sink that several producers share (the windows path and the raw-flow path writing one
+/// JSON-lines file): each batch is sent whole under an async lock, so lines never interleave.
+pub struct SharedSink<S>(std::sync::Arc<tokio::sync::Mutex<S>>);
+
+impl<S> Clone for SharedSink<S> {
+    fn clone(&self) -> Self {
+        SharedSink(self.0.clone())
+    }
+}
+
+impl<S: Sink> SharedSink<S> {
+    /// Share `sink`.
+    pub fn new(sink: S) -> Self {
+        SharedSink(std::sync::Arc::new(tokio::sync::Mutex::new(sink)))
+    }
+
+    /// Read the inner sink (e.g. its counters).
+    pub async fn with<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        f(&*self.0.lock().await)
+    }
+}
+
+impl<S: Sink> Sink for SharedSink<S> {
+    async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
+        self.0.lock().await.send(batch).await
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.lock().await.flush().await
+    }
 }

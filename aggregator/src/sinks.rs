@@ -109,7 +109,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Sink for JsonLinesSink<W> {
     async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
         match &batch {
             Output::Flows(flows) => {
-                for f in flows {
+                for f in flows.iter() {
                     self.write(Line::Flow(f)).await?;
                 }
             }

@@ -52,10 +52,9 @@ fn batch(minute: i64) -> Vec<FlowRecord> {
         .collect()
 }
 
-fn options(raw_flows: bool) -> ShellOptions {
+fn options() -> ShellOptions {
     ShellOptions {
         flush_every: Duration::from_millis(100),
-        raw_flows,
         stats: None,
     }
 }
@@ -69,14 +68,14 @@ async fn shell_flushes_every_open_window_and_the_sink_when_input_closes() {
         a,
         rx,
         CollectSink::default(),
-        options(false),
+        options(),
         || T0,
     ));
     let mut sent = Vec::new();
     for minute in 0..5 {
         let b = batch(minute);
         sent.extend_from_slice(&b);
-        tx.send(b).await.unwrap();
+        tx.send(b.into()).await.unwrap();
     }
     drop(tx);
     let outcome = task.await.unwrap().unwrap();
@@ -98,24 +97,22 @@ async fn shell_flushes_every_open_window_and_the_sink_when_input_closes() {
 }
 
 #[tokio::test]
-async fn shell_forwards_raw_flows_only_when_asked() {
-    for raw in [true, false] {
-        let (tx, rx) = mpsc::channel(4);
-        let task = tokio::spawn(run_with_clock(
-            agg(AggregatorConfig::default()),
-            rx,
-            NullSink::default(),
-            options(raw),
-            || T0,
-        ));
-        tx.send(batch(0)).await.unwrap();
-        tx.send(batch(1)).await.unwrap();
-        drop(tx);
-        let sink = task.await.unwrap().unwrap().sink;
-        assert_eq!(sink.flows, if raw { 40 } else { 0 }, "raw_flows={raw}");
-        assert_eq!(sink.totals_rows, 6, "two windows, three exporters each");
-        assert_eq!(sink.flushes, 1);
-    }
+async fn shell_sends_only_windows_raw_flows_go_beside_it() {
+    let (tx, rx) = mpsc::channel(4);
+    let task = tokio::spawn(run_with_clock(
+        agg(AggregatorConfig::default()),
+        rx,
+        NullSink::default(),
+        options(),
+        || T0,
+    ));
+    tx.send(batch(0).into()).await.unwrap();
+    tx.send(batch(1).into()).await.unwrap();
+    drop(tx);
+    let sink = task.await.unwrap().unwrap().sink;
+    assert_eq!(sink.flows, 0, "the shell never forwards raw flows");
+    assert_eq!(sink.totals_rows, 6, "two windows, three exporters each");
+    assert_eq!(sink.flushes, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -124,7 +121,7 @@ async fn shell_closes_due_windows_on_its_timer_with_the_clock_it_is_given() {
     let (stats_tx, mut stats_rx) = watch::channel(AggregatorStats::default());
     let opts = ShellOptions {
         stats: Some(stats_tx),
-        ..options(false)
+        ..options()
     };
     let task = tokio::spawn(run_with_clock(
         agg(AggregatorConfig::default()),
@@ -140,7 +137,7 @@ async fn shell_closes_due_windows_on_its_timer_with_the_clock_it_is_given() {
             }
         },
     ));
-    tx.send(batch(0)).await.unwrap();
+    tx.send(batch(0).into()).await.unwrap();
     // Paused time: the runtime jumps from tick to tick until "now" is past the window's end plus
     // lateness, and the window closes while the input is still open.
     stats_rx
@@ -161,10 +158,10 @@ async fn shell_ends_with_the_sink_error() {
         agg(AggregatorConfig::default()),
         rx,
         FailingSink,
-        options(true),
+        options(),
         || T0,
     ));
-    tx.send(batch(0)).await.unwrap();
+    tx.send(batch(0).into()).await.unwrap();
     drop(tx);
     let err = task.await.unwrap().unwrap_err();
     assert!(matches!(err, SinkError::Closed(_)), "{err}");
@@ -182,7 +179,7 @@ async fn json_lines_sink_writes_one_parseable_object_per_line() {
     for f in &flows {
         a.record(f);
     }
-    let mut out = vec![Output::Flows(flows.clone())];
+    let mut out = vec![Output::Flows(flows.clone().into())];
     a.flush_all(&mut out);
     let (top, totals) = rows(&out);
 

@@ -202,6 +202,10 @@ pub fn service_port(src_port: Option<u16>, dst_port: Option<u16>) -> u16 {
     }
 }
 
+/// A batch of decoded records as it leaves the receive workers. Shared, not copied: the same batch
+/// goes to the aggregator and to raw-flow storage side by side.
+pub type FlowBatch = std::sync::Arc<Vec<FlowRecord>>;
+
 impl FlowRecord {
     /// The flow's service port ([`service_port`] of its two ports).
     #[inline]

@@ -277,7 +277,7 @@ async fn load(url: &str, db: &str, t0: i64, recs: &[FlowRecord]) -> clickhouse::
     let cfg = test_config(url, db, spool.path());
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
     for chunk in recs.chunks(200) {
-        w.send(Output::Flows(chunk.to_vec())).await.unwrap();
+        w.send(Output::Flows(chunk.to_vec().into())).await.unwrap();
     }
     let (top, totals) = windows(recs, t0);
     w.send(Output::Windows { top, totals }).await.unwrap();

@@ -148,7 +148,7 @@ async fn main() {
     let mut w = ClickhouseWriter::start(&cfg, client.clone(), tier).unwrap();
     let t = Instant::now();
     for chunk in recs.chunks(10_000) {
-        w.send(Output::Flows(chunk.to_vec())).await.unwrap();
+        w.send(Output::Flows(chunk.to_vec().into())).await.unwrap();
     }
     w.flush().await.unwrap();
     let wt = t.elapsed();

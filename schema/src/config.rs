@@ -261,6 +261,32 @@ pub struct ValidatedClickhouseConfig {
     pub retention: RetentionConfig,
 }
 
+/// The share of `spool_max_bytes` the windows writer gets (window rows are a small fraction of raw
+/// flows: tens of rows per dimension per window against every record).
+pub const WINDOWS_SPOOL_SHARE: u64 = 8;
+
+impl ValidatedClickhouseConfig {
+    /// The configs of the two writers `sluice run` starts, so that raw flows and windows never wait
+    /// on each other: raw flows keep `spool_dir` and 7/8 of `spool_max_bytes`; windows get
+    /// `spool_dir/windows` and the remaining 1/8 (at least 1 MiB).
+    pub fn split_streams(&self) -> (ValidatedClickhouseConfig, ValidatedClickhouseConfig) {
+        let windows_bytes = (self.spool_max_bytes / WINDOWS_SPOOL_SHARE).max(1 << 20);
+        let flows = ValidatedClickhouseConfig {
+            spool_max_bytes: self
+                .spool_max_bytes
+                .saturating_sub(windows_bytes)
+                .max(1 << 20),
+            ..self.clone()
+        };
+        let windows = ValidatedClickhouseConfig {
+            spool_dir: self.spool_dir.join("windows"),
+            spool_max_bytes: windows_bytes,
+            ..self.clone()
+        };
+        (flows, windows)
+    }
+}
+
 /// True for names that can be used unquoted as a ClickHouse identifier.
 pub(crate) fn is_plain_identifier(s: &str) -> bool {
     !s.is_empty()

@@ -374,6 +374,10 @@ pub enum PrepareError {
 pub async fn prepare(
     cfg: &crate::config::ValidatedClickhouseConfig,
 ) -> Result<Prepared, PrepareError> {
+    // Two writers of one process may both prepare after a deferred start; one at a time, so a
+    // migration is never applied twice.
+    static PREPARING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = PREPARING.lock().await;
     let server = crate::connection::server_client(cfg)?;
     let (version, tier) = crate::connection::healthcheck(&server)
         .await

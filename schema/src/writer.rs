@@ -155,6 +155,28 @@ pub struct WriterStats {
     pub failed: u64,
 }
 
+impl WriterStats {
+    /// The sum of two writers' counters (`failed` is 1 when either is failed).
+    pub fn plus(&self, o: &WriterStats) -> WriterStats {
+        WriterStats {
+            rows_written: self.rows_written + o.rows_written,
+            batches_written: self.batches_written + o.batches_written,
+            retryable_errors: self.retryable_errors + o.retryable_errors,
+            permanent_errors: self.permanent_errors + o.permanent_errors,
+            last_insert_latency_us: self.last_insert_latency_us.max(o.last_insert_latency_us),
+            insert_latency_us_total: self.insert_latency_us_total + o.insert_latency_us_total,
+            rows_spooled: self.rows_spooled + o.rows_spooled,
+            spool_bytes: self.spool_bytes + o.spool_bytes,
+            spool_batches: self.spool_batches + o.spool_batches,
+            dropped_batches: self.dropped_batches + o.dropped_batches,
+            dropped_rows: self.dropped_rows + o.dropped_rows,
+            spool_torn_tails: self.spool_torn_tails + o.spool_torn_tails,
+            spool_corrupt_records: self.spool_corrupt_records + o.spool_corrupt_records,
+            failed: self.failed.max(o.failed),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     rows_written: AtomicU64,
@@ -621,7 +643,7 @@ impl Service {
         let now = Instant::now();
         match out {
             Output::Flows(recs) => {
-                for r in &recs {
+                for r in recs.iter() {
                     rows::encode_flow(&mut self.batchers[0].buf, r);
                     self.batchers[0].note_row(now);
                     if self.batchers[0].full(self.cfg.batch_rows) {

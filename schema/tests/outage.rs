@@ -160,7 +160,7 @@ async fn stream_through_outage<S: Controlled + Send + 'static>(
     for i in 0..CHUNKS {
         let recs = gen_flows(i * PER_CHUNK, PER_CHUNK, now);
         all.extend_from_slice(&recs);
-        w.send(Output::Flows(recs)).await.unwrap();
+        w.send(Output::Flows(recs.into())).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
         if i == 30 {
             server.as_mut().unwrap().kill();
@@ -275,7 +275,7 @@ async fn spooled_batches_survive_a_writer_restart() {
     let mut w = ClickhouseWriter::start(&cfg_dead, dead_client, tier).unwrap();
     let recs = gen_flows(0, 3_000, now_secs());
     for c in recs.chunks(1000) {
-        w.send(Output::Flows(c.to_vec())).await.unwrap();
+        w.send(Output::Flows(c.to_vec().into())).await.unwrap();
     }
     w.close().await.unwrap();
     assert!(Path::new(spool.path()).read_dir().unwrap().count() > 0);
@@ -316,7 +316,7 @@ async fn full_spool_with_drop_newest_counts_drops_and_stays_bounded() {
     let mut w = ClickhouseWriter::start(&cfg, client, schema::Tier::Legacy).unwrap();
     // ~100 KB per 500-row batch: 30 batches are ~3 MB, three times the bound.
     for i in 0..30 {
-        w.send(Output::Flows(gen_flows(i * 500, 500, now_secs())))
+        w.send(Output::Flows(gen_flows(i * 500, 500, now_secs()).into()))
             .await
             .unwrap();
     }
@@ -364,9 +364,11 @@ async fn full_spool_with_block_stalls_intake_and_loses_nothing() {
     let now = now_secs();
     let sender = tokio::spawn(async move {
         for i in 0..OUTPUTS {
-            w.send(Output::Flows(gen_flows(i * PER_OUTPUT, PER_OUTPUT, now)))
-                .await
-                .unwrap();
+            w.send(Output::Flows(
+                gen_flows(i * PER_OUTPUT, PER_OUTPUT, now).into(),
+            ))
+            .await
+            .unwrap();
         }
         w
     });

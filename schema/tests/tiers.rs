@@ -112,7 +112,7 @@ async fn write_corpus(url: &str, db: &str, now: i64) -> clickhouse::Client {
     assert_eq!(w.tier(), Some(tier));
     let recs = gen_flows(0, 5_000, now);
     for chunk in recs.chunks(777) {
-        w.send(Output::Flows(chunk.to_vec())).await.unwrap();
+        w.send(Output::Flows(chunk.to_vec().into())).await.unwrap();
     }
     let (top, totals) = window_rows(now);
     w.send(Output::Windows { top, totals }).await.unwrap();
@@ -241,8 +241,8 @@ async fn legacy_retention_drops_only_partitions_past_retention() {
     // 10 days ago (past the 7-day flows retention, inside the 90-day 5m retention) and recent.
     let old = gen_flows(0, 100, now - 10 * 86_400);
     let new = gen_flows(100, 100, now);
-    w.send(Output::Flows(old)).await.unwrap();
-    w.send(Output::Flows(new.clone())).await.unwrap();
+    w.send(Output::Flows(old.into())).await.unwrap();
+    w.send(Output::Flows(new.clone().into())).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(flow_sums(&client).await.0, 200);
     let dropped = schema::drop_expired_partitions(&client, &db, &cfg.retention, now)
@@ -278,7 +278,7 @@ async fn permanent_error_fails_loudly_and_keeps_the_batch_in_the_spool() {
     let spool = tempfile::tempdir().unwrap();
     let cfg = test_config(&url, &db, spool.path());
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
-    w.send(Output::Flows(gen_flows(0, 10, now_secs())))
+    w.send(Output::Flows(gen_flows(0, 10, now_secs()).into()))
         .await
         .unwrap();
     let err = w.flush().await.unwrap_err().to_string();
@@ -291,7 +291,7 @@ async fn permanent_error_fails_loudly_and_keeps_the_batch_in_the_spool() {
     assert_eq!(st.failed, 1);
     // Later sends report the failure too, and their rows are spooled, not lost.
     assert!(
-        w.send(Output::Flows(gen_flows(10, 10, now_secs())))
+        w.send(Output::Flows(gen_flows(10, 10, now_secs()).into()))
             .await
             .is_err()
     );
@@ -370,11 +370,11 @@ async fn legacy_writer_sweeps_expired_partitions_at_start() {
         ..base.clone()
     };
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
-    w.send(Output::Flows(gen_flows(0, 50, now - 20 * 86_400)))
+    w.send(Output::Flows(gen_flows(0, 50, now - 20 * 86_400).into()))
         .await
         .unwrap();
     let new = gen_flows(50, 50, now);
-    w.send(Output::Flows(new.clone())).await.unwrap();
+    w.send(Output::Flows(new.clone().into())).await.unwrap();
     w.close().await.unwrap();
     assert_eq!(flow_sums(&client).await.0, 100);
     // A writer with the sweep on drops the old day at start.
