@@ -24,6 +24,8 @@ pub struct WorkerReport {
     pub exporters: HashMap<Ipv6Addr, ExporterStats>,
     /// Templates held per exporter.
     pub templates: HashMap<Ipv6Addr, usize>,
+    /// Of those, options templates.
+    pub options_templates: HashMap<Ipv6Addr, usize>,
     /// Data sets held for a missing template, per exporter.
     pub pending: HashMap<Ipv6Addr, usize>,
     /// Bytes of template state.
@@ -104,6 +106,18 @@ pub const COUNTERS: &[(&str, &str)] = &[
     (
         "sluice_exporter_sampling_unknown_records_total",
         "Records whose sampling rate is unknown (kept with rate 1).",
+    ),
+    (
+        "sluice_exporter_sequence_lost_total",
+        "Export lost between exporter and collector, from sequence-number gaps (records for v5 and IPFIX, datagrams for v9).",
+    ),
+    (
+        "sluice_exporter_sequence_resets_total",
+        "Sequence numbers that went backwards (exporter restart or reordering).",
+    ),
+    (
+        "sluice_exporters_table_writes_total",
+        "Writes of the `exporters` table (`result` = ok or error).",
     ),
     (
         "sluice_exporter_time_anomalies_total",
@@ -268,42 +282,46 @@ pub const GAUGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// One exporter as every receive worker saw it.
+#[derive(Clone, Debug, Default)]
+pub struct MergedExporter {
+    /// Decoder counters, summed.
+    pub stats: ExporterStats,
+    /// Templates held (data and options).
+    pub templates: usize,
+    /// Of those, options templates.
+    pub options_templates: usize,
+    /// Data sets held for a missing template.
+    pub pending: usize,
+}
+
+/// Every exporter's counters merged over the workers' reports.
+pub fn merge_exporters(reports: &[WorkerReport]) -> HashMap<Ipv6Addr, MergedExporter> {
+    let mut out: HashMap<Ipv6Addr, MergedExporter> = HashMap::new();
+    for r in reports {
+        for (addr, s) in &r.exporters {
+            out.entry(*addr).or_default().stats.absorb(s);
+        }
+        for (a, n) in &r.templates {
+            out.entry(*a).or_default().templates += n;
+        }
+        for (a, n) in &r.options_templates {
+            out.entry(*a).or_default().options_templates += n;
+        }
+        for (a, n) in &r.pending {
+            out.entry(*a).or_default().pending += n;
+        }
+    }
+    out
+}
+
 /// Publish the sum of all workers' reports.
 pub fn publish_workers(reports: &[WorkerReport]) {
-    let mut by_exporter: HashMap<Ipv6Addr, ExporterStats> = HashMap::new();
-    let mut templates: HashMap<Ipv6Addr, usize> = HashMap::new();
-    let mut pending: HashMap<Ipv6Addr, usize> = HashMap::new();
     let mut by_listener: HashMap<&str, (u64, u64)> = HashMap::new();
     let (mut denied, mut truncated, mut errors) = (0, 0, 0);
     let (mut batches, mut records) = (0, 0);
     let (mut tbytes, mut pbytes) = (0, 0);
     for r in reports {
-        for (addr, s) in &r.exporters {
-            let e = by_exporter.entry(*addr).or_default();
-            e.datagrams += s.datagrams;
-            e.bytes += s.bytes;
-            e.records += s.records;
-            e.templates_learned += s.templates_learned;
-            e.sets_held += s.sets_held;
-            e.records_replayed += s.records_replayed;
-            e.padding_bytes += s.padding_bytes;
-            e.sampling_unknown += s.sampling_unknown;
-            e.time_end_before_start += s.time_end_before_start;
-            e.time_far_from_export += s.time_far_from_export;
-            for k in 0..ErrorKind::COUNT {
-                e.errors[k] += s.errors[k];
-            }
-            if s.last_seen >= e.last_seen {
-                e.last_seen = s.last_seen;
-                e.clock_skew_ms = s.clock_skew_ms;
-            }
-        }
-        for (a, n) in &r.templates {
-            *templates.entry(*a).or_default() += n;
-        }
-        for (a, n) in &r.pending {
-            *pending.entry(*a).or_default() += n;
-        }
         let l = by_listener.entry(r.listener.as_str()).or_default();
         l.0 += r.datagrams;
         l.1 += r.unsupported;
@@ -315,7 +333,8 @@ pub fn publish_workers(reports: &[WorkerReport]) {
         tbytes += r.template_bytes;
         pbytes += r.pending_bytes;
     }
-    for (addr, s) in &by_exporter {
+    for (addr, e) in &merge_exporters(reports) {
+        let s = &e.stats;
         let ex = display_addr(*addr).to_string();
         let lbl = [("exporter", ex.clone())];
         counter!("sluice_exporter_datagrams_total", &lbl).absolute(s.datagrams);
@@ -327,6 +346,8 @@ pub fn publish_workers(reports: &[WorkerReport]) {
         counter!("sluice_exporter_padding_bytes_total", &lbl).absolute(s.padding_bytes);
         counter!("sluice_exporter_sampling_unknown_records_total", &lbl)
             .absolute(s.sampling_unknown);
+        counter!("sluice_exporter_sequence_lost_total", &lbl).absolute(s.sequence_lost);
+        counter!("sluice_exporter_sequence_resets_total", &lbl).absolute(s.sequence_resets);
         counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.clone(), "kind" => "end_before_start")
             .absolute(s.time_end_before_start);
         counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.clone(), "kind" => "far_from_export")
@@ -340,10 +361,8 @@ pub fn publish_workers(reports: &[WorkerReport]) {
         }
         gauge!("sluice_exporter_clock_skew_seconds", &lbl).set(s.clock_skew_ms as f64 / 1000.0);
         gauge!("sluice_exporter_last_seen_seconds", &lbl).set(s.last_seen as f64 / 1000.0);
-        gauge!("sluice_exporter_templates", &lbl)
-            .set(templates.get(addr).copied().unwrap_or(0) as f64);
-        gauge!("sluice_exporter_pending_sets", &lbl)
-            .set(pending.get(addr).copied().unwrap_or(0) as f64);
+        gauge!("sluice_exporter_templates", &lbl).set(e.templates as f64);
+        gauge!("sluice_exporter_pending_sets", &lbl).set(e.pending as f64);
     }
     for (listener, (dgrams, unsupported)) in by_listener {
         counter!("sluice_datagrams_received_total", "listener" => listener.to_string())

@@ -98,6 +98,10 @@ struct Shared {
     snapshots: Vec<Mutex<Option<Snapshot>>>,
     /// Counters of the ClickHouse writers, once they run.
     writers: Mutex<Vec<schema::WriterStatsHandle>>,
+    /// When this process started collecting, Unix ms (the origin of every counter).
+    started_ms: i64,
+    /// How often counters are published (metrics, the exporters table).
+    metrics_interval: Duration,
 }
 
 /// Where a worker hands its decoded batches: the aggregator always, raw-flow storage when
@@ -188,6 +192,8 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             .collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
         writers: Mutex::new(Vec::new()),
+        started_ms: now,
+        metrics_interval: cfg.metrics_interval,
     });
 
     let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
@@ -505,6 +511,7 @@ impl Worker {
             .map(|(a, s)| (*a, s.clone()))
             .collect();
         report.templates = self.decoder.templates_by_exporter();
+        report.options_templates = self.decoder.options_templates_by_exporter();
         report.pending = self.decoder.pending_by_exporter();
         report.template_bytes = self.decoder.template_bytes();
         report.pending_bytes = self.decoder.pending_bytes();
@@ -688,6 +695,83 @@ impl<S: Sink> Sink for Metered<S> {
     }
 }
 
+/// Keeps the `exporters` table current: every metrics interval, one row per exporter whose counters
+/// moved (merged over the receive workers), with the earliest first sighting the table knew.
+async fn exporters_table_loop(client: schema::Client, shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.metrics_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut table = ExportersTable::default();
+    let mut last_error_log: Option<Instant> = None;
+    loop {
+        tick.tick().await;
+        if let Err(e) = table.write(&client, &shared).await
+            && last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(60))
+        {
+            tracing::warn!("writing the exporters table (retried at the next interval): {e}");
+            last_error_log = Some(Instant::now());
+        }
+    }
+}
+
+/// What the exporters-table writer remembers between writes.
+#[derive(Default)]
+struct ExportersTable {
+    /// First sightings from the table (seeded once the server answers), Unix seconds.
+    first_seen: Option<HashMap<std::net::Ipv6Addr, u32>>,
+    /// Datagram counts at the last successful write, to skip exporters that did not move.
+    written: HashMap<std::net::Ipv6Addr, u64>,
+}
+
+impl ExportersTable {
+    async fn write(
+        &mut self,
+        client: &schema::Client,
+        shared: &Shared,
+    ) -> Result<(), schema::ClickhouseError> {
+        if self.first_seen.is_none() {
+            let known = schema::writer::exporters_first_seen(client).await?;
+            self.first_seen = Some(known.into_iter().collect());
+        }
+        let reports: Vec<WorkerReport> = shared
+            .reports
+            .iter()
+            .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
+            .collect();
+        let merged = m::merge_exporters(&reports);
+        let known = self.first_seen.as_ref();
+        let rows: Vec<schema::rows::ExporterRow> = merged
+            .iter()
+            .filter(|(a, e)| self.written.get(*a) != Some(&e.stats.datagrams))
+            .map(|(a, e)| {
+                let first_ms = known
+                    .and_then(|k| k.get(a))
+                    .map(|s| i64::from(*s) * 1000)
+                    .filter(|&t| e.stats.first_seen == 0 || t < e.stats.first_seen)
+                    .unwrap_or(e.stats.first_seen);
+                schema::rows::exporter_row(
+                    *a,
+                    &e.stats,
+                    e.templates as u32,
+                    e.options_templates as u32,
+                    first_ms,
+                    shared.started_ms,
+                )
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let r = schema::writer::insert_exporters(client, &rows).await;
+        let result = if r.is_ok() { "ok" } else { "error" };
+        metrics::counter!("sluice_exporters_table_writes_total", "result" => result).increment(1);
+        r?;
+        for (a, e) in &merged {
+            self.written.insert(*a, e.stats.datagrams);
+        }
+        Ok(())
+    }
+}
+
 /// The raw-flow path: every batch from the workers' raw queue to its sink, in order, then a flush
 /// when the queue closes.
 async fn store_raw<S: Sink>(
@@ -827,9 +911,26 @@ async fn run_pipeline(
                     w.push(f.stats_handle());
                 }
             }
+            // The exporters table: what the collector knows of each exporter, at every metrics
+            // interval. Its own client; a failed write is counted and tried at the next interval.
+            let inventory = match schema::build_client(&cfg) {
+                Ok(client) => Some(tokio::spawn(exporters_table_loop(client, shared.clone()))),
+                Err(e) => {
+                    tracing::warn!("exporters table: {e}");
+                    None
+                }
+            };
             let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
             let windows = Metered::new(windows_writer, "clickhouse");
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            if let Some(h) = inventory {
+                // One last write, so the table holds the final counters.
+                h.abort();
+                if let Ok(client) = schema::build_client(&cfg) {
+                    let mut table = ExportersTable::default();
+                    let _ = table.write(&client, &shared).await;
+                }
+            }
             let failed = first_error(&w, &r);
             // Close whatever still runs, so that what the server took is acknowledged and the
             // rest stays in the spools.

@@ -519,7 +519,48 @@ fn real_exporters_to_clickhouse_give_the_truth() {
                 done
             });
         }
+        let decoded = sluice.records();
         sluice.stop();
+        // `sluice run` kept the exporters table current: the last row per exporter carries the
+        // collector's counters and what it knows of the exporter.
+        let health = sql(
+            &url,
+            &db,
+            "SELECT sum(r), sum(d), min(f), min(c), groupUniqArrayArray(v), sum(e) FROM (\
+             SELECT address, argMax(records, last_seen) AS r, argMax(datagrams, last_seen) AS d, \
+             toUInt32(min(first_seen)) AS f, toUInt32(max(collector_started)) AS c, \
+             argMax(versions, last_seen) AS v, argMax(decode_errors, last_seen) AS e \
+             FROM exporters GROUP BY address)",
+        );
+        let cols: Vec<&str> = health.trim().split('\t').collect();
+        assert_eq!(
+            cols[0],
+            decoded.to_string(),
+            "{}: exporters.records",
+            case.name
+        );
+        assert!(
+            cols[1].parse::<u64>().unwrap() > 0,
+            "{}: datagrams",
+            case.name
+        );
+        assert!(
+            cols[2].parse::<u64>().unwrap() > 0,
+            "{}: first_seen",
+            case.name
+        );
+        assert!(
+            cols[3].parse::<u64>().unwrap() > 0,
+            "{}: collector_started",
+            case.name
+        );
+        assert_eq!(
+            cols[4],
+            format!("[{}]", case.version),
+            "{}: versions",
+            case.name
+        );
+        assert_eq!(cols[5], "0", "{}: decode errors", case.name);
         let (flows, windows) = stored(&url, &db, false);
         let cmp = |s: &Sums| {
             if case.exporter == "softflowd" {

@@ -123,10 +123,58 @@ pub struct ExporterStats {
     pub errors: [u64; ErrorKind::COUNT],
     /// Last protocol version seen.
     pub version: u16,
+    /// First time a datagram was seen (by this decoder), Unix ms.
+    pub first_seen: i64,
     /// Last time a datagram was seen, Unix ms.
     pub last_seen: i64,
+    /// Sampling rate of the last record decoded (0 before any record).
+    pub sampling_rate: u32,
+    /// Where that rate came from.
+    pub sampling_source: SamplingSource,
     /// Export time minus receive time of the last datagram, ms.
     pub clock_skew_ms: i64,
+}
+
+impl ExporterStats {
+    /// Adds the counters of the same exporter seen by another decoder (another receive worker):
+    /// counts add up, first and last seen widen, and the newest datagram's skew, version and
+    /// sampling win.
+    pub fn absorb(&mut self, o: &ExporterStats) {
+        self.datagrams += o.datagrams;
+        self.bytes += o.bytes;
+        self.records += o.records;
+        self.templates_learned += o.templates_learned;
+        self.sets_held += o.sets_held;
+        self.records_replayed += o.records_replayed;
+        self.padding_bytes += o.padding_bytes;
+        self.sampling_unknown += o.sampling_unknown;
+        self.sequence_lost += o.sequence_lost;
+        self.sequence_resets += o.sequence_resets;
+        self.time_end_before_start += o.time_end_before_start;
+        self.time_far_from_export += o.time_far_from_export;
+        for (a, b) in self.errors.iter_mut().zip(o.errors) {
+            *a += b;
+        }
+        if o.first_seen != 0 && (self.first_seen == 0 || o.first_seen < self.first_seen) {
+            self.first_seen = o.first_seen;
+        }
+        if o.last_seen >= self.last_seen {
+            self.last_seen = o.last_seen;
+            self.clock_skew_ms = o.clock_skew_ms;
+            if o.version != 0 {
+                self.version = o.version;
+            }
+            if o.sampling_rate != 0 {
+                self.sampling_rate = o.sampling_rate;
+                self.sampling_source = o.sampling_source;
+            }
+        }
+    }
+
+    /// Rejections of every kind.
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
 }
 
 /// Per-exporter counters, bounded in the number of exporters tracked.
@@ -364,6 +412,21 @@ impl Decoder {
         m
     }
 
+    /// Options templates held, summed by exporter address (included in
+    /// [`Decoder::templates_by_exporter`]).
+    pub fn options_templates_by_exporter(&self) -> HashMap<Ipv6Addr, usize> {
+        let mut m = HashMap::new();
+        for ((e, _, _), s) in &self.scopes {
+            let n = s
+                .templates
+                .values()
+                .filter(|t| matches!(t.kind, TemplateKind::Options { .. }))
+                .count();
+            *m.entry(*e).or_default() += n;
+        }
+        m
+    }
+
     /// Data sets held, summed by exporter address.
     pub fn pending_by_exporter(&self) -> HashMap<Ipv6Addr, usize> {
         let mut m = HashMap::new();
@@ -419,6 +482,13 @@ impl Decoder {
         st.sequence_resets += c.sequence_resets;
         if let Some(skew) = c.clock_skew_ms {
             st.clock_skew_ms = skew;
+        }
+        if st.datagrams == 0 {
+            st.first_seen = now;
+        }
+        if let Some((rate, source)) = c.last_sampling {
+            st.sampling_rate = rate;
+            st.sampling_source = source;
         }
         st.datagrams += 1;
         st.bytes += data.len() as u64;
@@ -870,6 +940,8 @@ struct Counters {
     clock_skew_ms: Option<i64>,
     sequence_lost: u64,
     sequence_resets: u64,
+    /// Rate and provenance of the datagram's last record.
+    last_sampling: Option<(u32, SamplingSource)>,
 }
 
 /// What set decoders need besides the scope.
@@ -1357,6 +1429,7 @@ impl Norm<'_> {
         };
         r.sampling_rate = rate;
         r.sampling_source = source;
+        counters.last_sampling = Some((rate, source));
     }
 }
 

@@ -1,16 +1,18 @@
 -- Report: exporters (sluice report exporters)
 --
 -- Exporter health. Two queries, merged by address in the program (an exporter may be in either):
---   inventory: the latest row per exporter of the `exporters` table (ReplacingMergeTree, so the
---              latest is picked with argMax rather than trusting merges): name, last datagram,
---              protocol versions, sampling rate, data and options templates held.
+--   inventory: the latest row per exporter of the `exporters` table, which `sluice run` rewrites at
+--              every metrics interval (ReplacingMergeTree, so the latest is picked with argMax
+--              rather than trusting merges): name, first and last datagram, protocol versions,
+--              sampling rate and its source, data and options templates held, and the collector's
+--              counters since it started (datagrams, records, sequence losses, decode errors by
+--              kind, padding bytes) with the clock skew of the last datagram.
 --   activity:  from raw `flows` in the range (the raw fields are needed): flow records, last flow
 --              received, the latest sampling rate and where it came from (`sampling_source`), and
 --              the clock skew estimate: the median of (time received - flow end) in milliseconds
 --              over flows with a flow end time. A large positive value means the exporter's clock is
 --              behind or it exports late; a negative one means its clock is ahead.
 -- The report computes flows/s as flow records / range seconds.
--- Decode errors are not stored in ClickHouse (they are collector metrics), so they are not here.
 -- Binds, in order:
 --   inventory: exporter_hex, exporter_hex
 --   activity:  from, to, exporter_hex, exporter_hex
@@ -23,7 +25,18 @@ SELECT
     argMax(versions, last_seen) AS v,
     argMax(sampling_rate, last_seen) AS rate,
     argMax(templates, last_seen) AS tpl,
-    argMax(options_templates, last_seen) AS otpl
+    argMax(options_templates, last_seen) AS otpl,
+    toUInt32(minIf(first_seen, first_seen > toDateTime(0))) AS first,
+    toString(argMax(sampling_source, last_seen)) AS rate_source,
+    argMax(datagrams, last_seen) AS datagrams,
+    argMax(records, last_seen) AS records,
+    argMax(sequence_lost, last_seen) AS lost,
+    argMax(decode_errors, last_seen) AS errors,
+    arrayMap(k -> toString(k), argMax(error_kinds, last_seen)) AS error_kinds,
+    argMax(error_counts, last_seen) AS error_counts,
+    argMax(padding_bytes, last_seen) AS padding,
+    argMax(clock_skew_ms, last_seen) AS collector_skew_ms,
+    toUInt32(argMax(collector_started, last_seen)) AS since
 FROM exporters
 WHERE (? = '' OR hex(address) = ?)
 GROUP BY a

@@ -863,6 +863,30 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
     Ok(rep)
 }
 
+/// A collector counter of the inventory row; empty when no collector has written one (rows from
+/// before the counters existed have `since` = 0).
+fn counter(inv: &Option<InventoryRow>, f: impl Fn(&InventoryRow) -> u64) -> Value {
+    inv.as_ref()
+        .filter(|i| i.since > 0)
+        .map_or(Value::Null, |i| Value::UInt(f(i)))
+}
+
+/// `bad_length=4, truncated=3`, or `none`.
+fn errors_by_kind(i: &InventoryRow) -> String {
+    let parts: Vec<String> = i
+        .error_kinds
+        .iter()
+        .zip(&i.error_counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 #[derive(Debug, Deserialize, clickhouse::Row)]
 struct InventoryRow {
     a: String,
@@ -872,6 +896,17 @@ struct InventoryRow {
     rate: u32,
     tpl: u32,
     otpl: u32,
+    first: u32,
+    rate_source: String,
+    datagrams: u64,
+    records: u64,
+    lost: u64,
+    errors: u64,
+    error_kinds: Vec<String>,
+    error_counts: Vec<u64>,
+    padding: u64,
+    collector_skew_ms: i64,
+    since: u32,
 }
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
@@ -921,6 +956,14 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         Column::new("sampling_rate", "Sampling 1:N", Unit::Id),
         Column::new("sampling_source", "Sampling from", Unit::Text),
         Column::new("clock_skew_ms", "Clock skew", Unit::Millis),
+        Column::new("first_seen", "First seen (UTC)", Unit::Time),
+        Column::new("datagrams", "Datagrams", Unit::Count),
+        Column::new("records_decoded", "Records decoded", Unit::Count),
+        Column::new("sequence_lost", "Seq. lost", Unit::Count),
+        Column::new("decode_errors", "Decode errors", Unit::Count),
+        Column::new("errors_by_kind", "Errors by kind", Unit::Text),
+        Column::new("padding_bytes", "Padding", Unit::Bytes),
+        Column::new("collector_clock_skew_s", "Export skew", Unit::Seconds),
     ];
     let rows = by_addr
         .into_iter()
@@ -953,16 +996,31 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                     inv.as_ref()
                         .map_or(Value::Null, |i| Value::UInt(u64::from(i.otpl))),
                     rate.map_or(Value::Null, |r| Value::UInt(u64::from(r))),
-                    act.as_ref().map_or(Value::Null, |a| {
-                        Value::Text(if a.rate_source.is_empty() {
-                            "unknown".into()
-                        } else {
-                            a.rate_source.clone()
-                        })
-                    }),
+                    act.as_ref()
+                        .map(|a| a.rate_source.clone())
+                        .or(inv.as_ref().map(|i| i.rate_source.clone()))
+                        .map_or(Value::Null, |s| {
+                            Value::Text(if s.is_empty() { "unknown".into() } else { s })
+                        }),
                     act.as_ref()
                         .filter(|a| a.with_end > 0)
                         .map_or(Value::Null, |a| Value::Int(a.skew_ms)),
+                    inv.as_ref()
+                        .filter(|i| i.first > 0)
+                        .map_or(Value::Null, |i| Value::Int(i64::from(i.first))),
+                    counter(&inv, |i| i.datagrams),
+                    counter(&inv, |i| i.records),
+                    counter(&inv, |i| i.lost),
+                    counter(&inv, |i| i.errors),
+                    inv.as_ref()
+                        .filter(|i| i.since > 0)
+                        .map_or(Value::Null, |i| Value::Text(errors_by_kind(i))),
+                    counter(&inv, |i| i.padding),
+                    inv.as_ref()
+                        .filter(|i| i.since > 0)
+                        .map_or(Value::Null, |i| {
+                            Value::Float(i.collector_skew_ms as f64 / 1000.0)
+                        }),
                 ],
                 other: false,
             }
@@ -970,8 +1028,10 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         .collect();
     let mut rep = base(req, "Exporter health".into(), "exporters, flows".into());
     rep.notes.push(
-        "Clock skew: median of (time received - flow end) in the range. Decode errors are \
-         collector metrics (Prometheus), not stored in ClickHouse."
+        "Clock skew: median of (time received - flow end) in the range. Export skew: export \
+         time minus receive time of the exporter's last datagram. Datagrams, sequence losses, \
+         decode errors and padding count since the collector last started (the exporters table, \
+         written by sluice run at every metrics interval)."
             .into(),
     );
     rep.chart = Chart::Bars {

@@ -294,6 +294,7 @@ async fn load(url: &str, db: &str, t0: i64, recs: &[FlowRecord]) -> clickhouse::
                 sampling_rate: 5,
                 templates: 2,
                 options_templates: 0,
+                ..Default::default()
             },
             // A newer row for the same exporter: the report must pick this one.
             ExporterRow {
@@ -304,6 +305,7 @@ async fn load(url: &str, db: &str, t0: i64, recs: &[FlowRecord]) -> clickhouse::
                 sampling_rate: 10,
                 templates: 3,
                 options_templates: 1,
+                ..Default::default()
             },
             ExporterRow {
                 address: Ipv4Addr::new(192, 0, 2, 9).to_ipv6_mapped(),
@@ -313,6 +315,7 @@ async fn load(url: &str, db: &str, t0: i64, recs: &[FlowRecord]) -> clickhouse::
                 sampling_rate: 1,
                 templates: 0,
                 options_templates: 0,
+                ..Default::default()
             },
         ],
     )

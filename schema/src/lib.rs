@@ -20,6 +20,8 @@ pub mod rows;
 pub mod spool;
 pub mod writer;
 
+pub use clickhouse::Client;
+pub use clickhouse::error::Error as ClickhouseError;
 pub use config::{
     ClickhouseConfig, ConfigError, RetentionConfig, SpoolFullPolicy, ValidatedClickhouseConfig,
 };

@@ -42,8 +42,45 @@ pub struct Migration {
     pub version: u32,
     /// Short name.
     pub name: &'static str,
-    /// Statements, each idempotent.
+    /// Statements, each idempotent (through [`Migration::apply`] when `unless_column` is set).
     pub statements: Vec<String>,
+    /// `(table, column)`: the statements are skipped when that column exists already. For
+    /// `ALTER TABLE ... ADD COLUMN`, which 18.16 cannot write as `IF NOT EXISTS`; one ALTER adds
+    /// every column at once, so one column tells whether it ran.
+    pub unless_column: Option<(&'static str, &'static str)>,
+}
+
+impl Migration {
+    /// Run the statements (none when the guard column exists). Safe to run again.
+    pub async fn apply(&self, client: &Client) -> Result<(), MigrateError> {
+        if let Some((table, column)) = self.unless_column {
+            let n: u64 = client
+                .query(
+                    "SELECT count() FROM system.columns \
+                     WHERE database = currentDatabase() AND table = ? AND name = ?",
+                )
+                .bind(table)
+                .bind(column)
+                .fetch_one()
+                .await?;
+            if n > 0 {
+                return Ok(());
+            }
+        }
+        for st in &self.statements {
+            client
+                .query(st)
+                .execute()
+                .await
+                .map_err(|source| MigrateError::Statement {
+                    version: self.version,
+                    name: self.name,
+                    statement: st.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
 }
 
 /// A migration failure.
@@ -237,6 +274,20 @@ fn inventory_ddl(d: &Dialect) -> Vec<String> {
     ]
 }
 
+/// What `sluice run` writes about each exporter at every metrics interval: counters since the
+/// collector started, and where the sampling rate came from. One statement, so that it applies whole
+/// (18.16 has no `ADD COLUMN IF NOT EXISTS`).
+fn exporter_health_ddl(d: &Dialect) -> String {
+    let lc = d.lc();
+    format!(
+        "ALTER TABLE exporters\n  ADD COLUMN first_seen DateTime,\n  ADD COLUMN sampling_source {lc},\n  \
+         ADD COLUMN datagrams UInt64,\n  ADD COLUMN records UInt64,\n  ADD COLUMN sequence_lost UInt64,\n  \
+         ADD COLUMN decode_errors UInt64,\n  ADD COLUMN error_kinds Array({lc}),\n  \
+         ADD COLUMN error_counts Array(UInt64),\n  ADD COLUMN padding_bytes UInt64,\n  \
+         ADD COLUMN clock_skew_ms Int64,\n  ADD COLUMN collector_started DateTime"
+    )
+}
+
 /// Every migration for a tier and retention, in order.
 pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
     let d = Dialect { tier };
@@ -259,21 +310,31 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             version: 1,
             name: "flows",
             statements: vec![flows_ddl(&d, r)],
+            unless_column: None,
         },
         Migration {
             version: 2,
             name: "windows",
             statements: window_ddl(&d, r),
+            unless_column: None,
         },
         Migration {
             version: 3,
             name: "rollups",
             statements: rollups,
+            unless_column: None,
         },
         Migration {
             version: 4,
             name: "inventory",
             statements: inventory_ddl(&d),
+            unless_column: None,
+        },
+        Migration {
+            version: 5,
+            name: "exporter_health",
+            statements: vec![exporter_health_ddl(&d)],
+            unless_column: Some(("exporters", "collector_started")),
         },
     ]
 }
@@ -321,18 +382,7 @@ pub async fn migrate(
         if applied.contains(&m.version) {
             continue;
         }
-        for st in &m.statements {
-            client
-                .query(st)
-                .execute()
-                .await
-                .map_err(|source| MigrateError::Statement {
-                    version: m.version,
-                    name: m.name,
-                    statement: st.clone(),
-                    source,
-                })?;
-        }
+        m.apply(client).await?;
         client
             .query("INSERT INTO sluice_migrations (version, name, applied_at) VALUES (?, ?, now())")
             .bind(m.version)

@@ -104,6 +104,17 @@ pub const EXPORTERS_COLUMNS: &[&str] = &[
     "sampling_rate",
     "templates",
     "options_templates",
+    "first_seen",
+    "sampling_source",
+    "datagrams",
+    "records",
+    "sequence_lost",
+    "decode_errors",
+    "error_kinds",
+    "error_counts",
+    "padding_bytes",
+    "clock_skew_ms",
+    "collector_started",
 ];
 
 /// Columns of `interfaces`, in insert order.
@@ -133,6 +144,104 @@ pub struct ExporterRow {
     pub templates: u32,
     /// Options templates held.
     pub options_templates: u32,
+    /// First datagram, Unix seconds (kept across collector restarts).
+    pub first_seen: u32,
+    /// Where the sampling rate came from (`record`, `options_data`, ... `unknown`).
+    pub sampling_source: String,
+    /// Datagrams received since `collector_started`.
+    pub datagrams: u64,
+    /// Flow records decoded since `collector_started`.
+    pub records: u64,
+    /// Export lost on the way, from sequence numbers, since `collector_started`.
+    pub sequence_lost: u64,
+    /// Datagrams, sets or records rejected, every kind, since `collector_started`.
+    pub decode_errors: u64,
+    /// Kinds of rejection with a non-zero count (`bad_length`, `truncated`, ...).
+    pub error_kinds: Vec<String>,
+    /// Their counts, in the order of `error_kinds`.
+    pub error_counts: Vec<u64>,
+    /// Zero-filled bytes after the last set (padding, not errors) since `collector_started`.
+    pub padding_bytes: u64,
+    /// Export time minus receive time of the last datagram, milliseconds.
+    pub clock_skew_ms: i64,
+    /// When the collector process whose counters these are started, Unix seconds.
+    pub collector_started: u32,
+}
+
+impl Default for ExporterRow {
+    fn default() -> Self {
+        ExporterRow {
+            address: Ipv6Addr::UNSPECIFIED,
+            name: String::new(),
+            last_seen: 0,
+            versions: Vec::new(),
+            sampling_rate: 1,
+            templates: 0,
+            options_templates: 0,
+            first_seen: 0,
+            sampling_source: String::new(),
+            datagrams: 0,
+            records: 0,
+            sequence_lost: 0,
+            decode_errors: 0,
+            error_kinds: Vec::new(),
+            error_counts: Vec::new(),
+            padding_bytes: 0,
+            clock_skew_ms: 0,
+            collector_started: 0,
+        }
+    }
+}
+
+/// What one collector knows about one exporter, as an `exporters` row: `stats` merged over the
+/// receive workers, the templates it holds (`options_templates` of them options templates),
+/// `first_seen` the earliest first datagram known (from the table, or this process), and
+/// `collector_started` the origin of the counters.
+pub fn exporter_row(
+    address: Ipv6Addr,
+    stats: &collector::ExporterStats,
+    templates: u32,
+    options_templates: u32,
+    first_seen_ms: i64,
+    collector_started_ms: i64,
+) -> ExporterRow {
+    let mut error_kinds = Vec::new();
+    let mut error_counts = Vec::new();
+    for kind in collector::ErrorKind::ALL {
+        let n = stats.errors[kind as usize];
+        if n > 0 {
+            error_kinds.push(kind.as_str().to_string());
+            error_counts.push(n);
+        }
+    }
+    ExporterRow {
+        address,
+        name: String::new(),
+        last_seen: ms_to_datetime(stats.last_seen),
+        versions: if stats.version == 0 {
+            Vec::new()
+        } else {
+            vec![stats.version]
+        },
+        sampling_rate: stats.sampling_rate.max(1),
+        templates,
+        options_templates,
+        first_seen: ms_to_datetime(first_seen_ms),
+        sampling_source: if stats.sampling_rate == 0 {
+            String::new()
+        } else {
+            stats.sampling_source.as_str().to_string()
+        },
+        datagrams: stats.datagrams,
+        records: stats.records,
+        sequence_lost: stats.sequence_lost,
+        decode_errors: stats.error_count(),
+        error_kinds,
+        error_counts,
+        padding_bytes: stats.padding_bytes,
+        clock_skew_ms: stats.clock_skew_ms,
+        collector_started: ms_to_datetime(collector_started_ms),
+    }
 }
 
 /// One interface of one exporter.
@@ -178,7 +287,12 @@ fn addr(out: &mut Vec<u8>, a: Ipv6Addr) {
 }
 #[inline]
 fn string(out: &mut Vec<u8>, s: &str) {
-    let mut n = s.len() as u64;
+    leb128(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+/// A RowBinary length (strings, arrays): unsigned LEB128.
+#[inline]
+fn leb128(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
@@ -188,7 +302,6 @@ fn string(out: &mut Vec<u8>, s: &str) {
         }
         out.push(b | 0x80);
     }
-    out.extend_from_slice(s.as_bytes());
 }
 
 /// Unix milliseconds to a `DateTime` value (seconds, clamped to the type's range).
@@ -282,22 +395,30 @@ pub fn encode_exporter(out: &mut Vec<u8>, r: &ExporterRow) {
     string(out, &r.name);
     u32_(out, r.last_seen);
     // Array: LEB128 length, then the elements.
-    let mut n = r.versions.len() as u64;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            break;
-        }
-        out.push(b | 0x80);
-    }
+    leb128(out, r.versions.len() as u64);
     for v in &r.versions {
         u16_(out, *v);
     }
     u32_(out, r.sampling_rate);
     u32_(out, r.templates);
     u32_(out, r.options_templates);
+    u32_(out, r.first_seen);
+    string(out, &r.sampling_source);
+    u64_(out, r.datagrams);
+    u64_(out, r.records);
+    u64_(out, r.sequence_lost);
+    u64_(out, r.decode_errors);
+    leb128(out, r.error_kinds.len() as u64);
+    for k in &r.error_kinds {
+        string(out, k);
+    }
+    leb128(out, r.error_counts.len() as u64);
+    for n in &r.error_counts {
+        u64_(out, *n);
+    }
+    u64_(out, r.padding_bytes);
+    i64_(out, r.clock_skew_ms);
+    u32_(out, r.collector_started);
 }
 
 /// Append one `interfaces` row.

@@ -932,6 +932,32 @@ pub async fn insert_exporters(
     insert_raw(client, "exporters", rows::EXPORTERS_COLUMNS, buf).await
 }
 
+/// The earliest `first_seen` the `exporters` table holds per exporter, Unix seconds (so that a
+/// restarted collector keeps an exporter's first sighting).
+pub async fn exporters_first_seen(
+    client: &Client,
+) -> Result<Vec<(std::net::Ipv6Addr, u32)>, clickhouse::error::Error> {
+    #[derive(serde::Deserialize, clickhouse::Row)]
+    struct R {
+        a: String,
+        first: u32,
+    }
+    let rows: Vec<R> = client
+        .query(
+            "SELECT hex(address) AS a, toUInt32(min(first_seen)) AS first FROM exporters \
+             WHERE first_seen > toDateTime(0) GROUP BY a",
+        )
+        .fetch_all()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let b = u128::from_str_radix(&r.a, 16).ok()?;
+            Some((std::net::Ipv6Addr::from(b), r.first))
+        })
+        .collect())
+}
+
 /// Insert inventory rows (`interfaces`).
 pub async fn insert_interfaces(
     client: &Client,
