@@ -30,6 +30,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::DecoderSettings;
 use crate::error::{DecodeError, ErrorKind};
+use crate::persist::{self, SavedSampler, SavedTemplate, Snapshot};
 use crate::record::{FlowRecord, SamplingSource, flags, to_v6};
 use crate::template::{
     self, FieldSpec, Plan, Scratch, Template, TemplateKind, TemplateLimits, VARLEN,
@@ -718,10 +719,10 @@ impl Decoder {
         });
     }
 
-    /// Load saved state (see [`crate::persist`]). Templates pass the same validation, limits and
+    /// Load saved state (see [`persist`]). Templates pass the same validation, limits and
     /// compilation as templates from the wire; ones past their TTL at `now` are not restored.
     /// Returns how many templates were restored.
-    pub fn restore(&mut self, snap: &crate::persist::Snapshot, now: i64) -> usize {
+    pub fn restore(&mut self, snap: &Snapshot, now: i64) -> usize {
         let mut restored = 0;
         let mut sum = Summary::default();
         for t in &snap.templates {
@@ -781,13 +782,13 @@ impl Decoder {
         restored
     }
 
-    /// Every template held, for persistence.
-    pub fn snapshot(&self) -> crate::persist::Snapshot {
+    /// Every template held, for persistence ([`persist::write`] puts it in a file).
+    pub fn snapshot(&self) -> Snapshot {
         let mut templates = Vec::new();
         let mut samplers = Vec::new();
         for (&(exporter, domain, version), s) in &self.scopes {
             for (&id, t) in &s.templates {
-                templates.push(crate::persist::SavedTemplate {
+                templates.push(SavedTemplate {
                     exporter,
                     domain,
                     version,
@@ -801,7 +802,7 @@ impl Decoder {
                 });
             }
             for &(sampler, rate) in &s.samplers {
-                samplers.push(crate::persist::SavedSampler {
+                samplers.push(SavedSampler {
                     exporter,
                     domain,
                     version,
@@ -811,8 +812,8 @@ impl Decoder {
             }
         }
         templates.sort_by_key(|t| (t.exporter, t.domain, t.version, t.id));
-        crate::persist::Snapshot {
-            format: crate::persist::FORMAT,
+        Snapshot {
+            format: persist::FORMAT,
             templates,
             samplers,
             system_init: self
