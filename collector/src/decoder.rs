@@ -20,6 +20,9 @@
 //! Sampling-rate precedence: a configured override for the exporter's prefix; a rate in the record
 //! (IE 34, 50, 305/306, 309/310); options data for the record's sampler (IE 48/302) or for the
 //! exporter scope; the NetFlow v5 header; the configured default; otherwise rate 1 marked unknown.
+//! A NetFlow v9 options template may have no scope fields (scope length 0, as Juniper SRX sends):
+//! its options apply to the whole exporter scope, like a System scope. IPFIX requires a scope field
+//! (RFC 7011 §3.4.2.2).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -733,11 +736,15 @@ impl Decoder {
             {
                 continue;
             }
+            // The same scope-count rule as on the wire: IPFIX needs a scope field (RFC 7011
+            // §3.4.2.2), NetFlow v9 may have none.
             let kind = match t.scope_fields {
-                Some(sc) if sc >= 1 && sc <= t.fields.len() => TemplateKind::Options {
-                    scope_count: sc,
-                    record_len: template::min_record_len(&t.fields),
-                },
+                Some(sc) if (sc >= 1 || t.version == 9) && sc <= t.fields.len() => {
+                    TemplateKind::Options {
+                        scope_count: sc,
+                        record_len: template::min_record_len(&t.fields),
+                    }
+                }
                 Some(_) => continue,
                 None => match template::compile(&t.fields, &self.settings.enterprise_fields) {
                     Ok(plan) => TemplateKind::Data(plan),
@@ -929,13 +936,16 @@ fn template_set<S: RecordSink + ?Sized>(
             )
         } else {
             // v9 options template: template id, scope length (bytes), option length (bytes).
+            // A scope length of 0 is accepted: Juniper SRX sends options with no scope fields for
+            // the whole exporter (sampling interval and algorithm), which apply like a System
+            // scope. Field count, zero-length and record-length limits still hold.
             let scope_len = count;
             let Some(opt_len) = r.u16() else {
                 sum.err(DecodeError::Truncated("options template option length"));
                 break;
             };
             let opt_len = usize::from(opt_len);
-            if scope_len % 4 != 0 || opt_len % 4 != 0 || scope_len == 0 {
+            if scope_len % 4 != 0 || opt_len % 4 != 0 {
                 sum.err(DecodeError::InvalidTemplate("options template lengths"));
                 break;
             }
