@@ -2,7 +2,9 @@
 //!
 //! Every datagram goes through the same decoder as `sluice run`, with per-exporter state, in file
 //! order, with the capture timestamp as the receive time. Records go to stdout (JSON lines or a
-//! table); a summary goes to stderr. The exit status is non-zero only when the file cannot be read.
+//! table); a summary goes to stderr, with errors by kind and zero-fill padding (bytes after the
+//! last set, which are not errors) in total and per exporter. The exit status is non-zero only when
+//! the file cannot be read.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -95,11 +97,27 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
         return Err(e).context("writing records");
     }
     let still_pending: usize = decoder.pending_by_exporter().values().sum();
+    let stats = decoder.stats();
+    let padding: u64 = stats
+        .exporters
+        .values()
+        .chain(std::iter::once(&stats.overflow))
+        .map(|s| s.padding_bytes)
+        .sum();
     let mut e = std::io::stderr().lock();
     let _ = writeln!(
         e,
-        "frames {}  datagrams {}  records {}  templates learned {}  sets held for a template {} (records replayed {})  sets still pending {}  unreadable datagrams {}",
-        cap.frames, datagrams, records, templates, held, replayed, still_pending, failed
+        "frames {}  datagrams {}  records {}  templates learned {}  sets held for a template {} (records replayed {})  sets still pending {}  unreadable datagrams {}  errors {}  padding bytes {}",
+        cap.frames,
+        datagrams,
+        records,
+        templates,
+        held,
+        replayed,
+        still_pending,
+        failed,
+        stats.error_count(),
+        padding
     );
     if cap.other_port > 0 || !cap.skipped.is_empty() || cap.truncated_file {
         let skips: Vec<String> = cap
@@ -119,7 +137,6 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
             }
         );
     }
-    let stats = decoder.stats();
     let mut exporters: Vec<_> = stats.exporters.iter().collect();
     exporters.sort_by_key(|(a, _)| **a);
     for (addr, s) in exporters {
@@ -130,7 +147,7 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
             .collect();
         let _ = writeln!(
             e,
-            "exporter {}  v{}  datagrams {}  records {}  lost in transit (sequence) {}  sequence resets {}  sampling unknown {}  end before start {}  far from export time {}  errors: {}",
+            "exporter {}  v{}  datagrams {}  records {}  lost in transit (sequence) {}  sequence resets {}  sampling unknown {}  end before start {}  far from export time {}  padding bytes {}  errors: {}",
             display_addr(*addr),
             s.version,
             s.datagrams,
@@ -140,6 +157,7 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
             s.sampling_unknown,
             s.time_end_before_start,
             s.time_far_from_export,
+            s.padding_bytes,
             if errs.is_empty() {
                 "none".to_string()
             } else {

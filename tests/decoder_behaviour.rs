@@ -637,7 +637,7 @@ fn template_state_round_trips_through_a_file_and_decodes_after_restart() {
     encode::encode_ipfix(&mut t, &ipfix_header(0, 3), &[], true).unwrap();
     let mut d = decoder();
     decode(&mut d, exporter(1), &t);
-    collector::persist::save(&d, &path).unwrap();
+    collector::persist::write(&d.snapshot(), &path).unwrap();
     assert!(
         !dir.join("templates.json.tmp").exists(),
         "written atomically via rename"

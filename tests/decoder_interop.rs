@@ -2,14 +2,17 @@
 //! byte with `flowgen::encode` (no capture files are copied), and what the decoder must make of
 //! them.
 //!
-//! Sources of the shapes: issue 18 (H3C/HPE Comware NetStream, Cisco ACI, PAN-OS 8.1) and the
+//! Sources of the shapes: issue 18 (H3C/HPE Comware NetStream, Cisco ACI, PAN-OS 8.1), Juniper SRX
+//! sampling options (a v9 options template for the whole exporter), and the
 //! single-datagram device captures that public collectors test against (the Logstash netflow
 //! codec's spec lists the expected decodes). When written, the H3C, Cisco ACI and PAN-OS
 //! fixtures were checked to be byte-identical to those published captures.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use collector::{Decoder, DecoderSettings, ErrorKind, ExporterStats, FlowRecord, Summary};
+use collector::{
+    Decoder, DecoderSettings, ErrorKind, ExporterStats, FlowRecord, SamplingSource, Summary,
+};
 use flowgen::encode::{FieldSpec, IpfixHeader, Message, Template, V9Header, VARLEN, Value};
 
 /// Receive time: the decoder's time checks do not matter here.
@@ -742,4 +745,274 @@ fn v9_template_ending_in_type_0_zero_length_fillers_decodes() {
     assert_eq!((s.templates, s.records, s.error_count()), (1, 2, 0));
     assert_eq!(addr(out[1].src_addr), Some(v4([192, 168, 1, 33])));
     assert_eq!((out[1].bytes, out[1].in_if), (464, Some(2)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Juniper SRX: NetFlow v9 options for the whole exporter (sampling interval and algorithm)
+
+/// SRX source id (observation domain) in the published capture.
+const SRX_SOURCE_ID: u32 = 142;
+
+fn srx_header(sequence: u32) -> V9Header {
+    V9Header {
+        sys_uptime_ms: 0xd497_6276,
+        unix_secs: 0x583c_ca24, // 2016-11-29T00:21:56Z
+        sequence,
+        source_id: SRX_SOURCE_ID,
+    }
+}
+
+/// Options template 256 with no scope fields at all (scope length 0, option length 8):
+/// samplingInterval (34/4) and samplingAlgorithm (35/1) for the whole exporter.
+fn srx_options_template() -> Template {
+    Template::options(256, &[], &[f(34, 4), f(35, 1)])
+}
+
+/// The shape in the SRX capture the Logstash netflow codec tests against ("Juniper SRX options
+/// template with 0 scope field length"): scope length 4 holding one System scope field (type 1)
+/// of length 0, then samplingAlgorithm (35/1) and samplingInterval (34/4).
+fn srx_published_options_template() -> Template {
+    Template::options(256, &[f(1, 0)], &[f(35, 1), f(34, 4)])
+}
+
+/// Data template 257: addresses, packets, bytes, protocol.
+fn srx_data_template() -> Template {
+    Template::new(257, vec![f(8, 4), f(12, 4), f(2, 4), f(1, 4), f(4, 1)])
+}
+
+/// Datagram 1: the options template, one options data record, the data template.
+fn srx_options_datagram(options: &Template, values: &[Value<'_>]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut m = Message::v9(&mut buf, &srx_header(338));
+    m.options_templates(std::slice::from_ref(options)).unwrap();
+    m.data(options, &[values]).unwrap();
+    m.templates(&[srx_data_template()]).unwrap();
+    m.finish().unwrap();
+    buf
+}
+
+/// Options data for [`srx_options_template`]: interval, algorithm 2 (random).
+fn srx_sampling(interval: u64) -> [Value<'static>; 2] {
+    [Value::Unsigned(interval), Value::Unsigned(2)]
+}
+
+/// Datagram 2: `n` data records of 1000 bytes, 2 packets each.
+fn srx_data_datagram(n: usize) -> Vec<u8> {
+    let t = srx_data_template();
+    let u = Value::Unsigned;
+    let rec = [
+        Value::Addr(v4([10, 0, 0, 1])),
+        Value::Addr(v4([10, 0, 0, 2])),
+        u(2),
+        u(1000),
+        u(6),
+    ];
+    let recs: Vec<&[Value<'_>]> = (0..n).map(|_| &rec[..]).collect();
+    let mut buf = Vec::new();
+    let mut m = Message::v9(&mut buf, &srx_header(339));
+    m.data(&t, &recs).unwrap();
+    m.finish().unwrap();
+    buf
+}
+
+#[test]
+fn juniper_srx_fixture_has_scope_length_zero() {
+    let dgram = srx_options_datagram(&srx_options_template(), &srx_sampling(1));
+    let s = sets(&dgram, 20);
+    assert_eq!(s[0], (1, 20), "6 + 8 bytes of template, padded to 4");
+    assert_eq!(
+        dgram[24..34],
+        [1, 0, 0, 0, 0, 8, 0, 34, 0, 4],
+        "template 256, scope length 0, option length 8, samplingInterval first"
+    );
+    assert_eq!(s[1], (256, 12), "one 5-byte options record, padded");
+    assert_eq!(s[2].0, 0);
+    // The published capture's own shape: a System scope field of length 0, scope length 4.
+    let published = srx_options_datagram(
+        &srx_published_options_template(),
+        &[Value::Bytes(b""), Value::Unsigned(2), Value::Unsigned(1)],
+    );
+    let s = sets(&published, 20);
+    assert_eq!(s[..2], [(1, 24), (256, 12)]);
+    assert_eq!(published[24..34], [1, 0, 0, 4, 0, 8, 0, 1, 0, 0]);
+}
+
+#[test]
+fn juniper_srx_v9_options_template_with_scope_length_0_gives_the_exporter_sampling_rate() {
+    let mut d = Decoder::new(DecoderSettings::default());
+    let mut out = Vec::new();
+    let s = decode(
+        &mut d,
+        &srx_options_datagram(&srx_options_template(), &srx_sampling(1)),
+        &mut out,
+    );
+    assert_eq!((s.templates, s.options_records, s.error_count()), (2, 1, 0));
+    assert_eq!(stats(&d).errors[ErrorKind::InvalidTemplate as usize], 0);
+    let s = decode(&mut d, &srx_data_datagram(3), &mut out);
+    assert_eq!((s.records, s.error_count()), (3, 0));
+    for r in &out {
+        assert_eq!(
+            (r.sampling_rate, r.sampling_source),
+            (1, SamplingSource::OptionsData),
+            "interval 1 is known to be unsampled, not unknown"
+        );
+        assert_eq!(r.sampler_id, None);
+    }
+}
+
+#[test]
+fn juniper_srx_sampling_interval_100_applies_to_later_data_records() {
+    let mut d = Decoder::new(DecoderSettings::default());
+    let mut out = Vec::new();
+    decode(
+        &mut d,
+        &srx_options_datagram(&srx_options_template(), &srx_sampling(100)),
+        &mut out,
+    );
+    assert!(out.is_empty());
+    let s = decode(&mut d, &srx_data_datagram(4), &mut out);
+    assert_eq!((s.records, s.error_count()), (4, 0));
+    for r in &out {
+        assert_eq!(
+            (r.sampling_rate, r.sampling_source),
+            (100, SamplingSource::OptionsData)
+        );
+        assert_eq!((r.scaled_bytes(), r.scaled_packets()), (100_000, 200));
+    }
+    // A new interval from the exporter replaces the old one.
+    let mut again = Vec::new();
+    let mut m = Message::v9(&mut again, &srx_header(340));
+    m.data(&srx_options_template(), &[&srx_sampling(10)])
+        .unwrap();
+    m.finish().unwrap();
+    out.clear();
+    decode(&mut d, &again, &mut out);
+    decode(&mut d, &srx_data_datagram(1), &mut out);
+    assert_eq!(out[0].sampling_rate, 10);
+}
+
+#[test]
+fn juniper_srx_published_shape_with_a_zero_length_system_scope_field_gives_the_rate() {
+    let mut d = Decoder::new(DecoderSettings::default());
+    let mut out = Vec::new();
+    let s = decode(
+        &mut d,
+        &srx_options_datagram(
+            &srx_published_options_template(),
+            &[Value::Bytes(b""), Value::Unsigned(2), Value::Unsigned(100)],
+        ),
+        &mut out,
+    );
+    assert_eq!((s.templates, s.options_records, s.error_count()), (2, 1, 0));
+    decode(&mut d, &srx_data_datagram(2), &mut out);
+    assert_eq!(out.len(), 2);
+    assert!(
+        out.iter()
+            .all(|r| (r.sampling_rate, r.sampling_source) == (100, SamplingSource::OptionsData))
+    );
+}
+
+#[test]
+fn juniper_srx_options_template_without_scope_round_trips_through_persisted_state() {
+    let mut d = Decoder::new(DecoderSettings::default());
+    let mut out = Vec::new();
+    decode(
+        &mut d,
+        &srx_options_datagram(&srx_options_template(), &srx_sampling(100)),
+        &mut out,
+    );
+    let snap = d.snapshot();
+    let saved: Vec<_> = snap
+        .templates
+        .iter()
+        .map(|t| (t.id, t.scope_fields))
+        .collect();
+    assert_eq!(saved, vec![(256, Some(0)), (257, None)]);
+
+    let dir = std::env::temp_dir().join(format!("sluice-srx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("templates.json");
+    collector::persist::write(&snap, &path).unwrap();
+    let loaded = collector::persist::load(&path).unwrap().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(loaded, snap);
+
+    let mut fresh = Decoder::new(DecoderSettings::default());
+    assert_eq!(fresh.restore(&loaded, NOW + 1_000), 2);
+    assert_eq!(fresh.snapshot().templates, snap.templates);
+    // The saved rate applies at once; options data on the restored template still updates it.
+    decode(&mut fresh, &srx_data_datagram(1), &mut out);
+    assert_eq!(
+        (out[0].sampling_rate, out[0].sampling_source),
+        (100, SamplingSource::OptionsData)
+    );
+    let mut opts = Vec::new();
+    let mut m = Message::v9(&mut opts, &srx_header(341));
+    m.data(&srx_options_template(), &[&srx_sampling(10)])
+        .unwrap();
+    m.finish().unwrap();
+    let s = decode(&mut fresh, &opts, &mut out);
+    assert_eq!((s.options_records, s.error_count()), (1, 0));
+    out.clear();
+    decode(&mut fresh, &srx_data_datagram(1), &mut out);
+    assert_eq!(out[0].sampling_rate, 10);
+
+    // IPFIX needs a scope field (RFC 7011 §3.4.2.2): a saved IPFIX options template without one
+    // is not restored.
+    let mut ipfix = loaded.clone();
+    ipfix.templates.retain(|t| t.id == 256);
+    ipfix.templates[0].version = 10;
+    assert_eq!(
+        Decoder::new(DecoderSettings::default()).restore(&ipfix, NOW + 1_000),
+        0
+    );
+}
+
+#[test]
+fn v9_options_templates_without_scope_keep_the_template_limits() {
+    let max = DecoderSettings::default().max_fields_per_template;
+    let cases = [
+        ("no fields at all", Template::options(300, &[], &[])),
+        (
+            "records of zero length",
+            Template::options(301, &[], &[f(0, 0)]),
+        ),
+        (
+            "more fields than allowed",
+            Template::options(302, &[], &vec![f(34, 4); max + 1]),
+        ),
+        (
+            "too many zero-length fields",
+            Template::options(
+                303,
+                &[],
+                &[f(0, 0); collector::template::MAX_ZERO_LENGTH_FIELDS + 1],
+            ),
+        ),
+    ];
+    for (why, t) in cases {
+        let mut buf = Vec::new();
+        let mut m = Message::v9(&mut buf, &V9Header::default());
+        m.options_templates(std::slice::from_ref(&t)).unwrap();
+        m.finish().unwrap();
+        let mut d = Decoder::new(DecoderSettings::default());
+        let s = decode(&mut d, &buf, &mut Vec::new());
+        assert_eq!(s.templates, 0, "{why}");
+        assert_eq!(s.errors[ErrorKind::InvalidTemplate as usize], 1, "{why}");
+        assert!(d.snapshot().templates.is_empty(), "{why}");
+    }
+    // IPFIX still refuses a scope field count of 0.
+    let mut buf = Vec::new();
+    let mut m = Message::ipfix(&mut buf, &IpfixHeader::default());
+    m.options_templates(&[srx_options_template()]).unwrap();
+    m.finish().unwrap();
+    let s = decode(
+        &mut Decoder::new(DecoderSettings::default()),
+        &buf,
+        &mut Vec::new(),
+    );
+    assert_eq!(
+        (s.templates, s.errors[ErrorKind::InvalidTemplate as usize]),
+        (0, 1)
+    );
 }

@@ -95,6 +95,15 @@ fn seeds() -> Vec<Vec<u8>> {
     .unwrap();
     m.finish().unwrap();
     v.push(b);
+    // NetFlow v9 options without scope fields (Juniper SRX: exporter-wide sampling).
+    let srx = Template::options(256, &[], &[FieldSpec::new(34, 4), FieldSpec::new(35, 1)]);
+    let mut b = Vec::new();
+    let mut m = Message::v9(&mut b, &V9Header::default());
+    m.options_templates(std::slice::from_ref(&srx)).unwrap();
+    m.data(&srx, &[&[Value::Unsigned(100), Value::Unsigned(2)]])
+        .unwrap();
+    m.finish().unwrap();
+    v.push(b);
     v
 }
 
@@ -160,7 +169,7 @@ proptest! {
 
     #[test]
     fn mutated_real_datagrams_never_panic_and_state_stays_within_budgets(
-        picks in proptest::collection::vec((0usize..4, 0u8..8, proptest::collection::vec(mutation(), 0..6)), 1..40)
+        picks in proptest::collection::vec((0usize..5, 0u8..8, proptest::collection::vec(mutation(), 0..6)), 1..40)
     ) {
         let seeds = seeds();
         let mut d = small_budgets();

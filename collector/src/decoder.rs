@@ -20,6 +20,9 @@
 //! Sampling-rate precedence: a configured override for the exporter's prefix; a rate in the record
 //! (IE 34, 50, 305/306, 309/310); options data for the record's sampler (IE 48/302) or for the
 //! exporter scope; the NetFlow v5 header; the configured default; otherwise rate 1 marked unknown.
+//! A NetFlow v9 options template may have no scope fields (scope length 0, as Juniper SRX sends):
+//! its options apply to the whole exporter scope, like a System scope. IPFIX requires a scope field
+//! (RFC 7011 §3.4.2.2).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -30,6 +33,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::DecoderSettings;
 use crate::error::{DecodeError, ErrorKind};
+use crate::persist::{self, SavedSampler, SavedTemplate, Snapshot};
 use crate::record::{FlowRecord, SamplingSource, flags, to_v6};
 use crate::template::{
     self, FieldSpec, Plan, Scratch, Template, TemplateKind, TemplateLimits, VARLEN,
@@ -788,10 +792,10 @@ impl Decoder {
         });
     }
 
-    /// Load saved state (see [`crate::persist`]). Templates pass the same validation, limits and
+    /// Load saved state (see [`persist`]). Templates pass the same validation, limits and
     /// compilation as templates from the wire; ones past their TTL at `now` are not restored.
     /// Returns how many templates were restored.
-    pub fn restore(&mut self, snap: &crate::persist::Snapshot, now: i64) -> usize {
+    pub fn restore(&mut self, snap: &Snapshot, now: i64) -> usize {
         let mut restored = 0;
         let mut sum = Summary::default();
         for t in &snap.templates {
@@ -802,11 +806,15 @@ impl Decoder {
             {
                 continue;
             }
+            // The same scope-count rule as on the wire: IPFIX needs a scope field (RFC 7011
+            // §3.4.2.2), NetFlow v9 may have none.
             let kind = match t.scope_fields {
-                Some(sc) if sc >= 1 && sc <= t.fields.len() => TemplateKind::Options {
-                    scope_count: sc,
-                    record_len: template::min_record_len(&t.fields),
-                },
+                Some(sc) if (sc >= 1 || t.version == 9) && sc <= t.fields.len() => {
+                    TemplateKind::Options {
+                        scope_count: sc,
+                        record_len: template::min_record_len(&t.fields),
+                    }
+                }
                 Some(_) => continue,
                 None => match template::compile(&t.fields, &self.settings.enterprise_fields) {
                     Ok(plan) => TemplateKind::Data(plan),
@@ -851,13 +859,13 @@ impl Decoder {
         restored
     }
 
-    /// Every template held, for persistence.
-    pub fn snapshot(&self) -> crate::persist::Snapshot {
+    /// Every template held, for persistence ([`persist::write`] puts it in a file).
+    pub fn snapshot(&self) -> Snapshot {
         let mut templates = Vec::new();
         let mut samplers = Vec::new();
         for (&(exporter, domain, version), s) in &self.scopes {
             for (&id, t) in &s.templates {
-                templates.push(crate::persist::SavedTemplate {
+                templates.push(SavedTemplate {
                     exporter,
                     domain,
                     version,
@@ -871,7 +879,7 @@ impl Decoder {
                 });
             }
             for &(sampler, rate) in &s.samplers {
-                samplers.push(crate::persist::SavedSampler {
+                samplers.push(SavedSampler {
                     exporter,
                     domain,
                     version,
@@ -881,8 +889,8 @@ impl Decoder {
             }
         }
         templates.sort_by_key(|t| (t.exporter, t.domain, t.version, t.id));
-        crate::persist::Snapshot {
-            format: crate::persist::FORMAT,
+        Snapshot {
+            format: persist::FORMAT,
             templates,
             samplers,
             system_init: self
@@ -1000,13 +1008,16 @@ fn template_set<S: RecordSink + ?Sized>(
             )
         } else {
             // v9 options template: template id, scope length (bytes), option length (bytes).
+            // A scope length of 0 is accepted: Juniper SRX sends options with no scope fields for
+            // the whole exporter (sampling interval and algorithm), which apply like a System
+            // scope. Field count, zero-length and record-length limits still hold.
             let scope_len = count;
             let Some(opt_len) = r.u16() else {
                 sum.err(DecodeError::Truncated("options template option length"));
                 break;
             };
             let opt_len = usize::from(opt_len);
-            if scope_len % 4 != 0 || opt_len % 4 != 0 || scope_len == 0 {
+            if scope_len % 4 != 0 || opt_len % 4 != 0 {
                 sum.err(DecodeError::InvalidTemplate("options template lengths"));
                 break;
             }

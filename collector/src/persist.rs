@@ -3,8 +3,12 @@
 //!
 //! Format: one JSON document ([`Snapshot`], `format` = [`FORMAT`]). Writes are atomic: the snapshot
 //! goes to `PATH.tmp`, is fsynced, then renamed over `PATH`.
-//! This module does file I/O; the decoder itself never does. Templates loaded here go through the
-//! same validation and compilation as templates from the wire.
+//!
+//! Owns: the snapshot types and their file I/O. Must never: know about the decoder. The dependency
+//! runs one way: the decoder builds a [`Snapshot`] (`Decoder::snapshot`) and loads one
+//! (`Decoder::restore`, which puts templates through the same validation and compilation as
+//! templates from the wire); callers move it to and from disk with [`write`] and [`load`]. This
+//! module does file I/O; the decoder itself never does.
 
 use std::fs;
 use std::io::Write;
@@ -13,7 +17,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decoder::Decoder;
 use crate::template::FieldSpec;
 
 /// The snapshot format version this build writes and reads.
@@ -87,13 +90,8 @@ pub enum PersistError {
     },
 }
 
-/// Write `decoder`'s state to `path` atomically.
-pub fn save(decoder: &Decoder, path: &Path) -> Result<(), PersistError> {
-    write(&decoder.snapshot(), path)
-}
-
-/// Write a snapshot (for instance several decoders' merged) to `path` atomically: to `PATH.tmp`,
-/// fsync, rename over `PATH`.
+/// Write a snapshot (one decoder's `Decoder::snapshot`, or several decoders' merged) to `path`
+/// atomically: to `PATH.tmp`, fsync, rename over `PATH`.
 pub fn write(snap: &Snapshot, path: &Path) -> Result<(), PersistError> {
     let io = |source| PersistError::Io {
         path: path.display().to_string(),

@@ -197,16 +197,18 @@ impl FieldSpec {
 
 /// A template: data records of set id `id` carry `fields` in order.
 ///
-/// When `scope_fields` is non-zero this is an options template and the first `scope_fields`
-/// fields are its scope (RFC 3954 §6.1, RFC 7011 §3.4.2.2).
+/// When `scope_fields` is `Some(n)` this is an options template and the first `n` fields are its
+/// scope (RFC 3954 §6.1, RFC 7011 §3.4.2.2). `Some(0)` is an options template without scope
+/// fields: Juniper SRX sends one in NetFlow v9 (scope length 0) for exporter-wide sampling; in
+/// IPFIX a scope count of 0 is invalid (RFC 7011 §3.4.2.2) and is written as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     /// Template id (256 and up for valid templates; lower ids are written as given).
     pub id: u16,
     /// Field specifiers, scope fields first.
     pub fields: Vec<FieldSpec>,
-    /// How many of `fields` are scope fields; 0 for an ordinary template.
-    pub scope_fields: u16,
+    /// How many of `fields` are scope fields; `None` for an ordinary template.
+    pub scope_fields: Option<u16>,
 }
 
 impl Template {
@@ -215,18 +217,19 @@ impl Template {
         Template {
             id,
             fields,
-            scope_fields: 0,
+            scope_fields: None,
         }
     }
 
-    /// An options template: `scope` fields, then `options` fields.
+    /// An options template: `scope` fields, then `options` fields. `scope` may be empty (an
+    /// exporter-wide options template, as Juniper SRX sends in NetFlow v9).
     pub fn options(id: u16, scope: &[FieldSpec], options: &[FieldSpec]) -> Self {
         let mut fields = scope.to_vec();
         fields.extend_from_slice(options);
         Template {
             id,
             fields,
-            scope_fields: scope.len() as u16,
+            scope_fields: Some(scope.len() as u16),
         }
     }
 }
@@ -515,8 +518,8 @@ impl<'a> Message<'a> {
         self.template_set(false, templates.iter().map(|t| (t, t.fields.as_slice())))
     }
 
-    /// Writes one options template set (v9 id 1, IPFIX id 3) holding `templates`, all with at
-    /// least one scope field.
+    /// Writes one options template set (v9 id 1, IPFIX id 3) holding `templates`, all made by
+    /// [`Template::options`].
     pub fn options_templates(&mut self, templates: &[Template]) -> Result<&mut Self, EncodeError> {
         self.template_set(true, templates.iter().map(|t| (t, t.fields.as_slice())))
     }
@@ -563,14 +566,13 @@ impl<'a> Message<'a> {
         let set = self.begin_set(id);
         let mut n = 0;
         for (t, fields) in templates {
-            let scope = if options { t.scope_fields } else { 0 };
-            let checked = if options != (t.scope_fields > 0) {
+            let checked = if options != t.scope_fields.is_some() {
                 Err(EncodeError::BadTemplate {
                     id: t.id,
-                    why: "options templates need scope fields, others must have none",
+                    why: "options templates go in options template sets, others in template sets",
                 })
             } else {
-                self.template_record(t.id, scope, fields)
+                self.template_record(t.id, t.scope_fields, fields)
             };
             if let Err(e) = checked {
                 self.out.truncate(set);
@@ -586,14 +588,14 @@ impl<'a> Message<'a> {
     fn template_record(
         &mut self,
         id: u16,
-        scope: u16,
+        scope: Option<u16>,
         fields: &[FieldSpec],
     ) -> Result<(), EncodeError> {
         let count = u16::try_from(fields.len()).map_err(|_| EncodeError::BadTemplate {
             id,
             why: "more than 65535 fields",
         })?;
-        if usize::from(scope) > fields.len() {
+        if usize::from(scope.unwrap_or(0)) > fields.len() {
             return Err(EncodeError::BadTemplate {
                 id,
                 why: "more scope fields than fields",
@@ -601,8 +603,8 @@ impl<'a> Message<'a> {
         }
         put16(self.out, id);
         match (self.version, scope) {
-            (_, 0) | (Version::Ipfix, _) => put16(self.out, count),
-            (Version::V9, _) => {
+            (_, None) | (Version::Ipfix, Some(_)) => put16(self.out, count),
+            (Version::V9, Some(scope)) => {
                 // Scope and option lengths are in bytes: 4 per field specifier.
                 let bytes = |n: u16| {
                     n.checked_mul(4).ok_or(EncodeError::BadTemplate {
@@ -615,7 +617,7 @@ impl<'a> Message<'a> {
                 put16(self.out, option_len);
             }
         }
-        if self.version == Version::Ipfix && scope > 0 {
+        if let (Version::Ipfix, Some(scope)) = (self.version, scope) {
             put16(self.out, scope);
         }
         for spec in fields {
@@ -887,7 +889,7 @@ fn encode_flows(
             (REALISTIC_V4_TEMPLATE_ID, false),
             (REALISTIC_V6_TEMPLATE_ID, true),
         ] {
-            msg.template_record(id, 0, realistic_fields(version, v6))?;
+            msg.template_record(id, None, realistic_fields(version, v6))?;
         }
         msg.end_set(set, 2)?;
     }
@@ -1078,6 +1080,26 @@ mod tests {
             0x01, 0x02,             // template 258
             0x00, 0x04, 0x00, 0x08, // scope length 4, option length 8
             0x00, 0x01, 0x00, 0x04, // scope: System
+            0x00, 0x22, 0x00, 0x04, // SAMPLING_INTERVAL
+            0x00, 0x23, 0x00, 0x01, // SAMPLING_ALGORITHM
+            0x00, 0x00,             // padding
+        ];
+        assert_eq!(buf[V9_HEADER_LEN..], golden);
+    }
+
+    #[test]
+    fn v9_options_template_without_scope_fields_has_scope_length_zero() {
+        let mut buf = Vec::new();
+        let mut msg = Message::v9(&mut buf, &v9_header());
+        let t = Template::options(256, &[], &[f(34, 4), f(35, 1)]);
+        assert_eq!(t.scope_fields, Some(0));
+        msg.options_templates(&[t]).unwrap();
+        msg.finish().unwrap();
+        #[rustfmt::skip]
+        let golden: [u8; 20] = [
+            0x00, 0x01, 0x00, 0x14, // FlowSet id 1, length 20 (18 + 2 padding)
+            0x01, 0x00,             // template 256
+            0x00, 0x00, 0x00, 0x08, // scope length 0, option length 8
             0x00, 0x22, 0x00, 0x04, // SAMPLING_INTERVAL
             0x00, 0x23, 0x00, 0x01, // SAMPLING_ALGORITHM
             0x00, 0x00,             // padding
