@@ -57,3 +57,21 @@ impl Format {
         }
     }
 }
+
+impl std::str::FromStr for Format {
+    type Err = crate::ReportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                crate::invalid(
+                    "format",
+                    format!(
+                        "{:?} is not one of table, csv, json, html",
+                        crate::truncate(s)
+                    ),
+                )
+            })
+    }
+}

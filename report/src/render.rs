@@ -1,32 +1,13 @@
 //! Text renderings of a [`Report`]: an aligned terminal table with human units, CSV and JSON with
 //! raw numbers, and the JSON summary a scheduled report posts to its webhook.
 //!
-//! Owns: number formatting (used by [`crate::html`] too) (SI units: `12.3 Mb/s`, `4.5 k pkt/s`, `1.2 GB`, `%`), CSV quoting (RFC
+//! Owns: number formatting, which the HTML page uses too (SI units: `12.3 Mb/s`, `4.5 k pkt/s`, `1.2 GB`, `%`), CSV quoting (RFC
 //! 4180), the JSON shape. Must never: do I/O.
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::format::Format;
 use crate::names::rfc3339;
 use crate::{Column, Report, Row, Unit, Value};
-
-impl std::str::FromStr for Format {
-    type Err = super::ReportError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                super::invalid(
-                    "format",
-                    format!(
-                        "{:?} is not one of table, csv, json, html",
-                        super::truncate(s)
-                    ),
-                )
-            })
-    }
-}
 
 /// A number with an SI prefix (k, M, G, T, P), three significant digits.
 pub fn si(v: f64) -> String {

@@ -57,10 +57,9 @@ macro_rules! err {
 macro_rules! fail {
     ($($t:tt)*) => { return Err(err!($($t)*)) };
 }
-pub(crate) use {err, fail};
 
 /// Puts what was being done in front of an error.
-pub(crate) trait Ctx<T> {
+trait Ctx<T> {
     fn ctx<C: std::fmt::Display>(self, what: impl FnOnce() -> C) -> Result<T, ScheduleError>;
     fn ctx_str(self, what: &str) -> Result<T, ScheduleError>;
 }

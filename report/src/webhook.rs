@@ -5,7 +5,14 @@
 
 use std::time::Duration;
 
-use crate::schedule::{Ctx, ScheduleError, err, fail};
+/// A webhook POST that failed: what was posted where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WebhookError(String);
+
+macro_rules! err {
+    ($($t:tt)*) => { WebhookError(format!($($t)*)) };
+}
 
 /// Longest a webhook POST may take.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,25 +34,25 @@ where
 }
 
 /// POST a JSON body; a non-2xx answer is an error.
-pub async fn post_json(url: &hyper::Uri, body: &serde_json::Value) -> Result<(), ScheduleError> {
+pub async fn post_json(url: &hyper::Uri, body: &serde_json::Value) -> Result<(), WebhookError> {
     use http_body_util::{BodyExt, Full};
     let client = http_client::<Full<bytes::Bytes>>();
     let req = hyper::Request::post(url.clone())
         .header("content-type", "application/json")
         .header("user-agent", concat!("sluice/", env!("CARGO_PKG_VERSION")))
         .body(Full::new(bytes::Bytes::from(
-            serde_json::to_vec(body).ctx_str("webhook body")?,
+            serde_json::to_vec(body).map_err(|e| err!("webhook body: {e}"))?,
         )))
-        .ctx(|| format!("webhook {url}"))?;
+        .map_err(|e| err!("webhook {url}: {e}"))?;
     let resp = tokio::time::timeout(WEBHOOK_TIMEOUT, client.request(req))
         .await
         .map_err(|_| err!("webhook {url}: no answer in {WEBHOOK_TIMEOUT:?}"))?
-        .ctx(|| format!("webhook {url}"))?;
+        .map_err(|e| err!("webhook {url}: {e}"))?;
     let status = resp.status();
     // Read (and drop) the body so the connection closes cleanly.
     let _ = tokio::time::timeout(WEBHOOK_TIMEOUT, resp.into_body().collect()).await;
     if !status.is_success() {
-        fail!("webhook {url} answered {status}");
+        return Err(err!("webhook {url} answered {status}"));
     }
     Ok(())
 }

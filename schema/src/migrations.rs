@@ -642,13 +642,25 @@ mod tests {
                     .iter()
                     .find(|s| s.starts_with(&format!("CREATE TABLE IF NOT EXISTS {table} (")))
                     .unwrap();
-                let names: Vec<&str> = st
+                let mut names: Vec<&str> = st
                     .lines()
                     .skip(1)
                     .map(str::trim)
                     .take_while(|l| !l.starts_with(')') && !l.starts_with("INDEX"))
                     .map(|l| l.split_whitespace().next().unwrap())
                     .collect();
+                // Columns later migrations add, in order.
+                for alter in ddl
+                    .iter()
+                    .filter(|s| s.starts_with(&format!("ALTER TABLE {table}\n")))
+                {
+                    names.extend(
+                        alter
+                            .lines()
+                            .filter_map(|l| l.trim().strip_prefix("ADD COLUMN "))
+                            .map(|l| l.split_whitespace().next().unwrap()),
+                    );
+                }
                 assert_eq!(names, cols, "{tier} {table}");
             }
         }
