@@ -11,6 +11,7 @@ mod migrate_cmd;
 mod report_cmd;
 mod run;
 mod schedule_cmd;
+mod spool_cmd;
 
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
 #[derive(Parser, Debug)]
@@ -42,6 +43,9 @@ enum Command {
     Blast(flowgen::blast::BlastArgs),
     /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters).
     Report(Box<report_cmd::ReportArgs>),
+    /// Inspect the ClickHouse spools and dead letters, or re-drive the dead letters.
+    #[command(subcommand)]
+    Spool(spool_cmd::SpoolCommand),
     /// Run the [[reports]] of a config file on their cron schedules.
     Schedule(schedule_cmd::ScheduleArgs),
     /// Developer tools (benchmarks).
@@ -93,5 +97,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Report(args) => report_cmd::run(&args),
         Command::Schedule(args) => schedule_cmd::run(&args),
+        Command::Spool(cmd) => spool_cmd::run(&cmd),
     }
 }

@@ -208,6 +208,18 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Failed inserts that can never succeed.",
     ),
     (
+        "sluice_clickhouse_dead_letter_batches_total",
+        "Batches ClickHouse refused for good, moved to the dead-letter directory (`sluice spool status|retry`).",
+    ),
+    (
+        "sluice_clickhouse_dead_letter_rows_total",
+        "Rows in those batches.",
+    ),
+    (
+        "sluice_clickhouse_already_stored_batches_total",
+        "Spooled batches found stored already on 18.16 (the insert committed, its reply was lost) and not sent again.",
+    ),
+    (
         "sluice_clickhouse_rows_spooled_total",
         "Rows written to the disk spool.",
     ),
@@ -278,7 +290,7 @@ pub const GAUGES: &[(&str, &str)] = &[
     ),
     (
         "sluice_clickhouse_failed",
-        "1 while the writer is stopped by an error that can never succeed.",
+        "1 while ClickHouse refuses every insert for good (unhealthy: e.g. a dropped column); batches stay in the spool and the head is tried again every `retry_max_ms` until the table is fixed.",
     ),
 ];
 
@@ -417,6 +429,9 @@ pub fn publish_clickhouse(s: &schema::WriterStats) {
     gauge!("sluice_clickhouse_spool_batches").set(s.spool_batches as f64);
     gauge!("sluice_clickhouse_last_insert_seconds").set(s.last_insert_latency_us as f64 / 1e6);
     gauge!("sluice_clickhouse_failed").set(s.failed as f64);
+    counter!("sluice_clickhouse_dead_letter_batches_total").absolute(s.dead_letter_batches);
+    counter!("sluice_clickhouse_dead_letter_rows_total").absolute(s.dead_letter_rows);
+    counter!("sluice_clickhouse_already_stored_batches_total").absolute(s.already_stored_batches);
 }
 
 #[cfg(test)]

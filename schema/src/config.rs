@@ -108,6 +108,11 @@ pub struct ClickhouseConfig {
     /// What to do when the spool is full.
     #[serde(default)]
     pub spool_full_policy: SpoolFullPolicy,
+    /// Upper bound of the dead-letter directory (`SPOOL_DIR/dead-letter`: batches ClickHouse
+    /// refused for good, as sent plus as text, for `sluice spool retry`), bytes. When it is full,
+    /// refused batches stay in the spool instead.
+    #[serde(default = "default_dead_letter_max_bytes")]
+    pub dead_letter_max_bytes: u64,
     /// First retry delay after a failed insert, milliseconds (doubles per failure, with jitter).
     #[serde(default = "default_retry_initial_ms")]
     pub retry_initial_ms: u64,
@@ -153,6 +158,9 @@ fn default_spool_dir() -> PathBuf {
 fn default_spool_max_bytes() -> u64 {
     1 << 30
 }
+fn default_dead_letter_max_bytes() -> u64 {
+    256 << 20
+}
 fn default_retry_initial_ms() -> u64 {
     100
 }
@@ -183,6 +191,7 @@ impl Default for ClickhouseConfig {
             spool_dir: default_spool_dir(),
             spool_max_bytes: default_spool_max_bytes(),
             spool_full_policy: SpoolFullPolicy::default(),
+            dead_letter_max_bytes: default_dead_letter_max_bytes(),
             retry_initial_ms: default_retry_initial_ms(),
             retry_max_ms: default_retry_max_ms(),
             request_timeout_ms: default_request_timeout_ms(),
@@ -247,6 +256,8 @@ pub struct ValidatedClickhouseConfig {
     pub spool_max_bytes: u64,
     /// Spool full policy.
     pub spool_full_policy: SpoolFullPolicy,
+    /// Dead-letter bound, bytes.
+    pub dead_letter_max_bytes: u64,
     /// First retry delay.
     pub retry_initial: Duration,
     /// Largest retry delay.
@@ -390,6 +401,7 @@ impl ClickhouseConfig {
             spool_dir: self.spool_dir.clone(),
             spool_max_bytes: self.spool_max_bytes,
             spool_full_policy: self.spool_full_policy,
+            dead_letter_max_bytes: self.dead_letter_max_bytes,
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),

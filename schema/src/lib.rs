@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod deadletter;
 pub mod migrations;
 pub mod rows;
 pub mod spool;
@@ -31,4 +32,4 @@ pub use migrations::{
     migration_ddl, prepare,
 };
 pub use spool::{Spool, SpoolCounters, SpoolError};
-pub use writer::{ClickhouseWriter, WriterError, WriterStats, WriterStatsHandle};
+pub use writer::{ClickhouseWriter, Redrive, WriterError, WriterStats, WriterStatsHandle, redrive};

@@ -288,6 +288,12 @@ fn exporter_health_ddl(d: &Dialect) -> String {
     )
 }
 
+/// Every row of a batch carries the batch's id, so that on 18.16 (no insert deduplication for
+/// non-replicated tables) the writer can ask whether a batch whose reply was lost is stored.
+fn batch_id_ddl(table: &str) -> String {
+    format!("ALTER TABLE {table}\n  ADD COLUMN batch_id UInt64")
+}
+
 /// Every migration for a tier and retention, in order.
 pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
     let d = Dialect { tier };
@@ -335,6 +341,24 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             name: "exporter_health",
             statements: vec![exporter_health_ddl(&d)],
             unless_column: Some(("exporters", "collector_started")),
+        },
+        Migration {
+            version: 6,
+            name: "flows_batch_id",
+            statements: vec![batch_id_ddl("flows")],
+            unless_column: Some(("flows", "batch_id")),
+        },
+        Migration {
+            version: 7,
+            name: "window_top_batch_id",
+            statements: vec![batch_id_ddl("window_top")],
+            unless_column: Some(("window_top", "batch_id")),
+        },
+        Migration {
+            version: 8,
+            name: "window_totals_batch_id",
+            statements: vec![batch_id_ddl("window_totals")],
+            unless_column: Some(("window_totals", "batch_id")),
         },
     ]
 }

@@ -58,6 +58,7 @@ pub const FLOWS_COLUMNS: &[&str] = &[
     "post_nat_dst_port",
     "app_port",
     "flags",
+    "batch_id",
 ];
 
 /// Columns of `window_top`, in insert order.
@@ -80,6 +81,7 @@ pub const WINDOW_TOP_COLUMNS: &[&str] = &[
     "bytes_unscaled",
     "packets_unscaled",
     "max_error",
+    "batch_id",
 ];
 
 /// Columns of `window_totals`, in insert order.
@@ -93,7 +95,56 @@ pub const WINDOW_TOTALS_COLUMNS: &[&str] = &[
     "bytes_unscaled",
     "packets_unscaled",
     "late_flows",
+    "batch_id",
 ];
+
+/// The RowBinary type of a column, as far as reading a batch back needs it (dead letters are
+/// rendered as text from the bytes that were sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// UInt8.
+    U8,
+    /// UInt16.
+    U16,
+    /// UInt32.
+    U32,
+    /// UInt64.
+    U64,
+    /// Int64.
+    I64,
+    /// DateTime (UInt32 seconds).
+    DateTime,
+    /// FixedString(16) or IPv6.
+    Addr,
+    /// String or LowCardinality(String).
+    Str,
+}
+
+use Ty::{Addr, DateTime, I64, Str, U8, U16, U32, U64};
+
+/// Types of [`FLOWS_COLUMNS`], in the same order.
+pub const FLOWS_TYPES: &[Ty] = &[
+    DateTime, Addr, U32, U16, I64, I64, Addr, Addr, U16, U16, U8, U16, U8, U64, U64, U32, Str, U64,
+    U64, U32, U32, U32, U32, U32, U8, U8, Addr, U8, U16, U8, U8, U8, Addr, Addr, U16, U16, U16, U8,
+    U64,
+];
+
+/// Types of [`WINDOW_TOP_COLUMNS`], in the same order.
+pub const WINDOW_TOP_TYPES: &[Ty] = &[
+    DateTime, U32, Str, Addr, Addr, Addr, U32, U8, U8, U32, U32, U32, U64, U64, U64, U64, U64, U64,
+    U64,
+];
+
+/// Types of [`WINDOW_TOTALS_COLUMNS`], in the same order.
+pub const WINDOW_TOTALS_TYPES: &[Ty] = &[DateTime, U32, Addr, U64, U64, U64, U64, U64, U64, U64];
+
+/// Appends the id of the batch a row belongs to (the last column of `flows`, `window_top` and
+/// `window_totals`): on 18.16 the writer asks the server for it before re-sending a batch whose
+/// reply was lost.
+#[inline]
+pub fn encode_batch_id(out: &mut Vec<u8>, id: u64) {
+    u64_(out, id);
+}
 
 /// Columns of `exporters`, in insert order.
 pub const EXPORTERS_COLUMNS: &[&str] = &[

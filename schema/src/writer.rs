@@ -66,8 +66,15 @@ use crate::connection::{self, Retry, Tier};
 use crate::rows;
 use crate::spool::{Spool, SpoolError};
 
-const PAYLOAD_VERSION: u8 = 1;
-const HEADER_LEN: usize = 1 + 1 + 8 + 8 + 4;
+/// Payload version 2 adds the time range of the rows (for the 18.16 stored-already check) and a
+/// `batch_id` column at the end of every row; version 1 records (from an older spool) are still
+/// inserted, without that column.
+const PAYLOAD_VERSION: u8 = 2;
+const HEADER_LEN_V1: usize = 1 + 1 + 8 + 8 + 4;
+const HEADER_LEN: usize = HEADER_LEN_V1 + 4 + 4;
+/// After this many batches in a row refused for good, the writer stops dead-lettering: the schema
+/// is broken, not the batches. It keeps them in the spool and probes the server until it takes one.
+const DEAD_LETTER_STREAK: u32 = 3;
 /// A batch is sealed at this many bytes even below `batch_rows` (keeps spool records bounded).
 const MAX_BATCH_BYTES: usize = 64 << 20;
 
@@ -106,18 +113,43 @@ impl Table {
             Table::WindowTotals => "window_totals",
         }
     }
-    fn columns(self) -> &'static [&'static str] {
-        match self {
+    /// Columns of a payload of `version` (version 1 had no `batch_id`).
+    fn columns(self, version: u8) -> &'static [&'static str] {
+        let all = match self {
             Table::Flows => rows::FLOWS_COLUMNS,
             Table::WindowTop => rows::WINDOW_TOP_COLUMNS,
             Table::WindowTotals => rows::WINDOW_TOTALS_COLUMNS,
+        };
+        if version == 1 {
+            &all[..all.len() - 1]
+        } else {
+            all
         }
     }
-    fn insert_sql(self) -> String {
+    fn types(self, version: u8) -> &'static [rows::Ty] {
+        let all = match self {
+            Table::Flows => rows::FLOWS_TYPES,
+            Table::WindowTop => rows::WINDOW_TOP_TYPES,
+            Table::WindowTotals => rows::WINDOW_TOTALS_TYPES,
+        };
+        if version == 1 {
+            &all[..all.len() - 1]
+        } else {
+            all
+        }
+    }
+    /// The time column a batch's range is on.
+    fn time_column(self) -> &'static str {
+        match self {
+            Table::Flows => "time_received",
+            Table::WindowTop | Table::WindowTotals => "window_start",
+        }
+    }
+    fn insert_sql(self, version: u8) -> String {
         format!(
             "INSERT INTO {} ({}) FORMAT RowBinary",
             self.name(),
-            self.columns().join(", ")
+            self.columns(version).join(", ")
         )
     }
 }
@@ -151,8 +183,15 @@ pub struct WriterStats {
     pub spool_torn_tails: u64,
     /// Corrupt spool records skipped since start.
     pub spool_corrupt_records: u64,
-    /// 1 while the writer is in the failed state.
+    /// 1 while ClickHouse refuses every insert for good (schema broken): batches are spooled and
+    /// the head is tried again until the table is fixed.
     pub failed: u64,
+    /// Batches refused for good and moved to the dead-letter directory.
+    pub dead_letter_batches: u64,
+    /// Rows in those batches.
+    pub dead_letter_rows: u64,
+    /// Spooled batches found stored already on 18.16 (a lost reply) and not sent again.
+    pub already_stored_batches: u64,
 }
 
 impl WriterStats {
@@ -173,6 +212,9 @@ impl WriterStats {
             spool_torn_tails: self.spool_torn_tails + o.spool_torn_tails,
             spool_corrupt_records: self.spool_corrupt_records + o.spool_corrupt_records,
             failed: self.failed.max(o.failed),
+            dead_letter_batches: self.dead_letter_batches + o.dead_letter_batches,
+            dead_letter_rows: self.dead_letter_rows + o.dead_letter_rows,
+            already_stored_batches: self.already_stored_batches + o.already_stored_batches,
         }
     }
 }
@@ -192,6 +234,9 @@ struct Counters {
     dropped_rows: AtomicU64,
     spool_torn_tails: AtomicU64,
     spool_corrupt_records: AtomicU64,
+    dead_letter_batches: AtomicU64,
+    dead_letter_rows: AtomicU64,
+    already_stored_batches: AtomicU64,
 }
 
 struct Shared {
@@ -337,6 +382,8 @@ impl ClickhouseWriter {
             sweeper: None,
             instance: fastrand::u64(..),
             seq: 0,
+            dead: crate::deadletter::DeadLetters::new(&cfg.spool_dir, cfg.dead_letter_max_bytes),
+            never_streak: 0,
         };
         svc.publish_spool();
         let sweeper = tier.and_then(|t| svc.sweeper_for(t));
@@ -394,6 +441,9 @@ impl WriterStatsHandle {
             spool_torn_tails: l(&c.spool_torn_tails),
             spool_corrupt_records: l(&c.spool_corrupt_records),
             failed: u64::from(self.shared.failed().is_some()),
+            dead_letter_batches: l(&c.dead_letter_batches),
+            dead_letter_rows: l(&c.dead_letter_rows),
+            already_stored_batches: l(&c.already_stored_batches),
         }
     }
 }
@@ -409,11 +459,9 @@ impl ClickhouseWriter {
         r
     }
 
-    fn check_failed(&self) -> Result<(), SinkError> {
-        match self.shared.failed() {
-            Some(msg) => Err(SinkError::Other(msg)),
-            None => Ok(()),
-        }
+    /// Why the writer is unhealthy (ClickHouse refuses every insert for good), if it is.
+    pub fn unhealthy(&self) -> Option<String> {
+        self.shared.failed()
     }
 }
 
@@ -426,7 +474,7 @@ impl Sink for ClickhouseWriter {
         tx.send(Cmd::Data(batch))
             .await
             .map_err(|_| SinkError::Closed("clickhouse writer task ended"))?;
-        self.check_failed()
+        Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), SinkError> {
@@ -452,6 +500,11 @@ struct Batcher {
     buf: Vec<u8>,
     rows: u32,
     opened: Option<Instant>,
+    /// The batch's sequence number, given when its first row arrives.
+    seq: u64,
+    /// Time range of the rows (Unix seconds of the table's time column).
+    min_ts: u32,
+    max_ts: u32,
 }
 
 impl Batcher {
@@ -461,11 +514,16 @@ impl Batcher {
             buf: vec![0; HEADER_LEN],
             rows: 0,
             opened: None,
+            seq: 0,
+            min_ts: u32::MAX,
+            max_ts: 0,
         }
     }
 
-    fn note_row(&mut self, now: Instant) {
+    fn note_row(&mut self, now: Instant, ts: u32) {
         self.rows += 1;
+        self.min_ts = self.min_ts.min(ts);
+        self.max_ts = self.max_ts.max(ts);
         if self.opened.is_none() {
             self.opened = Some(now);
         }
@@ -481,7 +539,7 @@ impl Batcher {
     }
 
     /// Take the batch as a spool payload (header filled in), leaving an empty batcher.
-    fn seal(&mut self, instance: u64, seq: u64) -> Option<(Vec<u8>, u32)> {
+    fn seal(&mut self, instance: u64) -> Option<(Vec<u8>, u32)> {
         if self.rows == 0 {
             return None;
         }
@@ -489,35 +547,81 @@ impl Batcher {
         p[0] = PAYLOAD_VERSION;
         p[1] = self.table.code();
         p[2..10].copy_from_slice(&instance.to_le_bytes());
-        p[10..18].copy_from_slice(&seq.to_le_bytes());
+        p[10..18].copy_from_slice(&self.seq.to_le_bytes());
         p[18..22].copy_from_slice(&self.rows.to_le_bytes());
+        p[22..26].copy_from_slice(&self.min_ts.to_le_bytes());
+        p[26..30].copy_from_slice(&self.max_ts.to_le_bytes());
         let rows = self.rows;
         self.rows = 0;
         self.opened = None;
+        self.min_ts = u32::MAX;
+        self.max_ts = 0;
         Some((p, rows))
     }
 }
 
 /// Parsed payload header.
-struct Header {
-    table: Table,
-    token: String,
-    rows: u32,
+pub(crate) struct Header {
+    pub(crate) version: u8,
+    pub(crate) table: Table,
+    pub(crate) token: String,
+    /// The value of the rows' `batch_id` column (version 2).
+    pub(crate) batch_id: u64,
+    pub(crate) rows: u32,
+    /// Time range of the rows (version 2).
+    pub(crate) range: Option<(u32, u32)>,
+    /// Where the RowBinary rows start.
+    pub(crate) body: usize,
 }
 
-fn parse_header(p: &[u8]) -> Option<Header> {
-    if p.len() < HEADER_LEN || p[0] != PAYLOAD_VERSION {
+/// The `batch_id` of the rows of batch `seq` of writer `instance`.
+fn batch_id(instance: u64, seq: u64) -> u64 {
+    instance.wrapping_add(seq)
+}
+
+pub(crate) fn parse_header(p: &[u8]) -> Option<Header> {
+    let version = *p.first()?;
+    let body = match version {
+        1 => HEADER_LEN_V1,
+        2 => HEADER_LEN,
+        _ => return None,
+    };
+    if p.len() < body {
         return None;
     }
     let table = Table::from_code(p[1])?;
     let instance = u64::from_le_bytes(p[2..10].try_into().ok()?);
     let seq = u64::from_le_bytes(p[10..18].try_into().ok()?);
     let rows = u32::from_le_bytes(p[18..22].try_into().ok()?);
+    let range = if version >= 2 {
+        Some((
+            u32::from_le_bytes(p[22..26].try_into().ok()?),
+            u32::from_le_bytes(p[26..30].try_into().ok()?),
+        ))
+    } else {
+        None
+    };
     Some(Header {
+        version,
         table,
         token: format!("sluice-{instance:016x}-{seq}"),
+        batch_id: batch_id(instance, seq),
         rows,
+        range,
+        body,
     })
+}
+
+impl Header {
+    /// The rows as text under a header of column names (for a dead letter).
+    pub(crate) fn render(&self, payload: &[u8]) -> String {
+        crate::deadletter::render(
+            self.table.columns(self.version),
+            self.table.types(self.version),
+            payload.get(self.body..).unwrap_or_default(),
+            self.rows,
+        )
+    }
 }
 
 enum InsertError {
@@ -544,6 +648,10 @@ struct Service {
     blocked: VecDeque<(Bytes, u32)>,
     instance: u64,
     seq: u64,
+    /// Where batches the server refuses for good go.
+    dead: crate::deadletter::DeadLetters,
+    /// Batches refused for good in a row (past [`DEAD_LETTER_STREAK`]: unhealthy, spool them).
+    never_streak: u32,
 }
 
 impl Service {
@@ -621,7 +729,7 @@ impl Service {
                 d = d.min(t + self.cfg.batch_age);
             }
         }
-        if (!self.spool.is_empty() || !self.blocked.is_empty()) && !self.failed() {
+        if !self.spool.is_empty() || !self.blocked.is_empty() {
             d = d.min(self.next_attempt.max(now));
         }
         d
@@ -634,7 +742,7 @@ impl Service {
                 self.seal_and_dispatch(i).await;
             }
         }
-        if !self.failed() && Instant::now() >= self.next_attempt {
+        if Instant::now() >= self.next_attempt {
             self.replay_one().await;
         }
     }
@@ -644,25 +752,34 @@ impl Service {
         match out {
             Output::Flows(recs) => {
                 for r in recs.iter() {
-                    rows::encode_flow(&mut self.batchers[0].buf, r);
-                    self.batchers[0].note_row(now);
-                    if self.batchers[0].full(self.cfg.batch_rows) {
+                    let id = self.row_start(0);
+                    let b = &mut self.batchers[0];
+                    rows::encode_flow(&mut b.buf, r);
+                    rows::encode_batch_id(&mut b.buf, id);
+                    b.note_row(now, rows::ms_to_datetime(r.time_received));
+                    if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(0).await;
                     }
                 }
             }
             Output::Windows { top, totals } => {
                 for r in &top {
-                    rows::encode_window_top(&mut self.batchers[1].buf, r);
-                    self.batchers[1].note_row(now);
-                    if self.batchers[1].full(self.cfg.batch_rows) {
+                    let id = self.row_start(1);
+                    let b = &mut self.batchers[1];
+                    rows::encode_window_top(&mut b.buf, r);
+                    rows::encode_batch_id(&mut b.buf, id);
+                    b.note_row(now, rows::ms_to_datetime(r.window_start));
+                    if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(1).await;
                     }
                 }
                 for r in &totals {
-                    rows::encode_window_totals(&mut self.batchers[2].buf, r);
-                    self.batchers[2].note_row(now);
-                    if self.batchers[2].full(self.cfg.batch_rows) {
+                    let id = self.row_start(2);
+                    let b = &mut self.batchers[2];
+                    rows::encode_window_totals(&mut b.buf, r);
+                    rows::encode_batch_id(&mut b.buf, id);
+                    b.note_row(now, rows::ms_to_datetime(r.window_start));
+                    if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(2).await;
                     }
                 }
@@ -670,9 +787,18 @@ impl Service {
         }
     }
 
+    /// The batch id of the next row of batcher `i`, opening a batch (a new sequence number) when
+    /// it is empty.
+    fn row_start(&mut self, i: usize) -> u64 {
+        if self.batchers[i].rows == 0 {
+            self.seq += 1;
+            self.batchers[i].seq = self.seq;
+        }
+        batch_id(self.instance, self.batchers[i].seq)
+    }
+
     async fn seal_and_dispatch(&mut self, i: usize) {
-        self.seq += 1;
-        let Some((payload, rows)) = self.batchers[i].seal(self.instance, self.seq) else {
+        let Some((payload, rows)) = self.batchers[i].seal(self.instance) else {
             return;
         };
         // Bytes: the insert body is a zero-copy slice of it.
@@ -687,10 +813,74 @@ impl Service {
                     self.on_success();
                     return;
                 }
+                Err(InsertError::Never(msg)) => {
+                    if self.dead_letter(&payload, &msg) {
+                        return;
+                    }
+                }
                 Err(e) => self.on_failure(e),
             }
         }
         self.spool_batch(payload, rows);
+    }
+
+    /// A batch the server refused for good: into the dead-letter directory, unless refusals come in
+    /// a streak (the schema is broken: then the writer turns unhealthy and keeps batches in the
+    /// spool) or the directory is full. True when the batch is in the dead-letter directory.
+    fn dead_letter(&mut self, payload: &[u8], msg: &str) -> bool {
+        self.shared
+            .c
+            .permanent_errors
+            .fetch_add(1, Ordering::Relaxed);
+        self.never_streak = self.never_streak.saturating_add(1);
+        if self.never_streak > DEAD_LETTER_STREAK {
+            self.on_failure(InsertError::Never(msg.to_string()));
+            return false;
+        }
+        let Some(h) = parse_header(payload) else {
+            self.on_failure(InsertError::Never(msg.to_string()));
+            return false;
+        };
+        let stem = format!(
+            "{}-{}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            h.table.name(),
+            h.token
+        );
+        let text = format!(
+            "# {}\n# table {}, {} rows, batch {} (batch_id {})\n# re-drive with: sluice spool retry --config FILE\n{}",
+            msg.replace('\n', " "),
+            h.table.name(),
+            h.rows,
+            h.token,
+            h.batch_id,
+            h.render(payload)
+        );
+        match self.dead.write(&stem, payload, &text) {
+            Ok(d) => {
+                let c = &self.shared.c;
+                c.dead_letter_batches.fetch_add(1, Ordering::Relaxed);
+                c.dead_letter_rows
+                    .fetch_add(u64::from(h.rows), Ordering::Relaxed);
+                tracing::error!(
+                    table = h.table.name(),
+                    rows = h.rows,
+                    file = %d.payload.display(),
+                    "clickhouse refused a batch for good; it is in the dead-letter directory \
+                     (sluice spool retry re-drives it): {msg}"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    "cannot dead-letter the refused batch, keeping it in the spool: {e}"
+                );
+                self.on_failure(InsertError::Never(msg.to_string()));
+                false
+            }
+        }
     }
 
     fn spool_batch(&mut self, payload: Bytes, rows: u32) {
@@ -768,6 +958,11 @@ impl Service {
     fn on_success(&mut self) {
         self.attempt = 0;
         self.next_attempt = Instant::now();
+        self.never_streak = 0;
+        let was = self.shared.failed.lock().ok().and_then(|mut g| g.take());
+        if was.is_some() {
+            tracing::info!("clickhouse takes inserts again: healthy, replaying the spool");
+        }
     }
 
     fn on_failure(&mut self, e: InsertError) {
@@ -787,18 +982,28 @@ impl Service {
                 );
             }
             InsertError::Never(msg) => {
-                self.shared
-                    .c
-                    .permanent_errors
-                    .fetch_add(1, Ordering::Relaxed);
+                // Unhealthy: every insert is refused for good (or the dead-letter directory is
+                // full). Batches stay in the spool, in order; the head is tried again, slowly,
+                // until the operator fixes the table.
+                let delay = self.cfg.retry_max;
+                self.next_attempt = Instant::now() + delay;
                 let msg = format!(
-                    "clickhouse rejected an insert with an error that retrying cannot fix; the batch \
-                     is kept in the spool ({}) and nothing more is inserted until restart: {msg}",
-                    self.cfg.spool_dir.display()
+                    "clickhouse refuses inserts with an error that retrying cannot fix; batches are \
+                     kept in the spool ({}) and the head is tried again every {} s until the table \
+                     is fixed: {msg}",
+                    self.cfg.spool_dir.display(),
+                    delay.as_secs_f64()
                 );
-                tracing::error!("{msg}");
-                if let Ok(mut g) = self.shared.failed.lock() {
-                    *g = Some(msg);
+                let first = self
+                    .shared
+                    .failed
+                    .lock()
+                    .map(|mut g| g.replace(msg.clone()).is_none())
+                    .unwrap_or(true);
+                if first {
+                    tracing::error!("{msg}");
+                } else {
+                    tracing::debug!("{msg}");
                 }
             }
         }
@@ -826,16 +1031,59 @@ impl Service {
                 return;
             }
         };
-        match self.insert(&head).await {
+        // On 18.16 a spooled batch may be stored already: its insert committed but the reply was
+        // lost (or the process died before acknowledging it). Ask the server before sending it
+        // again.
+        let stored = match self.stored_already(&head).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.on_failure(e);
+                self.publish_spool();
+                return;
+            }
+        };
+        let r = if stored {
+            self.shared
+                .c
+                .already_stored_batches
+                .fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            self.insert(&head).await
+        };
+        match r {
             Ok(()) => {
                 if let Err(e) = self.spool.ack() {
                     tracing::error!("acknowledging spool record: {e}");
                 }
                 self.on_success();
             }
+            Err(InsertError::Never(msg)) => {
+                if self.dead_letter(&head, &msg) {
+                    if let Err(e) = self.spool.ack() {
+                        tracing::error!("acknowledging spool record: {e}");
+                    }
+                    // The next batch goes at once: only this one was refused.
+                    self.next_attempt = Instant::now();
+                }
+            }
             Err(e) => self.on_failure(e),
         }
         self.publish_spool();
+    }
+
+    /// Legacy tier only: whether every row of this spooled batch is in its table already (its
+    /// insert committed, the acknowledgement did not happen). Waits first for an insert of the
+    /// same batch that may still run on the server. A batch is one insert block, so it is stored
+    /// whole or not at all.
+    async fn stored_already(&mut self, payload: &Bytes) -> Result<bool, InsertError> {
+        let tier = self.ensure_prepared().await?;
+        match parse_header(payload) {
+            Some(h) if tier == Tier::Legacy => {
+                batch_stored(&self.client, &h, self.cfg.request_timeout).await
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn insert(&mut self, payload: &Bytes) -> Result<(), InsertError> {
@@ -846,41 +1094,15 @@ impl Service {
             ));
         };
         let started = std::time::Instant::now();
-        let t = Some(self.cfg.request_timeout);
-        let mut ins = self
-            .client
-            .insert_formatted_with(h.table.insert_sql())
-            .with_timeouts(t, t);
-        if tier == Tier::Modern {
-            ins = ins
-                .with_setting("insert_deduplication_token", h.token)
-                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
-        }
-        let body = payload.slice(HEADER_LEN..);
-        let r = async {
-            ins.send(body).await?;
-            ins.end().await
-        }
-        .await;
-        match r {
-            Ok(()) => {
-                let us = started.elapsed().as_micros() as u64;
-                let c = &self.shared.c;
-                c.rows_written
-                    .fetch_add(u64::from(h.rows), Ordering::Relaxed);
-                c.batches_written.fetch_add(1, Ordering::Relaxed);
-                c.last_insert_latency_us.store(us, Ordering::Relaxed);
-                c.insert_latency_us_total.fetch_add(us, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                let msg = format!("INSERT INTO {} ({} rows): {e}", h.table.name(), h.rows);
-                Err(match connection::classify(&e) {
-                    Retry::Later => InsertError::Retry(msg),
-                    Retry::Never => InsertError::Never(msg),
-                })
-            }
-        }
+        send_batch(&self.client, tier, self.cfg.request_timeout, &h, payload).await?;
+        let us = started.elapsed().as_micros() as u64;
+        let c = &self.shared.c;
+        c.rows_written
+            .fetch_add(u64::from(h.rows), Ordering::Relaxed);
+        c.batches_written.fetch_add(1, Ordering::Relaxed);
+        c.last_insert_latency_us.store(us, Ordering::Relaxed);
+        c.insert_latency_us_total.fetch_add(us, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Seal everything, then drain the spool for up to `flush_timeout`.
@@ -889,7 +1111,14 @@ impl Service {
             self.seal_and_dispatch(i).await;
         }
         let until = Instant::now() + self.cfg.flush_timeout;
-        while (!self.spool.is_empty() || !self.blocked.is_empty()) && !self.failed() {
+        while !self.spool.is_empty() || !self.blocked.is_empty() {
+            if self.failed() {
+                tracing::warn!(
+                    batches = self.spool.len(),
+                    "clickhouse refuses inserts for good; batches stay in the spool"
+                );
+                break;
+            }
             let now = Instant::now();
             if now >= until {
                 tracing::warn!(
@@ -905,10 +1134,144 @@ impl Service {
             self.replay_one().await;
         }
         self.publish_spool();
-        match self.shared.failed() {
-            Some(msg) => Err(msg),
-            None => Ok(()),
+        Ok(())
+    }
+}
+
+/// Insert one batch (a spool payload with its parsed header) as the writer does: one block, with the
+/// deduplication token on modern servers and the batch's token as query id on 18.16.
+async fn send_batch(
+    client: &Client,
+    tier: Tier,
+    timeout: Duration,
+    h: &Header,
+    payload: &Bytes,
+) -> Result<(), InsertError> {
+    let t = Some(timeout);
+    let mut ins = client
+        .insert_formatted_with(h.table.insert_sql(h.version))
+        .with_timeouts(t, t)
+        // One block per batch, so that a batch is stored whole or not at all.
+        .with_setting("max_insert_block_size", h.rows.max(1).to_string());
+    match tier {
+        Tier::Modern => {
+            ins = ins
+                .with_setting("insert_deduplication_token", h.token.clone())
+                .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
         }
+        // The query id names the batch, so that a later check can wait for it to finish.
+        Tier::Legacy => ins = ins.with_setting("query_id", h.token.clone()),
+    }
+    let body = payload.slice(h.body..);
+    let r = async {
+        ins.send(body).await?;
+        ins.end().await
+    }
+    .await;
+    r.map_err(|e| {
+        let msg = format!("INSERT INTO {} ({} rows): {e}", h.table.name(), h.rows);
+        match connection::classify(&e) {
+            Retry::Later => InsertError::Retry(msg),
+            Retry::Never => InsertError::Never(msg),
+        }
+    })
+}
+
+/// Legacy tier: whether every row of a batch is in its table already (its insert committed, the
+/// acknowledgement did not happen). Waits first for an insert of the same batch that may still
+/// run on the server. A batch is one insert block, so it is stored whole or not at all.
+async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<bool, InsertError> {
+    if h.version < 2 {
+        return Ok(false);
+    }
+    let retry =
+        |e: clickhouse::error::Error| InsertError::Retry(format!("checking a spooled batch: {e}"));
+    let until = Instant::now() + timeout;
+    loop {
+        let running: u64 = client
+            .query("SELECT count() FROM system.processes WHERE query_id = ?")
+            .bind(h.token.as_str())
+            .fetch_one()
+            .await
+            .map_err(retry)?;
+        if running == 0 {
+            break;
+        }
+        if Instant::now() >= until {
+            return Err(InsertError::Retry(format!(
+                "an earlier insert of batch {} still runs on the server",
+                h.token
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (from, to) = h.range.unwrap_or((0, u32::MAX));
+    let sql = format!(
+        "SELECT count() FROM {} WHERE {tc} >= toDateTime(?) AND {tc} <= toDateTime(?) \
+         AND batch_id = ?",
+        h.table.name(),
+        tc = h.table.time_column()
+    );
+    let n: u64 = client
+        .query(&sql)
+        .bind(from)
+        .bind(to)
+        .bind(h.batch_id)
+        .fetch_one()
+        .await
+        .map_err(retry)?;
+    if n == u64::from(h.rows) {
+        tracing::info!(
+            table = h.table.name(),
+            rows = h.rows,
+            batch = %h.token,
+            "spooled batch is stored already (its reply was lost); not sending it again"
+        );
+        return Ok(true);
+    }
+    if n != 0 {
+        tracing::error!(
+            table = h.table.name(),
+            stored = n,
+            rows = h.rows,
+            batch = %h.token,
+            "part of a spooled batch is stored; sending it whole again"
+        );
+    }
+    Ok(false)
+}
+
+/// What re-driving one dead letter did (`sluice spool retry`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redrive {
+    /// Inserted now: this many rows.
+    Stored(u32),
+    /// Its rows were in the table already (18.16 check, or the server deduplicated it).
+    StoredAlready(u32),
+    /// Refused again for good (the table is still broken): the message.
+    Refused(String),
+    /// Could not be tried (server unreachable, unreadable file): the message.
+    Failed(String),
+}
+
+/// Insert a dead letter's payload again, exactly as the writer would (same batch id and token, the
+/// stored-already check on 18.16).
+pub async fn redrive(client: &Client, tier: Tier, timeout: Duration, payload: &[u8]) -> Redrive {
+    let Some(h) = parse_header(payload) else {
+        return Redrive::Failed("not a sluice batch (unknown header)".into());
+    };
+    let payload = Bytes::copy_from_slice(payload);
+    if tier == Tier::Legacy {
+        match batch_stored(client, &h, timeout).await {
+            Ok(true) => return Redrive::StoredAlready(h.rows),
+            Ok(false) => {}
+            Err(InsertError::Retry(m) | InsertError::Never(m)) => return Redrive::Failed(m),
+        }
+    }
+    match send_batch(client, tier, timeout, &h, &payload).await {
+        Ok(()) => Redrive::Stored(h.rows),
+        Err(InsertError::Never(m)) => Redrive::Refused(m),
+        Err(InsertError::Retry(m)) => Redrive::Failed(m),
     }
 }
 
@@ -1020,14 +1383,29 @@ mod tests {
                 late_flows: 0,
             },
         );
-        b.note_row(now);
-        let (p, rows) = b.seal(0xabc, 7).unwrap();
-        assert_eq!(rows, 1);
+        rows::encode_batch_id(&mut b.buf, batch_id(0xabc, 7));
+        b.seq = 7;
+        b.note_row(now, 1_800_000_000);
+        b.note_row(now, 1_800_000_060);
+        let (p, rows) = b.seal(0xabc).unwrap();
+        assert_eq!(rows, 2);
         let h = parse_header(&p).unwrap();
         assert_eq!(h.table, Table::WindowTotals);
-        assert_eq!(h.rows, 1);
+        assert_eq!(h.rows, 2);
         assert_eq!(h.token, "sluice-0000000000000abc-7");
-        assert!(b.seal(1, 8).is_none(), "an empty batcher seals nothing");
+        assert_eq!(h.batch_id, 0xabc + 7);
+        assert_eq!(h.range, Some((1_800_000_000, 1_800_000_060)));
+        assert_eq!(h.body, HEADER_LEN);
+        assert!(b.seal(1).is_none(), "an empty batcher seals nothing");
         assert!(parse_header(&[9; 30]).is_none());
+        // A record of an older spool (version 1: no range, no batch_id column) still parses.
+        let mut v1 = p[..HEADER_LEN_V1].to_vec();
+        v1[0] = 1;
+        let h1 = parse_header(&v1).unwrap();
+        assert_eq!((h1.range, h1.body), (None, HEADER_LEN_V1));
+        assert_eq!(
+            Table::Flows.columns(1).len() + 1,
+            Table::Flows.columns(2).len()
+        );
     }
 }

@@ -22,7 +22,7 @@ async fn migrations_apply_once_and_are_idempotent(var: &str, want: Tier) {
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     let tables: Vec<String> = client
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
         .bind(db.as_str())
@@ -361,7 +361,7 @@ async fn legacy_writer_sweeps_expired_partitions_at_start() {
     let base = test_config(&url, &db, spool.path());
     let prepared = schema::prepare(&base).await.unwrap();
     assert_eq!(prepared.tier, Tier::Legacy);
-    assert_eq!(prepared.applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(prepared.applied, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     assert!(schema::prepare(&base).await.unwrap().applied.is_empty());
     let client = prepared.client;
     let now = now_secs();
