@@ -1241,6 +1241,20 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
     Ok(false)
 }
 
+/// A batch of raw flows as the writer spools and sends it (header, then RowBinary rows with their
+/// `batch_id`): batch `seq` of writer `instance`. For tools and tests that re-drive batches.
+pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> Vec<u8> {
+    let mut b = Batcher::new(Table::Flows);
+    b.seq = seq;
+    let now = Instant::now();
+    for r in recs {
+        rows::encode_flow(&mut b.buf, r);
+        rows::encode_batch_id(&mut b.buf, batch_id(instance, seq));
+        b.note_row(now, rows::ms_to_datetime(r.time_received));
+    }
+    b.seal(instance).map(|(p, _)| p).unwrap_or_default()
+}
+
 /// What re-driving one dead letter did (`sluice spool retry`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redrive {
