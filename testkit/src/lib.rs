@@ -39,6 +39,7 @@ pub const SKIP_LOG: &str = "SLUICE_TEST_SKIP_LOG";
 /// `test` cannot run because `what` is missing: panics (the test fails), or, with
 /// `SLUICE_TEST_ALLOW_SKIP=1`, prints `SKIPPED test: what` on stderr, appends it to the file
 /// named by `SLUICE_TEST_SKIP_LOG` (when set) and returns so that the caller can return.
+#[track_caller]
 pub fn missing(test: &str, what: &str) {
     skip_or_fail(
         skip_allowed(),
@@ -50,8 +51,12 @@ pub fn missing(test: &str, what: &str) {
 
 /// [`missing`] with the environment passed in: `allow` is `SLUICE_TEST_ALLOW_SKIP=1`, `log` is
 /// `SLUICE_TEST_SKIP_LOG`.
+#[track_caller]
 fn skip_or_fail(allow: bool, log: Option<&Path>, test: &str, what: &str) {
-    let line = decide(allow, test, what).unwrap_or_else(|message| panic!("{message}"));
+    let line = match decide(allow, test, what) {
+        Ok(line) => line,
+        Err(message) => panic!("{message}"),
+    };
     eprintln!("{line}");
     if let Some(log) = log {
         use std::io::Write;
@@ -87,6 +92,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The read-only `shared/` directory beside the repo (or `SLUICE_SHARED_DIR`), or None after
 /// [`missing`] allowed a skip.
+#[track_caller]
 pub fn shared_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("SLUICE_SHARED_DIR")
         .map(PathBuf::from)
@@ -102,6 +108,7 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
 }
 
 /// Whether `tool` is on the PATH; when it is not, [`missing`] decides (fail or skip).
+#[track_caller]
 pub fn tool(test: &str, tool: &str) -> bool {
     let found = std::env::var_os("PATH").is_some_and(|p| {
         std::env::split_paths(&p).any(|d| {
