@@ -69,12 +69,11 @@ fn prints_each_tiers_ddl_without_a_server() {
 
 #[test]
 fn applies_migrations_once_on_the_real_server() {
-    let url = match std::env::var("SLUICE_TEST_CLICKHOUSE_URL") {
-        Ok(u) => u,
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but SLUICE_TEST_CLICKHOUSE_URL is not set")
-        }
-        Err(_) => return eprintln!("skipped: SLUICE_TEST_CLICKHOUSE_URL not set"),
+    let Some(url) = testkit::server_url(
+        testkit::LEGACY,
+        "applies_migrations_once_on_the_real_server",
+    ) else {
+        return;
     };
     let dir = tmp("apply");
     let db = format!("migrate_cli_{}", std::process::id());

@@ -5,7 +5,8 @@ mod common;
 
 #[test]
 fn synthetic_corpus_sums_equal_tshark_per_source_address() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("synthetic_corpus_sums_equal_tshark_per_source_address")
+    else {
         return;
     };
     let dir = shared.join("corpus/synthetic-a");
@@ -23,7 +24,7 @@ fn synthetic_corpus_sums_equal_tshark_per_source_address() {
 
 #[test]
 fn synthetic_corpus_sums_equal_ground_truth() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("synthetic_corpus_sums_equal_ground_truth") else {
         return;
     };
     let dir = shared.join("corpus/synthetic-a");

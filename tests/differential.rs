@@ -353,7 +353,9 @@ const EXPECTED_REPLAYED: [(&str, usize); 1] = [("data+templates.pcap", 11)];
 
 #[test]
 fn sluice_and_netflow_parser_agree_on_every_record_of_every_corpus_capture() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir(
+        "sluice_and_netflow_parser_agree_on_every_record_of_every_corpus_capture",
+    ) else {
         return;
     };
     let files = corpus_files(&shared);
@@ -449,7 +451,8 @@ fn sluice_and_netflow_parser_agree_on_every_record_of_every_corpus_capture() {
 /// the very same 11 records.
 #[test]
 fn netflow_parser_drops_data_that_precedes_its_template() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("netflow_parser_drops_data_that_precedes_its_template")
+    else {
         return;
     };
     let path = shared.join("corpus/vendor/akvorado/data+templates.pcap");
@@ -649,7 +652,8 @@ fn tcp_flags_data_offset_bits_are_ignored() {
 /// `samplingrate.pcap`) both agree, and the corpus test compares it.
 #[test]
 fn netflow_parser_leaves_options_data_sampling_unapplied() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("netflow_parser_leaves_options_data_sampling_unapplied")
+    else {
         return;
     };
     for (file, rates) in [

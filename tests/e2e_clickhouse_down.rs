@@ -7,9 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{
-    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, shared_dir, wait_until,
-};
+use common::{SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, wait_until};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -40,18 +38,13 @@ fn clickhouse(action: &str, dir: &Path, http: u16, tcp: u16) -> bool {
 
 #[test]
 fn collects_into_the_spool_while_clickhouse_is_down_and_stores_everything_when_it_comes_up() {
-    let Some(shared) = shared_dir() else { return };
-    let have_server = Command::new("sh")
-        .args(["-c", "command -v clickhouse-server && command -v curl"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_server {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but clickhouse-server or curl is missing"
-        );
-        return eprintln!("skipped: clickhouse-server is not installed");
+    let test =
+        "collects_into_the_spool_while_clickhouse_is_down_and_stores_everything_when_it_comes_up";
+    let Some(shared) = testkit::shared_dir(test) else {
+        return;
+    };
+    if !(testkit::tool(test, "clickhouse-server") && testkit::tool(test, "curl")) {
+        return;
     }
     let dir = std::env::temp_dir().join(format!("sluice-chdown-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

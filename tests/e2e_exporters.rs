@@ -20,37 +20,6 @@ use common::{
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
-/// A tool the test needs: under CI=true its absence is a failure, elsewhere a skip.
-fn have(tool: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {tool} is not installed"
-        );
-        eprintln!("skipped: {tool} is not installed");
-    }
-    ok
-}
-
-fn clickhouse_url() -> Option<String> {
-    match std::env::var("SLUICE_TEST_CLICKHOUSE_URL") {
-        Ok(u) => Some(u),
-        Err(_) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but SLUICE_TEST_CLICKHOUSE_URL is not set"
-            );
-            eprintln!("skipped: SLUICE_TEST_CLICKHOUSE_URL is not set");
-            None
-        }
-    }
-}
-
 /// Run SQL over ClickHouse's HTTP interface; returns the TSV body.
 fn sql(url: &str, db: &str, q: &str) -> String {
     let out = Command::new("curl")
@@ -208,7 +177,7 @@ impl Capture {
             .status()
             .unwrap();
         self.child.wait().unwrap();
-        let shared = common::shared_dir().expect("the shared tools");
+        let shared = testkit::shared_dir(REAL).expect("checked at the start of the test");
         let out = Command::new("python3")
             .arg(shared.join("tools/tshark_sum.py"))
             .arg(&self.file)
@@ -425,11 +394,26 @@ struct Case {
     version: &'static str,
 }
 
+const REAL: &str = "real_exporters_to_clickhouse_give_the_truth";
+
 #[test]
 fn real_exporters_to_clickhouse_give_the_truth() {
-    let Some(url) = clickhouse_url() else { return };
-    if !(have("softflowd") && have("pmacctd") && have("tcpdump") && have("tshark") && have("curl"))
-    {
+    let Some(url) = testkit::server_url(testkit::LEGACY, REAL) else {
+        return;
+    };
+    // tshark_sum.py (tshark's sums of the capture) is one of the shared tools.
+    if testkit::shared_dir(REAL).is_none() {
+        return;
+    }
+    let tools = [
+        "softflowd",
+        "pmacctd",
+        "tcpdump",
+        "tshark",
+        "python3",
+        "curl",
+    ];
+    if !tools.iter().all(|t| testkit::tool(REAL, t)) {
         return;
     }
     let root = tmpdir("traffic");
@@ -589,8 +573,11 @@ fn real_exporters_to_clickhouse_give_the_truth() {
 
 #[test]
 fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data() {
-    let Some(url) = clickhouse_url() else { return };
-    if !(have("pmacctd") && have("curl")) {
+    let test = "pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data";
+    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+        return;
+    };
+    if !["pmacctd", "curl"].iter().all(|t| testkit::tool(test, t)) {
         return;
     }
     let dir = tmpdir("sampled");

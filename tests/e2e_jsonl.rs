@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{SluiceRun, Sums, free_udp_port, read_sums, shared_dir, top_groups};
+use common::{SluiceRun, Sums, free_udp_port, read_sums, top_groups};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -162,7 +162,9 @@ fn diff(what: &str, got: &Sums, want: &Sums) -> Vec<String> {
 
 #[test]
 fn replayed_corpus_totals_per_source_match_tshark() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = testkit::shared_dir("replayed_corpus_totals_per_source_match_tshark") else {
+        return;
+    };
     let corpus = shared.join("corpus/synthetic-a");
     let mut failures = Vec::new();
     for (name, capture_port) in common::SYNTHETIC {
@@ -262,7 +264,11 @@ fn count_in_log(log: &str, key: &str) -> u64 {
 
 #[test]
 fn exporters_outside_the_allowlist_are_dropped_and_counted() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) =
+        testkit::shared_dir("exporters_outside_the_allowlist_are_dropped_and_counted")
+    else {
+        return;
+    };
     let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
     let collector = Collector::start_with("denied", "netflow", "10.0.0.0/8");
     replay(&collector, &pcap, 9901);
@@ -278,7 +284,9 @@ fn exporters_outside_the_allowlist_are_dropped_and_counted() {
 
 #[test]
 fn sflow_listener_counts_datagrams_as_unsupported() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = testkit::shared_dir("sflow_listener_counts_datagrams_as_unsupported") else {
+        return;
+    };
     let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
     let collector = Collector::start_with("sflow", "sflow", "127.0.0.0/8");
     replay(&collector, &pcap, 9901);
@@ -292,7 +300,11 @@ fn sflow_listener_counts_datagrams_as_unsupported() {
 
 #[test]
 fn replay_loops_resend_the_capture_unchanged_and_in_order() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) =
+        testkit::shared_dir("replay_loops_resend_the_capture_unchanged_and_in_order")
+    else {
+        return;
+    };
     let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
     let mut want: Vec<Vec<u8>> = Vec::new();
     collector::capture::for_each_datagram(&pcap, Some(9901), |_, d| want.push(d.payload.to_vec()))
@@ -377,7 +389,11 @@ fn v9_data_only(d: &[u8]) -> bool {
 
 #[test]
 fn templates_saved_at_shutdown_decode_data_after_a_restart() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) =
+        testkit::shared_dir("templates_saved_at_shutdown_decode_data_after_a_restart")
+    else {
+        return;
+    };
     let pcap = shared.join("corpus/synthetic-a/softflowd-v9.pcap");
     let mut all: Vec<Vec<u8>> = Vec::new();
     collector::capture::for_each_datagram(&pcap, Some(9902), |_, d| all.push(d.payload.to_vec()))
@@ -453,7 +469,11 @@ fn metric(text: &str, series: &str) -> Option<u64> {
 
 #[test]
 fn metrics_endpoint_counts_datagrams_and_records_per_exporter() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) =
+        testkit::shared_dir("metrics_endpoint_counts_datagrams_and_records_per_exporter")
+    else {
+        return;
+    };
     let pcap = shared.join("corpus/synthetic-a/softflowd-ipfix.pcap");
     let mut datagrams = 0u64;
     collector::capture::for_each_datagram(&pcap, Some(9903), |_, _| datagrams += 1).unwrap();

@@ -56,7 +56,9 @@ fn ip(v: &Value) -> IpAddr {
 
 #[test]
 fn vendor_captures_decode_without_error_and_agree_with_tshark_field_by_field() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir(
+        "vendor_captures_decode_without_error_and_agree_with_tshark_field_by_field",
+    ) else {
         return;
     };
     let dir = shared.join("corpus/vendor/akvorado");
@@ -235,7 +237,7 @@ fn vendor_captures_decode_without_error_and_agree_with_tshark_field_by_field() {
 /// Sampling rates come from options data, per sampler, and are marked so.
 #[test]
 fn sampling_rates_follow_options_data_per_sampler() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("sampling_rates_follow_options_data_per_sampler") else {
         return;
     };
     let dir = shared.join("corpus/vendor/akvorado");
@@ -275,7 +277,8 @@ fn sampling_rates_follow_options_data_per_sampler() {
 /// counters, enterprise 29305, are skipped).
 #[test]
 fn ipfixprobe_forward_counters_match_tshark_text_decode() {
-    let Some(shared) = common::shared_dir() else {
+    let Some(shared) = testkit::shared_dir("ipfixprobe_forward_counters_match_tshark_text_decode")
+    else {
         return;
     };
     let (recs, _) =

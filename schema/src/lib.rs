@@ -10,8 +10,9 @@
 //!
 //! Tests run against real servers: `eval "$(scripts/clickhouse.sh start)"` (Debian's 18.16, legacy
 //! tier) and `eval "$(scripts/chdb.sh start)"` (modern stand-in), `export SLUICE_TEST_CLICKHOUSE_URL
-//! SLUICE_TEST_CHDB_URL`, then `cargo test -p schema`. Without the variables the server tests print
-//! "skipped"; with `CI=true` they fail. Throughput: `cargo bench -p schema --bench insert`.
+//! SLUICE_TEST_CHDB_URL`, then `cargo test -p schema`. Without the variables the server tests fail,
+//! or skip with `SLUICE_TEST_ALLOW_SKIP=1` (`testkit::missing`). Throughput: `cargo bench -p schema
+//! --bench insert`.
 
 pub mod config;
 pub mod connection;

@@ -18,6 +18,7 @@ pub const MODERN: &str = "SLUICE_TEST_CHDB_URL";
 
 /// The server URL in `var`; when it is not set, the test fails, or skips (None) where
 /// `SLUICE_TEST_ALLOW_SKIP=1`.
+#[track_caller]
 pub fn server_url(var: &str, test: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(u) if !u.is_empty() => Some(u),

@@ -3,8 +3,10 @@
 //! Owns: the one rule for tests that need something outside the repo (a server, a tool, the shared
 //! corpus): [`missing`] fails the test, unless `SLUICE_TEST_ALLOW_SKIP=1` is set, in which case
 //! it prints a `SKIPPED` line and the caller returns. `scripts/test.sh` installs and starts
-//! everything, so a normal run skips nothing. Also the ClickHouse helpers ([`ch`]) and the
-//! paths of the repository and the shared corpus.
+//! everything, so a normal run skips nothing; with `SLUICE_TEST_ALLOW_SKIP=1` it lists the
+//! skipped tests and their count just above nextest's summary. `SLUICE_TEST_ALLOW_SKIP` is the
+//! only way a test skips: the `CI` variable plays no part. Also the ClickHouse helpers ([`ch`])
+//! and the paths of the repository and the shared corpus.
 //! Must never: be a dependency of production code.
 
 pub mod ch;
@@ -18,18 +20,66 @@ pub const ALLOW_SKIP: &str = "SLUICE_TEST_ALLOW_SKIP";
 
 /// Whether `SLUICE_TEST_ALLOW_SKIP=1` is set.
 pub fn skip_allowed() -> bool {
-    std::env::var(ALLOW_SKIP).as_deref() == Ok("1")
+    allows_skip(std::env::var(ALLOW_SKIP).ok().as_deref())
 }
 
+/// Whether a value of `SLUICE_TEST_ALLOW_SKIP` allows skipping: only `1` does.
+pub fn allows_skip(value: Option<&str>) -> bool {
+    value == Some("1")
+}
+
+/// The first word of the line a skipped test prints.
+pub const SKIPPED: &str = "SKIPPED";
+
+/// A file that skipped tests append their `SKIPPED` line to (set by `scripts/test.sh`, which
+/// prints the lines and their count above nextest's summary: nextest hides the output of tests
+/// that pass, and to libtest and nextest a skipped test is one that passed).
+pub const SKIP_LOG: &str = "SLUICE_TEST_SKIP_LOG";
+
 /// `test` cannot run because `what` is missing: panics (the test fails), or, with
-/// `SLUICE_TEST_ALLOW_SKIP=1`, prints `SKIPPED test: what` on stdout and stderr and returns so
-/// that the caller can return. nextest shows the line with the test's output.
+/// `SLUICE_TEST_ALLOW_SKIP=1`, prints `SKIPPED test: what` on stderr, appends it to the file
+/// named by `SLUICE_TEST_SKIP_LOG` (when set) and returns so that the caller can return.
+#[track_caller]
 pub fn missing(test: &str, what: &str) {
-    if !skip_allowed() {
-        panic!("{test}: {what}; set {ALLOW_SKIP}=1 to skip instead of failing");
+    skip_or_fail(
+        skip_allowed(),
+        std::env::var_os(SKIP_LOG).as_deref().map(Path::new),
+        test,
+        what,
+    );
+}
+
+/// [`missing`] with the environment passed in: `allow` is `SLUICE_TEST_ALLOW_SKIP=1`, `log` is
+/// `SLUICE_TEST_SKIP_LOG`.
+#[track_caller]
+fn skip_or_fail(allow: bool, log: Option<&Path>, test: &str, what: &str) {
+    let line = match decide(allow, test, what) {
+        Ok(line) => line,
+        Err(message) => panic!("{message}"),
+    };
+    eprintln!("{line}");
+    if let Some(log) = log {
+        use std::io::Write;
+        // One short write with O_APPEND: lines from tests running in parallel do not interleave.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()))
+            .unwrap_or_else(|e| panic!("{SKIP_LOG}={}: {e}", log.display()));
     }
-    println!("SKIPPED {test}: {what}");
-    eprintln!("SKIPPED {test}: {what}");
+}
+
+/// The rule behind [`missing`], without the environment: `Ok` is the line to print when skipping
+/// is `allow`ed, `Err` the failure message otherwise.
+pub fn decide(allow: bool, test: &str, what: &str) -> Result<String, String> {
+    if allow {
+        Ok(format!("{SKIPPED} {test}: {what} ({ALLOW_SKIP}=1)"))
+    } else {
+        Err(format!(
+            "{test}: {what}; set {ALLOW_SKIP}=1 to skip instead of failing"
+        ))
+    }
 }
 
 /// The repository root (the workspace directory).
@@ -42,6 +92,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The read-only `shared/` directory beside the repo (or `SLUICE_SHARED_DIR`), or None after
 /// [`missing`] allowed a skip.
+#[track_caller]
 pub fn shared_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("SLUICE_SHARED_DIR")
         .map(PathBuf::from)
@@ -57,6 +108,7 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
 }
 
 /// Whether `tool` is on the PATH; when it is not, [`missing`] decides (fail or skip).
+#[track_caller]
 pub fn tool(test: &str, tool: &str) -> bool {
     let found = std::env::var_os("PATH").is_some_and(|p| {
         std::env::split_paths(&p).any(|d| {
@@ -74,4 +126,57 @@ pub fn tool(test: &str, tool: &str) -> bool {
         );
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_dependency_fails_unless_skipping_is_allowed() {
+        let err = decide(false, "t", "X is not set").unwrap_err();
+        assert!(err.starts_with("t: X is not set;"), "{err}");
+        assert!(err.contains("SLUICE_TEST_ALLOW_SKIP=1"), "{err}");
+    }
+
+    #[test]
+    fn an_allowed_skip_prints_one_line_that_says_so() {
+        let line = decide(true, "t", "X is not set").unwrap();
+        assert_eq!(line, "SKIPPED t: X is not set (SLUICE_TEST_ALLOW_SKIP=1)");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn without_the_variable_a_missing_dependency_panics_and_logs_nothing() {
+        let log = std::env::temp_dir().join(format!("testkit-nolog-{}", std::process::id()));
+        let r = std::panic::catch_unwind(|| skip_or_fail(false, Some(&log), "t", "X is not set"));
+        let message = r.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("t: X is not set;"), "{message}");
+        assert!(!log.exists());
+    }
+
+    #[test]
+    fn an_allowed_skip_appends_its_line_to_the_skip_log() {
+        let log = std::env::temp_dir().join(format!("testkit-log-{}", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        skip_or_fail(true, Some(&log), "a", "X is not set");
+        skip_or_fail(true, Some(&log), "b", "Y is not installed");
+        skip_or_fail(true, None, "c", "not logged");
+        let text = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(
+            text,
+            "SKIPPED a: X is not set (SLUICE_TEST_ALLOW_SKIP=1)\n\
+             SKIPPED b: Y is not installed (SLUICE_TEST_ALLOW_SKIP=1)\n"
+        );
+    }
+
+    #[test]
+    fn only_exactly_1_allows_skipping() {
+        assert!(allows_skip(Some("1")));
+        for v in [None, Some(""), Some("0"), Some("true"), Some("yes")] {
+            assert!(!allows_skip(v), "{v:?}");
+        }
+    }
 }

@@ -1,28 +1,10 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests. What a test needs from outside the repo (the shared
+//! corpus, a server, a tool) comes from `testkit` (`shared_dir`, `server_url`, `tool`), which
+//! fails the test when it is missing unless `SLUICE_TEST_ALLOW_SKIP=1`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
-
-/// The read-only `shared/` directory beside the repo (or `SLUICE_SHARED_DIR`).
-/// Under `CI=true` a missing directory is a failure; elsewhere the caller skips.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SLUICE_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    if dir.join("corpus").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "CI=true but the shared corpus is missing at {}",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: no shared corpus at {}", dir.display());
-    None
-}
 
 /// Per-source sums: (bytes, packets, flows).
 pub type Sums = HashMap<IpAddr, (u64, u64, u64)>;
