@@ -251,6 +251,10 @@ pub const GAUGES: &[(&str, &str)] = &[
         "sluice_receive_buffer_bytes",
         "Socket receive buffer the kernel granted, per listener (Linux reports twice the payload room).",
     ),
+    (
+        "sluice_receive_steered_by_source",
+        "1 when every datagram of one exporter address reaches one receive worker (one worker, or the source-address steering program attached); 0 when the kernel hashes address and port.",
+    ),
     ("sluice_aggregator_windows_open", "Windows currently open."),
     (
         "sluice_aggregator_window_keys",
