@@ -105,6 +105,8 @@ struct Shared {
     started_ms: i64,
     /// How often counters are published (metrics, the exporters table).
     metrics_interval: Duration,
+    /// Which exporters have Prometheus series of their own (the rest are `exporter="other"`).
+    exporter_series: Mutex<m::ExporterSeries>,
 }
 
 /// Where a worker hands its decoded batches: the aggregator always, raw-flow storage when
@@ -226,6 +228,10 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         writers: Mutex::new(Vec::new()),
         started_ms: now,
         metrics_interval: cfg.metrics_interval,
+        exporter_series: Mutex::new(m::ExporterSeries::new(
+            cfg.max_exporter_series,
+            cfg.listen.allowed_exporters.clone(),
+        )),
     });
 
     let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
@@ -542,6 +548,7 @@ impl Worker {
             .iter()
             .map(|(a, s)| (*a, s.clone()))
             .collect();
+        report.overflow = stats.overflow.clone();
         report.templates = self.decoder.templates_by_exporter();
         report.options_templates = self.decoder.options_templates_by_exporter();
         report.pending = self.decoder.pending_by_exporter();
@@ -620,7 +627,12 @@ fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
         .iter()
         .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
         .collect();
-    m::publish_workers(&reports);
+    let mut series = shared
+        .exporter_series
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    m::publish_workers(&reports, &mut series);
+    drop(series);
     m::publish_receive(
         reports.iter().map(|r| r.kernel_drops).sum(),
         shared.blocked_aggregator_ns.load(Ordering::Relaxed),

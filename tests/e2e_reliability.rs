@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{SluiceRun, free_tcp_port, free_udp_port, metric_sum, wait_until};
-use flowgen::encode::{Flow, IpfixHeader, V9Header, encode_ipfix, encode_v9};
+use flowgen::encode::{Flow, IpfixHeader, V5Header, V9Header, encode_ipfix, encode_v5, encode_v9};
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sluice-rel-{}-{name}", std::process::id()));
@@ -30,8 +30,14 @@ fn now_ms() -> u64 {
 }
 
 /// `sluice run` on one loopback NetFlow listener with `workers` receive workers, writing JSON
-/// lines, with metrics on `metrics_port`; `extra_metrics` goes into `[metrics]`.
-fn start(dir: &std::path::Path, workers: usize, extra_metrics: &str) -> (SluiceRun, u16, u16) {
+/// lines, with metrics on `metrics_port`; `extra_listen` goes into `[listen]`, `extra_metrics`
+/// into `[metrics]`.
+fn start(
+    dir: &std::path::Path,
+    workers: usize,
+    extra_listen: &str,
+    extra_metrics: &str,
+) -> (SluiceRun, u16, u16) {
     let port = free_udp_port();
     let metrics_port = free_tcp_port();
     let cfg = format!(
@@ -40,7 +46,7 @@ fn start(dir: &std::path::Path, workers: usize, extra_metrics: &str) -> (SluiceR
 listeners = [{{ address = "127.0.0.1:{port}", protocol = "netflow" }}]
 workers = {workers}
 recv_buffer_bytes = 8388608
-allowed_exporters = ["127.0.0.0/8"]
+{extra_listen}
 
 [aggregator]
 window_secs = 60
@@ -110,7 +116,7 @@ fn flow(i: u32, now: u64) -> Flow {
 #[test]
 fn an_exporter_sending_from_many_ports_decodes_in_full_with_two_workers() {
     let dir = tmpdir("ports");
-    let (run, port, metrics) = start(&dir, 2, "");
+    let (run, port, metrics) = start(&dir, 2, r#"allowed_exporters = ["127.0.0.0/8"]"#, "");
     assert!(
         !run.log().contains("cannot steer"),
         "the kernel refused the steering program:\n{}",
@@ -178,5 +184,88 @@ fn an_exporter_sending_from_many_ports_decodes_in_full_with_two_workers() {
     assert_eq!(steered, 1, "the listener is steered by source address");
     assert_eq!(count_in_log(&log, "records"), records, "{log}");
     assert_eq!(flow_lines(&dir), records);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `exporter` label values of a metric, with the sum of their values.
+fn series(metrics_port: u16, name: &str) -> (std::collections::BTreeSet<String>, u64) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{metrics_port}/metrics")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut labels = std::collections::BTreeSet::new();
+    let mut sum = 0.0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('{')) else {
+            continue;
+        };
+        let label = rest
+            .split("exporter=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        labels.insert(label.to_string());
+        sum += rest.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    }
+    (labels, sum as u64)
+}
+
+#[test]
+fn a_flood_from_many_source_addresses_stays_within_the_exporter_series_cap() {
+    const CAP: usize = 10;
+    let dir = tmpdir("flood");
+    let (run, port, metrics) = start(&dir, 1, "", &format!("max_exporter_series = {CAP}"));
+    let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let now = now_ms();
+    let mut buf = Vec::new();
+    let (mut datagrams, mut records) = (0u64, 0u64);
+    // 60 addresses send NetFlow v5 (they become known), 30 more send what cannot be decoded.
+    for host in 2..=91u8 {
+        let tx = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, host), 0)).unwrap();
+        for seq in 0..2u32 {
+            if host <= 61 {
+                let flows: Vec<Flow> = (0..3).map(|i| flow(u32::from(host) * 8 + i, now)).collect();
+                let h = V5Header {
+                    sys_uptime_ms: 3_600_000,
+                    unix_secs: (now / 1000) as u32,
+                    flow_sequence: seq * 3,
+                    ..V5Header::default()
+                };
+                encode_v5(&mut buf, &h, &flows).unwrap();
+                records += 3;
+            } else {
+                buf.clear();
+                buf.extend_from_slice(&[0, 42, 0, 1, 0xde, 0xad, 0xbe, 0xef]);
+            }
+            tx.send_to(&buf, to).unwrap();
+            datagrams += 1;
+        }
+    }
+    wait_until("every datagram to be counted", || {
+        series(metrics, "sluice_exporter_datagrams_total").1 >= datagrams
+    });
+    wait_until("every record to be counted", || {
+        series(metrics, "sluice_exporter_records_total").1 >= records
+    });
+    let (labels, total) = series(metrics, "sluice_exporter_datagrams_total");
+    assert!(
+        labels.len() <= CAP + 1,
+        "{} exporter series: {labels:?}",
+        labels.len()
+    );
+    assert!(labels.contains("other"), "{labels:?}");
+    assert_eq!(total, datagrams, "datagrams summed over the series");
+    let (record_labels, record_total) = series(metrics, "sluice_exporter_records_total");
+    assert_eq!(record_labels, labels);
+    assert_eq!(record_total, records, "records summed over the series");
+    assert_eq!(
+        metric_sum(metrics, "sluice_exporters_folded"),
+        90 - CAP as u64
+    );
+    let (_, errors) = series(metrics, "sluice_exporter_decode_errors_total");
+    assert_eq!(errors, 30 * 2, "the undecodable datagrams, all in other");
+    let log = run.stop();
+    assert_eq!(count_in_log(&log, "records"), records, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
