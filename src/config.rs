@@ -107,6 +107,12 @@ pub struct MetricsConfig {
     /// How often exporter counters are gathered from the workers, milliseconds.
     #[serde(default = "default_metrics_interval_ms")]
     pub interval_ms: u64,
+    /// Most exporters with `sluice_exporter_*` series of their own. Only exporters that are known
+    /// (they sent a decoded record or a template) or inside `listen.allowed_exporters` get one,
+    /// first come first served; the rest are summed into `exporter="other"`, so a flood from
+    /// spoofed addresses cannot grow the metrics without bound. 0: every exporter is in `other`.
+    #[serde(default = "default_max_exporter_series")]
+    pub max_exporter_series: usize,
 }
 
 fn default_metrics_enabled() -> bool {
@@ -118,6 +124,12 @@ fn default_metrics_listen() -> String {
 fn default_metrics_interval_ms() -> u64 {
     1000
 }
+fn default_max_exporter_series() -> usize {
+    1000
+}
+/// Upper bound of `metrics.max_exporter_series` (the decoders track at most this many exporters
+/// each, too).
+const MAX_EXPORTER_SERIES: usize = collector::decoder::MAX_TRACKED_EXPORTERS;
 
 impl Default for MetricsConfig {
     fn default() -> Self {
@@ -125,6 +137,7 @@ impl Default for MetricsConfig {
             enabled: default_metrics_enabled(),
             listen: default_metrics_listen(),
             interval_ms: default_metrics_interval_ms(),
+            max_exporter_series: default_max_exporter_series(),
         }
     }
 }
@@ -196,6 +209,8 @@ pub struct ValidatedConfig {
     pub metrics: Option<SocketAddr>,
     /// Metrics gathering period.
     pub metrics_interval: Duration,
+    /// Most exporters with series of their own.
+    pub max_exporter_series: usize,
 }
 
 fn problem(path: impl Into<String>, reason: impl Into<String>) -> Problem {
@@ -313,6 +328,12 @@ impl Config {
         if m.interval_ms == 0 {
             problems.push(problem("metrics.interval_ms", "must be at least 1"));
         }
+        if m.max_exporter_series > MAX_EXPORTER_SERIES {
+            problems.push(problem(
+                "metrics.max_exporter_series",
+                format!("must be at most {MAX_EXPORTER_SERIES}"),
+            ));
+        }
         if let Err(e) = report::schedule::validate_all(&self.reports) {
             problems.push(problem("reports", format!("{e:#}")));
         }
@@ -333,6 +354,7 @@ impl Config {
                     flush_every: Duration::from_millis(o.flush_interval_ms),
                     metrics,
                     metrics_interval: Duration::from_millis(m.interval_ms),
+                    max_exporter_series: m.max_exporter_series,
                 })
             }
             _ => Err(Problems(problems)),
@@ -470,6 +492,22 @@ allowed_exporters = ["10.0.0.0/8", "10.0.0.1/8"]
             .validate()
             .unwrap_err();
         assert_eq!(e.0[0].path, "clickhouse.url");
+    }
+
+    #[test]
+    fn exporter_series_cap_defaults_to_1000_and_is_bounded() {
+        let v = Config::parse("").unwrap().validate().unwrap();
+        assert_eq!(v.max_exporter_series, 1000);
+        let v = Config::parse("[metrics]\nmax_exporter_series = 0\n")
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(v.max_exporter_series, 0);
+        let e = Config::parse("[metrics]\nmax_exporter_series = 100001\n")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.0[0].path, "metrics.max_exporter_series");
     }
 
     #[test]

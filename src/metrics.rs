@@ -7,12 +7,12 @@
 //! Must never: sit on the per-datagram path. Workers count in plain integers and hand a snapshot
 //! over about once a second; this module sums the snapshots and sets absolute values.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv6Addr, SocketAddr};
 
 use aggregator::{AggregatorStats, Dimension};
 use collector::record::display_addr;
-use collector::{ErrorKind, ExporterStats};
+use collector::{Cidr, ErrorKind, ExporterStats};
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 
 /// What one receive worker reports about itself (a snapshot, replaced at every report).
@@ -22,6 +22,8 @@ pub struct WorkerReport {
     pub listener: String,
     /// Per-exporter decoder counters.
     pub exporters: HashMap<Ipv6Addr, ExporterStats>,
+    /// Counters of exporters past the decoder's tracking limit (no address kept).
+    pub overflow: ExporterStats,
     /// Templates held per exporter.
     pub templates: HashMap<Ipv6Addr, usize>,
     /// Of those, options templates.
@@ -252,6 +254,10 @@ pub const GAUGES: &[(&str, &str)] = &[
         "Unix time of the exporter's last datagram.",
     ),
     (
+        "sluice_exporters_folded",
+        "Exporters without a series of their own (not known, or past metrics.max_exporter_series), summed in exporter=\"other\".",
+    ),
+    (
         "sluice_template_bytes",
         "Bytes of template state across all decoders.",
     ),
@@ -262,6 +268,10 @@ pub const GAUGES: &[(&str, &str)] = &[
     (
         "sluice_receive_buffer_bytes",
         "Socket receive buffer the kernel granted, per listener (Linux reports twice the payload room).",
+    ),
+    (
+        "sluice_receive_steered_by_source",
+        "1 when every datagram of one exporter address reaches one receive worker (one worker, or the source-address steering program attached); 0 when the kernel hashes address and port.",
     ),
     ("sluice_aggregator_windows_open", "Windows currently open."),
     (
@@ -327,8 +337,153 @@ pub fn merge_exporters(reports: &[WorkerReport]) -> HashMap<Ipv6Addr, MergedExpo
     out
 }
 
-/// Publish the sum of all workers' reports.
-pub fn publish_workers(reports: &[WorkerReport]) {
+/// The label value of the series that sums every exporter without a series of its own.
+pub const OTHER_EXPORTER: &str = "other";
+
+/// Which exporters get `sluice_exporter_*` series of their own, so that a flood from spoofed
+/// source addresses cannot create a series per address.
+///
+/// An exporter is eligible once it is known (it produced a decoded record or a template) or,
+/// when `listen.allowed_exporters` is set, when it is inside it. Eligible exporters get a series,
+/// first come first served (oldest first seen first), up to `max`, and keep it. Everything else,
+/// and what the decoders counted past their own tracking limit, is summed into one series with
+/// `exporter="other"`.
+///
+/// Every published value stays a monotone counter and the sum over all series equals the sum
+/// over all exporters: when an exporter that was already counted in `other` gets a series, what
+/// `other` held of it stays there (its `base`), and its own series counts from then on.
+#[derive(Debug, Default)]
+pub struct ExporterSeries {
+    max: usize,
+    allowed: Option<Vec<Cidr>>,
+    /// Exporters with a series of their own, with what was counted in `other` before they got it.
+    admitted: HashMap<Ipv6Addr, Option<ExporterStats>>,
+    /// Exporters summed in `other` at some publish (so a later admission keeps their share there).
+    folded: HashSet<Ipv6Addr>,
+    /// Sum of the `base` of every admitted exporter.
+    other_base: ExporterStats,
+}
+
+/// What [`ExporterSeries::split`] decided for one publish.
+#[derive(Debug, Default)]
+pub struct ExporterSplit {
+    /// Exporters with a series of their own, with the values to publish.
+    pub own: Vec<(Ipv6Addr, MergedExporter)>,
+    /// The `exporter="other"` series; `None` while nothing was ever folded.
+    pub other: Option<MergedExporter>,
+    /// Exporters currently summed in `other`.
+    pub folded: usize,
+}
+
+impl ExporterSeries {
+    /// At most `max` exporter series; `allowed` is `listen.allowed_exporters`.
+    pub fn new(max: usize, allowed: Option<Vec<Cidr>>) -> Self {
+        ExporterSeries {
+            max,
+            allowed,
+            ..ExporterSeries::default()
+        }
+    }
+
+    fn eligible(&self, addr: Ipv6Addr, e: &MergedExporter) -> bool {
+        e.stats.records > 0
+            || e.stats.templates_learned > 0
+            || self
+                .allowed
+                .as_ref()
+                .is_some_and(|list| list.iter().any(|c| c.contains(addr)))
+    }
+
+    /// Split the workers' merged counters into own series and `other`, admitting newly eligible
+    /// exporters while there is room.
+    pub fn split(&mut self, reports: &[WorkerReport]) -> ExporterSplit {
+        let mut merged = merge_exporters(reports);
+        let mut fresh: Vec<(i64, Ipv6Addr)> = merged
+            .iter()
+            .filter(|(a, e)| !self.admitted.contains_key(*a) && self.eligible(**a, e))
+            .map(|(a, e)| (e.stats.first_seen, *a))
+            .collect();
+        fresh.sort_unstable();
+        for (_, a) in fresh
+            .into_iter()
+            .take(self.max.saturating_sub(self.admitted.len()))
+        {
+            let base = self.folded.remove(&a).then(|| merged[&a].stats.clone());
+            if let Some(b) = &base {
+                self.other_base.absorb(b);
+            }
+            self.admitted.insert(a, base);
+        }
+        let mut out = ExporterSplit::default();
+        let mut other = MergedExporter {
+            stats: self.other_base.clone(),
+            ..MergedExporter::default()
+        };
+        let mut any_other = !self.folded.is_empty() || self.admitted.values().any(Option::is_some);
+        for r in reports {
+            if r.overflow.datagrams > 0 {
+                other.stats.absorb(&r.overflow);
+                any_other = true;
+            }
+        }
+        for (a, mut e) in merged.drain() {
+            match self.admitted.get(&a) {
+                Some(base) => {
+                    if let Some(b) = base {
+                        e.stats = e.stats.since(b);
+                    }
+                    out.own.push((a, e));
+                }
+                None => {
+                    self.folded.insert(a);
+                    out.folded += 1;
+                    any_other = true;
+                    other.stats.absorb(&e.stats);
+                    other.templates += e.templates;
+                    other.options_templates += e.options_templates;
+                    other.pending += e.pending;
+                }
+            }
+        }
+        out.other = any_other.then_some(other);
+        out
+    }
+}
+
+fn publish_exporter(ex: &str, e: &MergedExporter, skew: bool) {
+    let s = &e.stats;
+    let lbl = [("exporter", ex.to_string())];
+    counter!("sluice_exporter_datagrams_total", &lbl).absolute(s.datagrams);
+    counter!("sluice_exporter_bytes_total", &lbl).absolute(s.bytes);
+    counter!("sluice_exporter_records_total", &lbl).absolute(s.records);
+    counter!("sluice_exporter_templates_learned_total", &lbl).absolute(s.templates_learned);
+    counter!("sluice_exporter_sets_held_total", &lbl).absolute(s.sets_held);
+    counter!("sluice_exporter_records_replayed_total", &lbl).absolute(s.records_replayed);
+    counter!("sluice_exporter_padding_bytes_total", &lbl).absolute(s.padding_bytes);
+    counter!("sluice_exporter_sampling_unknown_records_total", &lbl).absolute(s.sampling_unknown);
+    counter!("sluice_exporter_sequence_lost_total", &lbl).absolute(s.sequence_lost);
+    counter!("sluice_exporter_sequence_resets_total", &lbl).absolute(s.sequence_resets);
+    counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.to_string(), "kind" => "end_before_start")
+        .absolute(s.time_end_before_start);
+    counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.to_string(), "kind" => "far_from_export")
+        .absolute(s.time_far_from_export);
+    for kind in ErrorKind::ALL {
+        let n = s.errors[kind as usize];
+        if n > 0 {
+            counter!("sluice_exporter_decode_errors_total", "exporter" => ex.to_string(), "kind" => kind.as_str())
+                .absolute(n);
+        }
+    }
+    if skew {
+        gauge!("sluice_exporter_clock_skew_seconds", &lbl).set(s.clock_skew_ms as f64 / 1000.0);
+    }
+    gauge!("sluice_exporter_last_seen_seconds", &lbl).set(s.last_seen as f64 / 1000.0);
+    gauge!("sluice_exporter_templates", &lbl).set(e.templates as f64);
+    gauge!("sluice_exporter_pending_sets", &lbl).set(e.pending as f64);
+}
+
+/// Publish the sum of all workers' reports; per-exporter series as `series` decides.
+pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
     let mut by_listener: HashMap<&str, (u64, u64)> = HashMap::new();
     let (mut denied, mut truncated, mut errors) = (0, 0, 0);
     let (mut batches, mut records) = (0, 0);
@@ -345,37 +500,14 @@ pub fn publish_workers(reports: &[WorkerReport]) {
         tbytes += r.template_bytes;
         pbytes += r.pending_bytes;
     }
-    for (addr, e) in &merge_exporters(reports) {
-        let s = &e.stats;
-        let ex = display_addr(*addr).to_string();
-        let lbl = [("exporter", ex.clone())];
-        counter!("sluice_exporter_datagrams_total", &lbl).absolute(s.datagrams);
-        counter!("sluice_exporter_bytes_total", &lbl).absolute(s.bytes);
-        counter!("sluice_exporter_records_total", &lbl).absolute(s.records);
-        counter!("sluice_exporter_templates_learned_total", &lbl).absolute(s.templates_learned);
-        counter!("sluice_exporter_sets_held_total", &lbl).absolute(s.sets_held);
-        counter!("sluice_exporter_records_replayed_total", &lbl).absolute(s.records_replayed);
-        counter!("sluice_exporter_padding_bytes_total", &lbl).absolute(s.padding_bytes);
-        counter!("sluice_exporter_sampling_unknown_records_total", &lbl)
-            .absolute(s.sampling_unknown);
-        counter!("sluice_exporter_sequence_lost_total", &lbl).absolute(s.sequence_lost);
-        counter!("sluice_exporter_sequence_resets_total", &lbl).absolute(s.sequence_resets);
-        counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.clone(), "kind" => "end_before_start")
-            .absolute(s.time_end_before_start);
-        counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.clone(), "kind" => "far_from_export")
-            .absolute(s.time_far_from_export);
-        for kind in ErrorKind::ALL {
-            let n = s.errors[kind as usize];
-            if n > 0 {
-                counter!("sluice_exporter_decode_errors_total", "exporter" => ex.clone(), "kind" => kind.as_str())
-                    .absolute(n);
-            }
-        }
-        gauge!("sluice_exporter_clock_skew_seconds", &lbl).set(s.clock_skew_ms as f64 / 1000.0);
-        gauge!("sluice_exporter_last_seen_seconds", &lbl).set(s.last_seen as f64 / 1000.0);
-        gauge!("sluice_exporter_templates", &lbl).set(e.templates as f64);
-        gauge!("sluice_exporter_pending_sets", &lbl).set(e.pending as f64);
+    let split = series.split(reports);
+    for (addr, e) in &split.own {
+        publish_exporter(&display_addr(*addr).to_string(), e, true);
     }
+    if let Some(other) = &split.other {
+        publish_exporter(OTHER_EXPORTER, other, false);
+    }
+    gauge!("sluice_exporters_folded").set(split.folded as f64);
     for (listener, (dgrams, unsupported)) in by_listener {
         counter!("sluice_datagrams_received_total", "listener" => listener.to_string())
             .absolute(dgrams);
@@ -451,6 +583,138 @@ mod tests {
         for (n, _) in COUNTERS {
             assert!(n.ends_with("_total"), "counter {n} ends in _total");
         }
+    }
+
+    fn v4(i: u32) -> Ipv6Addr {
+        std::net::Ipv4Addr::from(0x7f00_0000 + i).to_ipv6_mapped()
+    }
+
+    fn stats(datagrams: u64, records: u64, first_seen: i64) -> ExporterStats {
+        ExporterStats {
+            datagrams,
+            bytes: datagrams * 100,
+            records,
+            first_seen,
+            ..ExporterStats::default()
+        }
+    }
+
+    /// Two workers; exporter `i` is on worker `i % 2`. Known ones decoded records, the others
+    /// only sent what could not be decoded.
+    fn reports(exporters: &[(u32, ExporterStats)]) -> Vec<WorkerReport> {
+        let mut out = vec![WorkerReport::default(), WorkerReport::default()];
+        for (i, s) in exporters {
+            out[(*i % 2) as usize].exporters.insert(v4(*i), s.clone());
+        }
+        out
+    }
+
+    fn total(split: &ExporterSplit) -> (u64, u64) {
+        let own = split.own.iter().map(|(_, e)| &e.stats);
+        let all = own.chain(split.other.iter().map(|o| &o.stats));
+        all.fold((0, 0), |t, s| (t.0 + s.datagrams, t.1 + s.records))
+    }
+
+    #[test]
+    fn unknown_and_excess_exporters_are_summed_in_other() {
+        let mut list: Vec<(u32, ExporterStats)> =
+            (2..52).map(|i| (i, stats(3, 30, i64::from(i)))).collect();
+        list.extend((100..130).map(|i| (i, stats(2, 0, 1))));
+        let mut series = ExporterSeries::new(10, None);
+        let split = series.split(&reports(&list));
+        assert_eq!(split.own.len(), 10);
+        assert_eq!(split.folded, 70);
+        // The oldest known exporters got the series; nobody unknown did.
+        let mut own: Vec<Ipv6Addr> = split.own.iter().map(|(a, _)| *a).collect();
+        own.sort();
+        assert_eq!(own, (2..12).map(v4).collect::<Vec<_>>());
+        assert_eq!(total(&split), (50 * 3 + 30 * 2, 50 * 30));
+        assert_eq!(
+            split.other.as_ref().unwrap().stats.datagrams,
+            40 * 3 + 30 * 2
+        );
+        // The same exporters keep their series at the next publish.
+        let again = series.split(&reports(&list));
+        let mut own2: Vec<Ipv6Addr> = again.own.iter().map(|(a, _)| *a).collect();
+        own2.sort();
+        assert_eq!(own2, own);
+    }
+
+    #[test]
+    fn allowed_exporters_get_a_series_before_they_are_known() {
+        let allowed = vec!["127.0.0.0/30".parse::<Cidr>().unwrap()];
+        let mut series = ExporterSeries::new(100, Some(allowed));
+        let list: Vec<(u32, ExporterStats)> = (1..8).map(|i| (i, stats(1, 0, 1))).collect();
+        let split = series.split(&reports(&list));
+        let mut own: Vec<Ipv6Addr> = split.own.iter().map(|(a, _)| *a).collect();
+        own.sort();
+        assert_eq!(own, vec![v4(1), v4(2), v4(3)]);
+        assert_eq!(split.folded, 4);
+    }
+
+    #[test]
+    fn an_exporter_that_becomes_known_leaves_its_past_in_other() {
+        let mut series = ExporterSeries::new(5, None);
+        let split = series.split(&reports(&[(1, stats(5, 0, 1))]));
+        assert!(split.own.is_empty());
+        assert_eq!(split.other.as_ref().unwrap().stats.datagrams, 5);
+        // Its template arrives: it gets a series, counting from here; `other` never goes down.
+        let split = series.split(&reports(&[(1, stats(8, 4, 1))]));
+        assert_eq!(split.own.len(), 1);
+        assert_eq!(split.own[0].1.stats.datagrams, 0);
+        assert_eq!(split.other.as_ref().unwrap().stats.datagrams, 8);
+        assert_eq!(total(&split), (8, 4));
+        let split = series.split(&reports(&[(1, stats(11, 9, 1))]));
+        assert_eq!(split.own[0].1.stats.datagrams, 3);
+        assert_eq!(split.own[0].1.stats.records, 5);
+        assert_eq!(split.other.as_ref().unwrap().stats.datagrams, 8);
+        assert_eq!(total(&split), (11, 9));
+        assert_eq!(split.folded, 0);
+    }
+
+    #[test]
+    fn exporters_past_the_decoder_limit_are_counted_in_other() {
+        let mut r = reports(&[(1, stats(2, 2, 1))]);
+        r[1].overflow = stats(7, 1, 1);
+        let split = ExporterSeries::new(5, None).split(&r);
+        assert_eq!(split.own.len(), 1);
+        assert_eq!(split.other.unwrap().stats.datagrams, 7);
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_renders_at_most_the_cap_plus_other() {
+        // 249 source addresses (127.0.0.2 ..= 127.0.0.250): 200 decoded records, 49 did not.
+        let list: Vec<(u32, ExporterStats)> = (2..=250)
+            .map(|i| (i, stats(4, if i <= 201 { 10 } else { 0 }, i64::from(i))))
+            .collect();
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let mut series = ExporterSeries::new(25, None);
+        metrics::with_local_recorder(&recorder, || {
+            publish_workers(&reports(&list), &mut series);
+            publish_workers(&reports(&list), &mut series);
+        });
+        let text = handle.render();
+        let mut labels = HashSet::new();
+        let mut datagrams = 0.0;
+        let mut records = 0.0;
+        for line in text.lines() {
+            for (name, sum) in [
+                ("sluice_exporter_datagrams_total{", &mut datagrams),
+                ("sluice_exporter_records_total{", &mut records),
+            ] {
+                if let Some(rest) = line.strip_prefix(name) {
+                    let label = rest.split('"').nth(1).unwrap().to_string();
+                    *sum += rest.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+                    labels.insert(label);
+                }
+            }
+        }
+        assert!(labels.len() <= 25 + 1, "{} exporter labels", labels.len());
+        assert!(labels.contains(OTHER_EXPORTER), "{text}");
+        assert_eq!(datagrams, 249.0 * 4.0, "datagrams summed over every series");
+        assert_eq!(records, 200.0 * 10.0, "records summed over every series");
+        assert!(text.contains("sluice_exporters_folded 224"), "{text}");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `sluice run`: the collector service.
 //!
 //! Owns: the process shape. Per listener, `listen.workers` plain threads, each with its own
-//! `SO_REUSEPORT` socket and its own [`Decoder`] (the kernel hashes each exporter's 4-tuple to one
-//! socket, so an exporter's template state lives in one decoder and the hot path takes no lock).
+//! `SO_REUSEPORT` socket and its own [`Decoder`] (the group is steered by source address with
+//! [`socket::attach_source_steering`], so all of an exporter's datagrams, from any source port,
+//! reach one decoder, its template state lives there and the hot path takes no lock; when the
+//! kernel refuses the program, its 4-tuple hash is used, with a warning and
+//! `sluice_receive_steered_by_source` 0).
 //! A worker receives with `recvmmsg`, drops datagrams from exporters outside the allowlist before
 //! any state exists, decodes into a `Vec<FlowRecord>` batch and hands full batches (or partial ones
 //! after `batch_linger_ms`) over a bounded channel to the aggregator shell on tokio. A full channel
@@ -102,6 +105,8 @@ struct Shared {
     started_ms: i64,
     /// How often counters are published (metrics, the exporters table).
     metrics_interval: Duration,
+    /// Which exporters have Prometheus series of their own (the rest are `exporter="other"`).
+    exporter_series: Mutex<m::ExporterSeries>,
 }
 
 /// Where a worker hands its decoded batches: the aggregator always, raw-flow storage when
@@ -155,10 +160,11 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     };
     let mut sockets = Vec::new();
     for l in &cfg.listen.listeners {
+        let label = format!("{}/{}", l.address, l.protocol.as_str());
+        let group_start = sockets.len();
         for _ in 0..cfg.listen.workers {
             let opened = socket::bind_receiver(l.address, &opts)
                 .with_context(|| format!("binding {}", l.address))?;
-            let label = format!("{}/{}", l.address, l.protocol.as_str());
             metrics::gauge!("sluice_receive_buffer_bytes", "listener" => label.clone())
                 .set(opened.recv_buffer as f64);
             if !opened.recv_buffer_ok {
@@ -170,8 +176,36 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                      (raise net.core.rmem_max, or run with CAP_NET_ADMIN)"
                 );
             }
-            sockets.push((label, l.protocol, opened));
+            sockets.push((label.clone(), l.protocol, opened));
         }
+        // Template state is per exporter address: every datagram of one address must reach one
+        // worker, whatever its source port. One socket is trivially so; a group is steered by
+        // source address once all its sockets are bound (bind order is the index).
+        let steered = cfg.listen.workers == 1
+            || match socket::attach_source_steering(
+                &sockets[group_start].2.socket,
+                cfg.listen.workers,
+            ) {
+                Ok(()) => {
+                    tracing::debug!(listener = %l.address, "receive sockets steered by exporter address");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        listener = %l.address,
+                        "cannot steer datagrams by exporter address ({e}); the kernel hashes \
+                         address and port instead, so an exporter sending from several source \
+                         ports splits its templates across workers (set listen.workers = 1 if \
+                         yours do)"
+                    );
+                    false
+                }
+            };
+        metrics::gauge!("sluice_receive_steered_by_source", "listener" => label).set(if steered {
+            1.0
+        } else {
+            0.0
+        });
         if l.protocol == ListenProtocol::Sflow {
             tracing::warn!(listener = %l.address, "sFlow is not decoded yet: its datagrams are counted as unsupported");
         }
@@ -194,6 +228,10 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         writers: Mutex::new(Vec::new()),
         started_ms: now,
         metrics_interval: cfg.metrics_interval,
+        exporter_series: Mutex::new(m::ExporterSeries::new(
+            cfg.max_exporter_series,
+            cfg.listen.allowed_exporters.clone(),
+        )),
     });
 
     let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
@@ -510,6 +548,7 @@ impl Worker {
             .iter()
             .map(|(a, s)| (*a, s.clone()))
             .collect();
+        report.overflow = stats.overflow.clone();
         report.templates = self.decoder.templates_by_exporter();
         report.options_templates = self.decoder.options_templates_by_exporter();
         report.pending = self.decoder.pending_by_exporter();
@@ -588,7 +627,12 @@ fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
         .iter()
         .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
         .collect();
-    m::publish_workers(&reports);
+    let mut series = shared
+        .exporter_series
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    m::publish_workers(&reports, &mut series);
+    drop(series);
     m::publish_receive(
         reports.iter().map(|r| r.kernel_drops).sum(),
         shared.blocked_aggregator_ns.load(Ordering::Relaxed),

@@ -175,6 +175,34 @@ impl ExporterStats {
         }
     }
 
+    /// The counts added since `earlier`, a snapshot of the same exporter (counts subtract,
+    /// saturating at 0; times, version and sampling are this snapshot's).
+    pub fn since(&self, earlier: &ExporterStats) -> ExporterStats {
+        let mut d = self.clone();
+        d.datagrams = d.datagrams.saturating_sub(earlier.datagrams);
+        d.bytes = d.bytes.saturating_sub(earlier.bytes);
+        d.records = d.records.saturating_sub(earlier.records);
+        d.templates_learned = d
+            .templates_learned
+            .saturating_sub(earlier.templates_learned);
+        d.sets_held = d.sets_held.saturating_sub(earlier.sets_held);
+        d.records_replayed = d.records_replayed.saturating_sub(earlier.records_replayed);
+        d.padding_bytes = d.padding_bytes.saturating_sub(earlier.padding_bytes);
+        d.sampling_unknown = d.sampling_unknown.saturating_sub(earlier.sampling_unknown);
+        d.sequence_lost = d.sequence_lost.saturating_sub(earlier.sequence_lost);
+        d.sequence_resets = d.sequence_resets.saturating_sub(earlier.sequence_resets);
+        d.time_end_before_start = d
+            .time_end_before_start
+            .saturating_sub(earlier.time_end_before_start);
+        d.time_far_from_export = d
+            .time_far_from_export
+            .saturating_sub(earlier.time_far_from_export);
+        for (a, b) in d.errors.iter_mut().zip(earlier.errors) {
+            *a = a.saturating_sub(b);
+        }
+        d
+    }
+
     /// Rejections of every kind.
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
@@ -1505,6 +1533,36 @@ mod tests {
 
     fn v4(a: [u8; 4]) -> Option<Ipv6Addr> {
         Some(std::net::Ipv4Addr::from(a).to_ipv6_mapped())
+    }
+
+    #[test]
+    fn counts_since_an_earlier_snapshot_add_back_to_the_whole() {
+        let mut earlier = ExporterStats {
+            datagrams: 3,
+            records: 10,
+            sets_held: 1,
+            ..ExporterStats::default()
+        };
+        earlier.errors[ErrorKind::Truncated as usize] = 2;
+        let mut now = ExporterStats {
+            datagrams: 8,
+            records: 25,
+            sets_held: 1,
+            last_seen: 5,
+            ..ExporterStats::default()
+        };
+        now.errors[ErrorKind::Truncated as usize] = 4;
+        let d = now.since(&earlier);
+        assert_eq!((d.datagrams, d.records, d.sets_held), (5, 15, 0));
+        assert_eq!(d.errors[ErrorKind::Truncated as usize], 2);
+        assert_eq!(d.last_seen, 5);
+        let mut whole = earlier.clone();
+        whole.absorb(&d);
+        assert_eq!(
+            (whole.datagrams, whole.records),
+            (now.datagrams, now.records)
+        );
+        assert_eq!(whole.errors, now.errors);
     }
 
     #[test]

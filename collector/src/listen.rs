@@ -58,7 +58,9 @@ pub struct ListenConfig {
     #[serde(default = "default_listeners")]
     pub listeners: Vec<ListenerConfig>,
     /// Receive sockets (one thread and one decoder each) per listener. They share the port with
-    /// `SO_REUSEPORT`; the kernel keeps each exporter on one of them.
+    /// `SO_REUSEPORT`, and a BPF program steers each datagram by its source address alone, so an
+    /// exporter that sends from several source ports still reaches one decoder (if the kernel
+    /// refuses the program, a warning is logged and `sluice_receive_steered_by_source` is 0).
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// Requested socket receive buffer, bytes (`SO_RCVBUFFORCE` when permitted, else capped by

@@ -1,8 +1,10 @@
 //! The UDP socket module: the only place in the workspace with `unsafe` code.
 //!
-//! Owns: opening receive sockets (`SO_REUSEPORT` so that several workers share one port and the
-//! kernel keeps each exporter's 4-tuple on one of them; a large `SO_RCVBUF`, forced with
-//! `SO_RCVBUFFORCE` when the process may, then read back), batched receive with `recvmmsg(2)`
+//! Owns: opening receive sockets (`SO_REUSEPORT` so that several workers share one port; a large
+//! `SO_RCVBUF`, forced with `SO_RCVBUFFORCE` when the process may, then read back), steering a
+//! reuseport group by source address alone (a classic BPF program attached with
+//! `SO_ATTACH_REUSEPORT_CBPF`: template state is per exporter address, and the kernel's default
+//! 4-tuple hash would split an exporter that sends from several source ports), batched receive with `recvmmsg(2)`
 //! into one buffer allocated once and cut into [`BATCH_SIZE`] iovecs, batched send with
 //! `sendmmsg(2)` for the replay and load tools, each with a plain one-datagram fallback when the
 //! kernel lacks the call (`ENOSYS`), and the kernel's per-socket drop counter (the `drops` column
@@ -20,7 +22,7 @@
 
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -120,6 +122,143 @@ pub fn bind_receiver(addr: SocketAddr, opts: &ReceiveOptions) -> io::Result<Open
         recv_buffer_ok: got >= want,
         forced,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steering by source address
+
+/// `SO_ATTACH_REUSEPORT_CBPF` (`asm-generic/socket.h`; the `libc` crate lists it for Android only).
+const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+
+/// The `SKF_NET_OFF` base: an absolute load at `NET_OFF + n` reads byte `n` of the IP header.
+const NET_OFF: u32 = libc::SKF_NET_OFF as u32;
+
+fn stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// The classic BPF program that picks the receive socket of a `SO_REUSEPORT` group of `workers`
+/// sockets from the datagram's source address alone, so that every datagram of one exporter
+/// reaches one socket (and one decoder) whatever its source port.
+///
+/// A reuseport program sees the packet from its UDP payload on (the kernel pulls the UDP header
+/// before running it), so the IP header is read through the `SKF_NET_OFF` base: the version
+/// nibble at byte 0, the IPv4 source at bytes 12..16, the IPv6 source at bytes 8..24 (its four
+/// words XORed). IPv4 datagrams on a dual-stack IPv6 socket carry an IPv4 header, so they are
+/// keyed like IPv4 (the same index as [`source_steering_index`] of the unmapped address). The key
+/// is mixed (Wellons' `lowbias32`) so that addresses that differ in any bit spread, then taken
+/// modulo `workers`: the return value is an index into the group, in the order its sockets were
+/// bound. A read outside the packet ends the program with 0 (the first socket).
+pub fn source_steering_program(workers: u32) -> Vec<libc::sock_filter> {
+    use libc::{
+        BPF_A, BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_JA, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_MISC,
+        BPF_MOD, BPF_MUL, BPF_RET, BPF_RSH, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+    };
+    let ld_w = |off: u32| stmt(BPF_LD | BPF_W | BPF_ABS, NET_OFF.wrapping_add(off));
+    let xor_x = stmt(BPF_ALU | BPF_XOR | BPF_X, 0);
+    let tax = stmt(BPF_MISC | BPF_TAX, 0);
+    let mut p = vec![
+        // A = IP version.
+        stmt(BPF_LD | BPF_B | BPF_ABS, NET_OFF),
+        stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        // IPv6: fall through; anything else: the IPv4 load below the IPv6 block.
+        jump(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 0, 11),
+        ld_w(8),
+        tax,
+        ld_w(12),
+        xor_x,
+        tax,
+        ld_w(16),
+        xor_x,
+        tax,
+        ld_w(20),
+        xor_x,
+        // Skip the IPv4 load.
+        jump(BPF_JMP | BPF_JA, 1, 0, 0),
+        ld_w(12),
+    ];
+    // A = lowbias32(A): x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16.
+    for (shift, mul) in [(16, Some(0x7feb_352d)), (15, Some(0x846c_a68b)), (16, None)] {
+        p.push(tax);
+        p.push(stmt(BPF_ALU | BPF_RSH | BPF_K, shift));
+        p.push(xor_x);
+        if let Some(m) = mul {
+            p.push(stmt(BPF_ALU | BPF_MUL | BPF_K, m));
+        }
+    }
+    p.push(stmt(BPF_ALU | BPF_MOD | BPF_K, workers.max(1)));
+    p.push(stmt(BPF_RET | BPF_A, 0));
+    p
+}
+
+/// The key the steering program computes from a source address (before the modulo).
+fn steering_key(addr: IpAddr) -> u32 {
+    let mut x = match addr {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => u32::from(v4),
+            None => a
+                .octets()
+                .chunks_exact(4)
+                .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+                .fold(0, |k, w| k ^ w),
+        },
+    };
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
+/// The socket index (bind order) that [`source_steering_program`] picks for datagrams from
+/// `addr` in a group of `workers` sockets. An IPv4-mapped IPv6 address (how a dual-stack socket
+/// reports an IPv4 sender) gives the index of its IPv4 address, as the kernel sees an IPv4 header.
+pub fn source_steering_index(addr: IpAddr, workers: usize) -> usize {
+    (steering_key(addr) % (workers.max(1) as u32)) as usize
+}
+
+/// Attach [`source_steering_program`] to the `SO_REUSEPORT` group `socket` belongs to. Call it
+/// once all `workers` sockets of the group are bound (their bind order is their index). An error
+/// (an old kernel, a seccomp filter) leaves the kernel's 4-tuple hash in place.
+pub fn attach_source_steering(socket: &UdpSocket, workers: usize) -> io::Result<()> {
+    let n = u32::try_from(workers.max(1)).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut prog = source_steering_program(n);
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: `fprog` points at `prog`, which lives on this frame for the whole call, with its
+    // length; the kernel copies the program and keeps no pointer into it.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_ATTACH_REUSEPORT_CBPF,
+            (&fprog as *const libc::sock_fprog).cast(),
+            mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// One received datagram, borrowed from the receiver's buffer.
@@ -511,6 +650,207 @@ mod tests {
         let addr = a.socket.local_addr().unwrap();
         let b = bind_receiver(addr, &opts).unwrap();
         assert_eq!(b.socket.local_addr().unwrap(), addr);
+    }
+
+    /// Runs a classic BPF program of the instructions [`source_steering_program`] uses over an
+    /// IP header, as the kernel does for a reuseport group (loads from `SKF_NET_OFF`).
+    fn run_cbpf(prog: &[libc::sock_filter], ip_header: &[u8]) -> u32 {
+        use libc::*;
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let load = |k: u32, size: usize| -> Option<u32> {
+            let off = k.wrapping_sub(NET_OFF) as usize;
+            let b = ip_header.get(off..off + size)?;
+            Some(b.iter().fold(0, |v, &byte| (v << 8) | u32::from(byte)))
+        };
+        loop {
+            let i = prog[pc];
+            pc += 1;
+            let code = u32::from(i.code);
+            match code {
+                c if c == BPF_LD | BPF_B | BPF_ABS => match load(i.k, 1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LD | BPF_W | BPF_ABS => match load(i.k, 4) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_ALU | BPF_AND | BPF_K => a &= i.k,
+                c if c == BPF_ALU | BPF_XOR | BPF_X => a ^= x,
+                c if c == BPF_ALU | BPF_RSH | BPF_K => a >>= i.k,
+                c if c == BPF_ALU | BPF_MUL | BPF_K => a = a.wrapping_mul(i.k),
+                c if c == BPF_ALU | BPF_MOD | BPF_K => a %= i.k,
+                c if c == BPF_MISC | BPF_TAX => x = a,
+                c if c == BPF_JMP | BPF_JA => pc += i.k as usize,
+                c if c == BPF_JMP | BPF_JEQ | BPF_K => {
+                    pc += usize::from(if a == i.k { i.jt } else { i.jf })
+                }
+                c if c == BPF_RET | BPF_A => return a,
+                c => panic!("instruction {c:#x} not modelled"),
+            }
+        }
+    }
+
+    fn ipv4_header(src: Ipv4Addr) -> Vec<u8> {
+        let mut h = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        h.extend_from_slice(&src.octets());
+        h.extend_from_slice(&[127, 0, 0, 1]);
+        h
+    }
+
+    fn ipv6_header(src: Ipv6Addr) -> Vec<u8> {
+        let mut h = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        h.extend_from_slice(&src.octets());
+        h.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        h
+    }
+
+    #[test]
+    fn steering_program_computes_the_documented_index() {
+        for workers in [1u32, 2, 3, 8, 64] {
+            let prog = source_steering_program(workers);
+            for i in 0..500u32 {
+                let v4 = Ipv4Addr::from(0x0a00_0000 ^ i.wrapping_mul(0x0101_0107));
+                let want = source_steering_index(IpAddr::V4(v4), workers as usize) as u32;
+                assert_eq!(run_cbpf(&prog, &ipv4_header(v4)), want, "{v4} of {workers}");
+                let v6 = Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) << 17 | 1);
+                let want = source_steering_index(IpAddr::V6(v6), workers as usize) as u32;
+                assert_eq!(run_cbpf(&prog, &ipv6_header(v6)), want, "{v6} of {workers}");
+                assert!(want < workers);
+            }
+        }
+        // A dual-stack socket names an IPv4 sender by its mapped address; the kernel sees IPv4.
+        let v4: Ipv4Addr = "192.0.2.7".parse().unwrap();
+        assert_eq!(
+            source_steering_index(IpAddr::V6(v4.to_ipv6_mapped()), 7),
+            source_steering_index(IpAddr::V4(v4), 7)
+        );
+    }
+
+    #[test]
+    fn steering_spreads_neighbouring_and_sparse_addresses() {
+        for step in [1u32, 2, 4, 256, 1 << 24] {
+            let mut per_worker = [0usize; 2];
+            for i in 0..64u32 {
+                let a = Ipv4Addr::from(0x0a00_0001_u32.wrapping_add(i.wrapping_mul(step)));
+                per_worker[source_steering_index(IpAddr::V4(a), 2)] += 1;
+            }
+            assert!(
+                per_worker.iter().all(|&n| n >= 16),
+                "step {step}: {per_worker:?}"
+            );
+        }
+    }
+
+    /// `n` reuseport sockets on one port of `ip` with the steering program attached to the first
+    /// once all are bound.
+    fn steered_group(ip: &str, n: usize) -> (Vec<BatchReceiver>, SocketAddr) {
+        let opts = ReceiveOptions {
+            recv_buffer: 1 << 20,
+            reuse_port: true,
+            read_timeout: Duration::from_millis(50),
+        };
+        let first = bind_receiver(format!("{ip}:0").parse().unwrap(), &opts).unwrap();
+        let addr = first.socket.local_addr().unwrap();
+        let mut group = vec![first.socket];
+        for _ in 1..n {
+            group.push(bind_receiver(addr, &opts).unwrap().socket);
+        }
+        attach_source_steering(&group[0], n).unwrap();
+        let rx = group
+            .into_iter()
+            .map(|s| BatchReceiver::new(s, 64))
+            .collect();
+        (rx, addr)
+    }
+
+    /// For every sender address: the indices of the sockets its datagrams arrived on.
+    fn drain(
+        group: &mut [BatchReceiver],
+        expect: usize,
+    ) -> std::collections::BTreeMap<IpAddr, std::collections::BTreeSet<usize>> {
+        let mut seen = std::collections::BTreeMap::new();
+        let mut got = 0;
+        for _ in 0..20 {
+            for (i, rx) in group.iter_mut().enumerate() {
+                while rx.recv().unwrap() > 0 {
+                    for r in rx.iter() {
+                        let ip = match r.from.ip() {
+                            IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+                            v4 => v4,
+                        };
+                        seen.entry(ip)
+                            .or_insert_with(std::collections::BTreeSet::new)
+                            .insert(i);
+                        got += 1;
+                    }
+                }
+            }
+            if got >= expect {
+                break;
+            }
+        }
+        assert_eq!(got, expect, "every datagram arrived");
+        seen
+    }
+
+    /// Send 4 datagrams from each of 8 source ports of each sender address.
+    fn send_from_many_ports(senders: &[&str], to: SocketAddr) -> usize {
+        let mut sent = 0;
+        for ip in senders {
+            for _ in 0..8 {
+                let tx = UdpSocket::bind(format!("{ip}:0").parse::<SocketAddr>().unwrap()).unwrap();
+                for k in 0..4u8 {
+                    tx.send_to(&[k], to).unwrap();
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    #[test]
+    fn reuseport_group_steers_each_source_address_to_one_socket() {
+        let (mut group, addr) = steered_group("127.0.0.1", 2);
+        let senders: Vec<String> = (1..=24).map(|i| format!("127.0.0.{i}")).collect();
+        let senders: Vec<&str> = senders.iter().map(String::as_str).collect();
+        let sent = send_from_many_ports(&senders, addr);
+        let seen = drain(&mut group, sent);
+        assert_eq!(seen.len(), senders.len());
+        for (ip, sockets) in &seen {
+            let want = std::collections::BTreeSet::from([source_steering_index(*ip, 2)]);
+            assert_eq!(
+                sockets, &want,
+                "{ip}: every source port on one socket, the documented one"
+            );
+        }
+        let used: std::collections::BTreeSet<usize> = seen.values().flatten().copied().collect();
+        assert_eq!(used.len(), 2, "both sockets take some exporters");
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_mapped_senders_are_steered_by_address() {
+        // IPv6 over ::1 from many ports.
+        let (mut group, addr) = steered_group("[::1]", 3);
+        let sent = send_from_many_ports(&["[::1]"], addr);
+        let seen = drain(&mut group, sent);
+        let ip: IpAddr = "::1".parse().unwrap();
+        assert_eq!(
+            seen[&ip],
+            std::collections::BTreeSet::from([source_steering_index(ip, 3)])
+        );
+        // IPv4 senders on a dual-stack socket: keyed by the IPv4 header, like an IPv4 socket.
+        let (mut group, addr) = steered_group("[::]", 2);
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()));
+        let sent = send_from_many_ports(&["127.0.0.3", "127.0.0.4", "127.0.0.5"], to);
+        for (ip, sockets) in drain(&mut group, sent) {
+            assert!(ip.is_ipv4(), "{ip}");
+            assert_eq!(
+                sockets,
+                std::collections::BTreeSet::from([source_steering_index(ip, 2)]),
+                "{ip}"
+            );
+        }
     }
 
     #[test]
