@@ -785,6 +785,9 @@ impl ExportersTable {
         let known = self.first_seen.as_ref();
         let rows: Vec<schema::rows::ExporterRow> = merged
             .iter()
+            // Known exporters only (a record or a template decoded): a spoofed-source flood of
+            // garbage creates no rows.
+            .filter(|(_, e)| e.stats.records > 0 || e.stats.templates_learned > 0)
             .filter(|(a, e)| self.written.get(*a) != Some(&e.stats.datagrams))
             .map(|(a, e)| {
                 let first_ms = known
