@@ -267,8 +267,8 @@ async fn legacy_retention_drops_only_partitions_past_retention() {
 }
 
 #[tokio::test]
-async fn permanent_error_fails_loudly_and_keeps_the_batch_in_the_spool() {
-    let Some(url) = server_url(LEGACY, "permanent_error_fails_loudly") else {
+async fn permanent_errors_dead_letter_then_spool_loudly_and_resume_once_fixed() {
+    let Some(url) = server_url(LEGACY, "permanent_errors_dead_letter_then_spool") else {
         return;
     };
     // A database without the tables: every insert gets "unknown table" (60).
@@ -279,32 +279,62 @@ async fn permanent_error_fails_loudly_and_keeps_the_batch_in_the_spool() {
     let spool = tempfile::tempdir().unwrap();
     let cfg = test_config(&url, &db, spool.path());
     let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
-    w.send(Output::Flows(gen_flows(0, 10, now_secs()).into()))
-        .await
-        .unwrap();
-    let err = w.flush().await.unwrap_err().to_string();
-    assert!(err.contains("retrying cannot fix"), "{err}");
-    assert!(err.contains("Code: 60"), "{err}");
-    let st = w.stats();
-    assert_eq!(st.permanent_errors, 1);
-    assert_eq!(st.retryable_errors, 0, "a permanent error is not retried");
-    assert_eq!(st.spool_batches, 1);
-    assert_eq!(st.failed, 1);
-    // Later sends report the failure too, and their rows are spooled, not lost.
-    assert!(
-        w.send(Output::Flows(gen_flows(10, 10, now_secs()).into()))
+    // Five batches of 10 rows: sending never fails, whatever the server says.
+    for i in 0..5 {
+        w.send(Output::Flows(gen_flows(i * 10, 10, now_secs()).into()))
             .await
-            .is_err()
+            .unwrap();
+        w.flush().await.unwrap();
+    }
+    let st = w.stats();
+    // The first three refused batches are dead letters, readable, with the server's error...
+    assert_eq!(st.dead_letter_batches, 3, "{st:?}");
+    assert_eq!(st.dead_letter_rows, 30);
+    let dead = schema::deadletter::DeadLetters::new(spool.path(), 1 << 30);
+    let letters = dead.list().unwrap();
+    assert_eq!(letters.len(), 3);
+    let text = std::fs::read_to_string(letters[0].text()).unwrap();
+    assert!(text.contains("Code: 60"), "{text}");
+    // ...then the writer sees a broken schema: unhealthy, loudly, and the rest waits in the spool.
+    assert_eq!(st.failed, 1);
+    let why = w.unhealthy().unwrap();
+    assert!(
+        why.contains("retrying cannot fix") && why.contains("Code: 60"),
+        "{why}"
     );
-    let _ = w.close().await;
-    // After the schema is fixed, a restarted writer replays the spool.
+    assert_eq!(
+        st.retryable_errors, 0,
+        "a permanent error is not a retryable one"
+    );
+    assert_eq!(st.spool_batches, 2);
+    assert_eq!(st.dropped_rows, 0);
+    // The operator fixes the schema: the writer finds out by itself and replays the spool.
     let client = schema::build_client(&cfg).unwrap();
     schema::migrate(&client, Tier::Legacy, &cfg.retention)
         .await
         .unwrap();
-    let mut w = ClickhouseWriter::connect(&cfg).await.unwrap();
-    w.flush().await.unwrap();
+    for _ in 0..100 {
+        if w.stats().spool_batches == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let st = w.stats();
+    assert_eq!(st.spool_batches, 0, "{st:?}");
+    assert_eq!(st.failed, 0);
+    assert!(w.unhealthy().is_none());
     assert_eq!(flow_sums(&client).await.0, 20);
+    // And the dead letters are re-driven: every row once.
+    for d in &letters {
+        let payload = std::fs::read(&d.payload).unwrap();
+        let r = schema::redrive(&client, Tier::Legacy, cfg.request_timeout, &payload).await;
+        assert_eq!(r, schema::Redrive::Stored(10));
+        dead.remove(d).unwrap();
+    }
+    assert_eq!(
+        flow_sums(&client).await,
+        sums(&gen_flows(0, 50, now_secs()))
+    );
     w.close().await.unwrap();
     drop_db(&url, &db).await;
 }
@@ -319,6 +349,7 @@ async fn modern_retry_with_same_token_is_stored_once() {
     let mut body = Vec::new();
     for r in gen_flows(0, 100, now_secs()) {
         schema::rows::encode_flow(&mut body, &r);
+        schema::rows::encode_batch_id(&mut body, 1);
     }
     let sql = format!(
         "INSERT INTO flows ({}) FORMAT RowBinary",
