@@ -30,5 +30,5 @@ pub use migrations::{
     MigrateError, PrepareError, Prepared, create_database, drop_expired_partitions, migrate,
     migration_ddl, prepare,
 };
-pub use spool::{Spool, SpoolCounters, SpoolError};
+pub use spool::{FsyncPolicy, Spool, SpoolCounters, SpoolError};
 pub use writer::{ClickhouseWriter, WriterError, WriterStats, WriterStatsHandle};
