@@ -23,7 +23,8 @@ pub mod writer;
 pub use clickhouse::Client;
 pub use clickhouse::error::Error as ClickhouseError;
 pub use config::{
-    ClickhouseConfig, ConfigError, RetentionConfig, SpoolFullPolicy, ValidatedClickhouseConfig,
+    ClickhouseConfig, ConfigError, RetentionConfig, SpoolFsync, SpoolFullPolicy,
+    ValidatedClickhouseConfig,
 };
 pub use connection::{Tier, build_client, healthcheck, server_client};
 pub use migrations::{

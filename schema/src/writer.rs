@@ -151,6 +151,11 @@ pub struct WriterStats {
     pub spool_torn_tails: u64,
     /// Corrupt spool records skipped since start.
     pub spool_corrupt_records: u64,
+    /// Spool bytes thrown away (torn tails truncated, corrupt records skipped) since start.
+    pub spool_bytes_discarded: u64,
+    /// Times the spool's ledger was missing or damaged and replay restarted at the oldest segment
+    /// (replays already inserted batches) since start.
+    pub spool_ledger_resets: u64,
     /// 1 while the writer is in the failed state.
     pub failed: u64,
 }
@@ -172,6 +177,8 @@ impl WriterStats {
             dropped_rows: self.dropped_rows + o.dropped_rows,
             spool_torn_tails: self.spool_torn_tails + o.spool_torn_tails,
             spool_corrupt_records: self.spool_corrupt_records + o.spool_corrupt_records,
+            spool_bytes_discarded: self.spool_bytes_discarded + o.spool_bytes_discarded,
+            spool_ledger_resets: self.spool_ledger_resets + o.spool_ledger_resets,
             failed: self.failed.max(o.failed),
         }
     }
@@ -192,6 +199,8 @@ struct Counters {
     dropped_rows: AtomicU64,
     spool_torn_tails: AtomicU64,
     spool_corrupt_records: AtomicU64,
+    spool_bytes_discarded: AtomicU64,
+    spool_ledger_resets: AtomicU64,
 }
 
 struct Shared {
@@ -306,7 +315,7 @@ impl ClickhouseWriter {
         client: Client,
         tier: Option<Tier>,
     ) -> Result<ClickhouseWriter, WriterError> {
-        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
+        let spool = Spool::open_with(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_fsync)?;
         let shared = Arc::new(Shared {
             c: Counters::default(),
             failed: Mutex::new(None),
@@ -393,6 +402,8 @@ impl WriterStatsHandle {
             dropped_rows: l(&c.dropped_rows),
             spool_torn_tails: l(&c.spool_torn_tails),
             spool_corrupt_records: l(&c.spool_corrupt_records),
+            spool_bytes_discarded: l(&c.spool_bytes_discarded),
+            spool_ledger_resets: l(&c.spool_ledger_resets),
             failed: u64::from(self.shared.failed().is_some()),
         }
     }
@@ -637,6 +648,11 @@ impl Service {
         if !self.failed() && Instant::now() >= self.next_attempt {
             self.replay_one().await;
         }
+        // spool_fsync = "interval": what was spooled since the last fsync reaches the disk by the
+        // next tick (ticks come at least every retry_max while the spool holds batches).
+        if let Err(e) = self.spool.sync_if_due() {
+            tracing::error!("spool fsync: {e}");
+        }
     }
 
     async fn ingest(&mut self, out: Output) {
@@ -763,6 +779,10 @@ impl Service {
         c.spool_torn_tails.store(sc.torn_tails, Ordering::Relaxed);
         c.spool_corrupt_records
             .store(sc.corrupt_records, Ordering::Relaxed);
+        c.spool_bytes_discarded
+            .store(sc.bytes_discarded, Ordering::Relaxed);
+        c.spool_ledger_resets
+            .store(sc.ledger_resets, Ordering::Relaxed);
     }
 
     fn on_success(&mut self) {
