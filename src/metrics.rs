@@ -233,6 +233,22 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "sluice_clickhouse_dropped_rows_total",
         "Rows in those batches.",
     ),
+    (
+        "sluice_clickhouse_spool_torn_tails_total",
+        "Spool segments found cut short or damaged at the tail and truncated (data lost).",
+    ),
+    (
+        "sluice_clickhouse_spool_corrupt_records_total",
+        "Spool records skipped because their CRC32C did not match (data lost).",
+    ),
+    (
+        "sluice_clickhouse_spool_bytes_discarded_total",
+        "Spool bytes thrown away by truncated tails and skipped records.",
+    ),
+    (
+        "sluice_clickhouse_spool_ledger_resets_total",
+        "Times the spool's ledger was missing or damaged and replay restarted at the oldest segment (duplicates on the legacy tier).",
+    ),
 ];
 
 /// Every gauge with its help text.
@@ -557,6 +573,10 @@ pub fn publish_clickhouse(s: &schema::WriterStats) {
     counter!("sluice_clickhouse_rows_spooled_total").absolute(s.rows_spooled);
     counter!("sluice_clickhouse_dropped_batches_total").absolute(s.dropped_batches);
     counter!("sluice_clickhouse_dropped_rows_total").absolute(s.dropped_rows);
+    counter!("sluice_clickhouse_spool_torn_tails_total").absolute(s.spool_torn_tails);
+    counter!("sluice_clickhouse_spool_corrupt_records_total").absolute(s.spool_corrupt_records);
+    counter!("sluice_clickhouse_spool_bytes_discarded_total").absolute(s.spool_bytes_discarded);
+    counter!("sluice_clickhouse_spool_ledger_resets_total").absolute(s.spool_ledger_resets);
     gauge!("sluice_clickhouse_spool_bytes").set(s.spool_bytes as f64);
     gauge!("sluice_clickhouse_spool_batches").set(s.spool_batches as f64);
     gauge!("sluice_clickhouse_last_insert_seconds").set(s.last_insert_latency_us as f64 / 1e6);

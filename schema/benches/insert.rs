@@ -6,13 +6,19 @@
 //! `scripts/clickhouse.sh start`). Env `SLUICE_BENCH_ROWS` (default 1,000,000) and
 //! `SLUICE_BENCH_BATCH` (default 100,000). Without `--bench` (i.e. under `cargo test`), it runs a
 //! tiny smoke pass instead.
+//!
+//! First, without a server: (0) the spool's fsync cost, records/s of append and of peek + ack for
+//! each `spool_fsync` policy, on records of `SLUICE_BENCH_BATCH` rows (`SLUICE_BENCH_SPOOL_BATCHES`
+//! of them, default 20) and of 1,000 rows (25 times as many). Env `SLUICE_BENCH_SPOOL_DIR`
+//! (default the temp dir) picks the file system: put it on the disk you care about (on tmpfs,
+//! fsync costs nothing).
 
 use std::net::Ipv4Addr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aggregator::{Output, Sink};
 use collector::{FlowRecord, SamplingSource};
-use schema::{ClickhouseConfig, ClickhouseWriter};
+use schema::{ClickhouseConfig, ClickhouseWriter, FsyncPolicy, Spool};
 
 fn make_flows(n: usize, now: i64) -> Vec<FlowRecord> {
     (0..n)
@@ -44,6 +50,34 @@ fn make_flows(n: usize, now: i64) -> Vec<FlowRecord> {
         .collect()
 }
 
+/// Spool `n` records of `payload` under `policy`, then replay them all; prints records/s of each.
+fn bench_spool(policy: FsyncPolicy, label: &str, n: usize, payload: &[u8]) {
+    let base = std::env::var_os("SLUICE_BENCH_SPOOL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let max = (n as u64 + 1) * (payload.len() as u64 + 8) * 2;
+    let mut spool = Spool::open_with(dir.path(), max, policy).unwrap();
+    let t = Instant::now();
+    for _ in 0..n {
+        spool.append(payload).unwrap();
+    }
+    let append = t.elapsed();
+    let t = Instant::now();
+    while spool.peek().unwrap().is_some() {
+        spool.ack().unwrap();
+    }
+    drop(spool);
+    let ack = t.elapsed();
+    println!(
+        "spool fsync = {label:<14} {n} records of {:.1} MB: append {:.0} records/s ({:.0} MB/s), peek + ack {:.0} records/s",
+        payload.len() as f64 / 1e6,
+        n as f64 / append.as_secs_f64(),
+        (n * payload.len()) as f64 / 1e6 / append.as_secs_f64(),
+        n as f64 / ack.as_secs_f64(),
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -68,6 +102,30 @@ async fn main() {
         .unwrap()
         .as_secs() as i64;
     let recs = make_flows(rows, now);
+
+    // 0. The spool alone, per fsync policy (no server needed).
+    let big = if bench {
+        env_n("SLUICE_BENCH_SPOOL_BATCHES", 20)
+    } else {
+        3
+    };
+    for (rows_per, label, n) in [(batch, "batch-sized", big), (1_000, "small", big * 25)] {
+        let mut payload = Vec::with_capacity(rows_per * 220);
+        for r in &recs[..rows_per.min(recs.len())] {
+            schema::rows::encode_flow(&mut payload, r);
+        }
+        println!("spool records: {label} ({rows_per} rows)");
+        for (policy, name) in [
+            (FsyncPolicy::Batch, "\"batch\""),
+            (
+                FsyncPolicy::Interval(std::time::Duration::from_secs(1)),
+                "\"interval\" 1s",
+            ),
+            (FsyncPolicy::Never, "\"never\""),
+        ] {
+            bench_spool(policy, name, n, &payload);
+        }
+    }
 
     // 1. Encoding only.
     let t = Instant::now();

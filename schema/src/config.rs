@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::spool::FsyncPolicy;
+
 /// What to do with a new batch when the disk spool is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +26,22 @@ pub enum SpoolFullPolicy {
     /// Stop taking new batches until replay frees space: the bounded channel fills and the pipeline
     /// waits (backpressure reaches the receive socket).
     Block,
+}
+
+/// When the disk spool calls fsync (see `schema/src/spool.rs`, Durability). A process crash loses
+/// nothing under any of them; they differ in what a machine crash (power loss, kernel panic) loses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpoolFsync {
+    /// Fsync every spooled batch before counting it spooled, and the spool's read position after
+    /// every batch replayed: a machine crash loses nothing and replays nothing already inserted.
+    #[default]
+    Batch,
+    /// Fsync at most once per `spool_fsync_interval_ms` (and when a segment file is started or
+    /// deleted, and on shutdown): a machine crash loses the batches spooled in the last interval.
+    Interval,
+    /// Never fsync; the kernel writes back when it likes (typically within 30 s).
+    Never,
 }
 
 /// How long each table keeps data, in days. Modern servers enforce it with TTL; on legacy servers the
@@ -113,6 +131,14 @@ pub struct ClickhouseConfig {
     /// refused batches stay in the spool instead.
     #[serde(default = "default_dead_letter_max_bytes")]
     pub dead_letter_max_bytes: u64,
+    /// When the spool calls fsync: `batch` (every batch), `interval`, or `never`.
+    #[serde(default)]
+    pub spool_fsync: SpoolFsync,
+    /// With `spool_fsync = "interval"`: the longest time between two fsyncs while batches are
+    /// spooled or replayed, milliseconds. Unset: 1000. Setting it with another `spool_fsync` is an
+    /// error.
+    #[serde(default)]
+    pub spool_fsync_interval_ms: Option<u64>,
     /// First retry delay after a failed insert, milliseconds (doubles per failure, with jitter).
     #[serde(default = "default_retry_initial_ms")]
     pub retry_initial_ms: u64,
@@ -161,6 +187,9 @@ fn default_spool_max_bytes() -> u64 {
 fn default_dead_letter_max_bytes() -> u64 {
     256 << 20
 }
+fn default_spool_fsync_interval_ms() -> u64 {
+    1_000
+}
 fn default_retry_initial_ms() -> u64 {
     100
 }
@@ -192,6 +221,8 @@ impl Default for ClickhouseConfig {
             spool_max_bytes: default_spool_max_bytes(),
             spool_full_policy: SpoolFullPolicy::default(),
             dead_letter_max_bytes: default_dead_letter_max_bytes(),
+            spool_fsync: SpoolFsync::default(),
+            spool_fsync_interval_ms: None,
             retry_initial_ms: default_retry_initial_ms(),
             retry_max_ms: default_retry_max_ms(),
             request_timeout_ms: default_request_timeout_ms(),
@@ -258,6 +289,8 @@ pub struct ValidatedClickhouseConfig {
     pub spool_full_policy: SpoolFullPolicy,
     /// Dead-letter bound, bytes.
     pub dead_letter_max_bytes: u64,
+    /// When the spool fsyncs.
+    pub spool_fsync: FsyncPolicy,
     /// First retry delay.
     pub retry_initial: Duration,
     /// Largest retry delay.
@@ -370,6 +403,26 @@ impl ClickhouseConfig {
                 ),
             ));
         }
+        let spool_fsync = match (self.spool_fsync, self.spool_fsync_interval_ms) {
+            (SpoolFsync::Interval, ms) => {
+                let ms = ms.unwrap_or_else(default_spool_fsync_interval_ms);
+                if ms == 0 || ms > 3_600_000 {
+                    return Err(invalid(
+                        "spool_fsync_interval_ms",
+                        "must be in 1..=3600000 (use spool_fsync = \"batch\" to fsync every batch)",
+                    ));
+                }
+                FsyncPolicy::Interval(Duration::from_millis(ms))
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "spool_fsync_interval_ms",
+                    "only applies with spool_fsync = \"interval\"",
+                ));
+            }
+            (SpoolFsync::Batch, None) => FsyncPolicy::Batch,
+            (SpoolFsync::Never, None) => FsyncPolicy::Never,
+        };
         if self.retry_initial_ms == 0 || self.retry_max_ms < self.retry_initial_ms {
             return Err(invalid(
                 "retry_max_ms",
@@ -402,6 +455,7 @@ impl ClickhouseConfig {
             spool_max_bytes: self.spool_max_bytes,
             spool_full_policy: self.spool_full_policy,
             dead_letter_max_bytes: self.dead_letter_max_bytes,
+            spool_fsync,
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -488,5 +542,38 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn parses_and_validates_the_fsync_policies() {
+        let parse = |extra: &str| -> Result<ValidatedClickhouseConfig, String> {
+            let c: ClickhouseConfig = toml::from_str(extra).map_err(|e| e.to_string())?;
+            c.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("").unwrap().spool_fsync, FsyncPolicy::Batch);
+        assert_eq!(
+            parse("spool_fsync = \"batch\"").unwrap().spool_fsync,
+            FsyncPolicy::Batch
+        );
+        assert_eq!(
+            parse("spool_fsync = \"never\"").unwrap().spool_fsync,
+            FsyncPolicy::Never
+        );
+        assert_eq!(
+            parse("spool_fsync = \"interval\"").unwrap().spool_fsync,
+            FsyncPolicy::Interval(Duration::from_secs(1))
+        );
+        assert_eq!(
+            parse("spool_fsync = \"interval\"\nspool_fsync_interval_ms = 250")
+                .unwrap()
+                .spool_fsync,
+            FsyncPolicy::Interval(Duration::from_millis(250))
+        );
+        let zero = parse("spool_fsync = \"interval\"\nspool_fsync_interval_ms = 0").unwrap_err();
+        assert!(zero.contains("spool_fsync_interval_ms"), "{zero}");
+        let stray = parse("spool_fsync_interval_ms = 250").unwrap_err();
+        assert!(stray.contains("only applies"), "{stray}");
+        let typo = parse("spool_fsync = \"always\"").unwrap_err();
+        assert!(typo.contains("unknown variant"), "{typo}");
     }
 }

@@ -25,12 +25,13 @@ pub mod writer;
 pub use clickhouse::Client;
 pub use clickhouse::error::Error as ClickhouseError;
 pub use config::{
-    ClickhouseConfig, ConfigError, RetentionConfig, SpoolFullPolicy, ValidatedClickhouseConfig,
+    ClickhouseConfig, ConfigError, RetentionConfig, SpoolFsync, SpoolFullPolicy,
+    ValidatedClickhouseConfig,
 };
 pub use connection::{Tier, build_client, healthcheck, server_client};
 pub use migrations::{
     MigrateError, PrepareError, Prepared, create_database, drop_expired_partitions, migrate,
     migration_ddl, prepare,
 };
-pub use spool::{Spool, SpoolCounters, SpoolError};
+pub use spool::{FsyncPolicy, Spool, SpoolCounters, SpoolError};
 pub use writer::{ClickhouseWriter, Redrive, WriterError, WriterStats, WriterStatsHandle, redrive};

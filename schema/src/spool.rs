@@ -21,10 +21,15 @@
 //!
 //! - **Ledger** `ledger`: the read position, 20 bytes: segment id (u64 LE), byte offset in that
 //!   segment (u64 LE), CRC32C of those 16 bytes (u32 LE). It is replaced atomically (write
-//!   `ledger.tmp`, rename) after every acknowledgement, so a record is acknowledged at most once
-//!   the ledger has been renamed; a crash between the insert and the rename replays that record
-//!   again (at-least-once; the writer's deduplication token makes the replay harmless on modern
-//!   servers).
+//!   `ledger.tmp`, fsync it, rename it over `ledger`, fsync the directory) after every
+//!   acknowledgement, so a record is acknowledged at most once the ledger has been renamed; a crash
+//!   between the insert and the rename replays that record again (at-least-once; the writer's
+//!   deduplication token makes the replay harmless on modern servers).
+//! - **Lock** `lock`: holds the pid (decimal, newline) of the process that has the spool open.
+//!   [`Spool::open`] takes an exclusive, non-blocking `flock` on it and keeps it until the spool is
+//!   dropped, so a second process (or a second open in the same process) on the same directory fails
+//!   with [`SpoolError::Locked`] instead of interleaving records. The file is never deleted (deleting
+//!   a flock'd file races with the next opener); a stale pid in it means nothing without the lock.
 //!
 //! # Recovery
 //!
@@ -35,10 +40,24 @@
 //! match is a **corrupt record**: reading skips it and [`SpoolCounters::corrupt_records`] counts
 //! it. A missing or damaged ledger restarts from the oldest segment (counted in `ledger_resets`).
 //!
-//! Durability: appends are plain `write`s (no fsync per record): they survive a process crash, and a
-//! machine crash can lose the last records, which recovery then detects as a torn tail.
+//! # Durability
 //!
-//! One process per spool directory: there is no lock, and two writers would interleave records.
+//! A process crash loses nothing that [`Spool::append`] accepted: the bytes are in the page cache.
+//! What survives a machine crash (power loss, kernel panic) depends on the [`FsyncPolicy`]:
+//!
+//! - [`FsyncPolicy::Batch`] (the default): the segment is `fdatasync`ed before `append` returns
+//!   and the ledger is fsynced (the rename path above) on every acknowledgement, so an accepted
+//!   record survives and an acknowledged one is not replayed.
+//! - [`FsyncPolicy::Interval`]: at most one fsync of the data and the ledger per interval (when an
+//!   append or acknowledgement finds the last one older than that, when the writer's timer calls
+//!   [`Spool::sync_if_due`]), and always on rotation and when the spool is dropped. A machine crash
+//!   loses the records appended since the last fsync (seen as a torn tail, or not at all) and
+//!   replays records acknowledged since then.
+//! - [`FsyncPolicy::Never`]: no fsync at all; the kernel writes back when it likes (typically
+//!   within 30 s).
+//!
+//! Under every policy but `Never`, the directory is fsynced after a segment file is created or
+//! deleted and after the ledger rename, so the names themselves survive.
 //!
 //! The size bound counts every byte of every segment file, including acknowledged bytes of the
 //! oldest segment that is still being read; an append that would pass it fails with
@@ -48,12 +67,26 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Largest payload a record may hold (256 MiB).
 pub const MAX_RECORD: u32 = 256 << 20;
 const HEADER: u64 = 8;
 const LEDGER: &str = "ledger";
 const LEDGER_TMP: &str = "ledger.tmp";
+const LOCK: &str = "lock";
+
+/// When the spool calls fsync. See the module docs, Durability.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Fsync the segment after every append and the ledger after every acknowledgement.
+    #[default]
+    Batch,
+    /// Fsync data and ledger at most once per this interval, and on rotation and drop.
+    Interval(Duration),
+    /// Never fsync; leave write-back to the kernel.
+    Never,
+}
 
 /// Spool failure.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +102,18 @@ pub enum SpoolError {
     /// The payload is larger than [`MAX_RECORD`].
     #[error("record of {0} bytes is larger than the spool's record limit")]
     TooLarge(usize),
+    /// Another process (or another open [`Spool`] in this one) holds the directory's lock.
+    #[error(
+        "spool directory {} is in use{} (its `lock` file is locked); two sluice processes cannot share a spool directory",
+        .dir.display(),
+        .pid.map_or(String::new(), |p| format!(" by pid {p}"))
+    )]
+    Locked {
+        /// The spool directory.
+        dir: PathBuf,
+        /// The holder's pid, as written in the lock file (None when unreadable).
+        pid: Option<u32>,
+    },
     /// File system error.
     #[error("spool i/o: {0}")]
     Io(#[from] io::Error),
@@ -111,6 +156,14 @@ pub struct Spool {
     peeked: Option<Peeked>,
     records: u64,
     counters: SpoolCounters,
+    fsync: FsyncPolicy,
+    /// Interval policy: appended bytes not yet fsynced.
+    data_dirty: bool,
+    /// Interval policy: the ledger was renamed without fsync.
+    ledger_dirty: bool,
+    last_sync: Instant,
+    /// Holds the directory's flock until the spool is dropped.
+    _lock: File,
 }
 
 fn seg_path(dir: &Path, id: u64) -> PathBuf {
@@ -131,15 +184,58 @@ fn read_ledger(dir: &Path) -> Option<(u64, u64)> {
     Some((seg, off))
 }
 
-fn write_ledger(dir: &Path, seg: u64, off: u64) -> io::Result<()> {
+fn write_ledger(dir: &Path, seg: u64, off: u64, durable: bool) -> io::Result<()> {
     let mut b = [0u8; 20];
     b[..8].copy_from_slice(&seg.to_le_bytes());
     b[8..16].copy_from_slice(&off.to_le_bytes());
     let crc = crc32c::crc32c(&b[..16]);
     b[16..].copy_from_slice(&crc.to_le_bytes());
     let tmp = dir.join(LEDGER_TMP);
-    fs::write(&tmp, b)?;
-    fs::rename(tmp, dir.join(LEDGER))
+    let mut f = File::create(&tmp)?;
+    f.write_all(&b)?;
+    if durable {
+        f.sync_all()?;
+    }
+    drop(f);
+    fs::rename(tmp, dir.join(LEDGER))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Fsync a directory, so that files created, renamed or deleted in it stay so after a crash.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Take the directory's exclusive lock and write our pid into the lock file.
+fn lock_dir(dir: &Path) -> Result<File, SpoolError> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(LOCK))?;
+    // Through the trait: std's own `File::try_lock` is newer than the crate's rust-version.
+    match fs4::FileExt::try_lock(&f) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut s = String::new();
+            let pid = f
+                .read_to_string(&mut s)
+                .ok()
+                .and_then(|_| s.trim().parse().ok());
+            return Err(SpoolError::Locked {
+                dir: dir.to_path_buf(),
+                pid,
+            });
+        }
+        Err(fs4::TryLockError::Error(e)) => return Err(e.into()),
+    }
+    f.set_len(0)?;
+    f.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    Ok(f)
 }
 
 /// Walk the headers of a segment from `from`; returns (records, valid end). Stops at a torn header.
@@ -162,10 +258,23 @@ fn walk(path: &Path, from: u64, file_len: u64) -> io::Result<(u64, u64)> {
 }
 
 impl Spool {
-    /// Open (or create) the spool in `dir`, bounded to `max_bytes`. Recovers as the module docs say.
+    /// Open (or create) the spool in `dir`, bounded to `max_bytes`, with [`FsyncPolicy::Batch`].
+    /// Recovers as the module docs say.
     pub fn open(dir: impl Into<PathBuf>, max_bytes: u64) -> Result<Spool, SpoolError> {
+        Self::open_with(dir, max_bytes, FsyncPolicy::default())
+    }
+
+    /// Open (or create) the spool in `dir`, bounded to `max_bytes`, fsyncing as `fsync` says. Takes
+    /// the directory's lock first ([`SpoolError::Locked`] when another holder has it).
+    pub fn open_with(
+        dir: impl Into<PathBuf>,
+        max_bytes: u64,
+        fsync: FsyncPolicy,
+    ) -> Result<Spool, SpoolError> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
+        let lock = lock_dir(&dir)?;
+        let durable = fsync != FsyncPolicy::Never;
         let segment_bytes = (max_bytes / 8).clamp(4096, 64 << 20);
         let mut ids: Vec<u64> = fs::read_dir(&dir)?
             .filter_map(|e| e.ok())
@@ -218,7 +327,11 @@ impl Spool {
             if end < file_len {
                 counters.torn_tails += 1;
                 counters.bytes_discarded += file_len - end;
-                OpenOptions::new().write(true).open(&path)?.set_len(end)?;
+                let f = OpenOptions::new().write(true).open(&path)?;
+                f.set_len(end)?;
+                if durable {
+                    f.sync_all()?;
+                }
                 tracing::warn!(segment = %path.display(), at = end, discarded = file_len - end,
                     "spool: torn or damaged tail truncated");
             }
@@ -228,7 +341,8 @@ impl Spool {
         read_off = read_off.min(segments[0].len);
         let last = segments.back().map(|s| s.id).unwrap_or(read_seg);
         let writer = OpenOptions::new().append(true).open(seg_path(&dir, last))?;
-        write_ledger(&dir, segments[0].id, read_off)?;
+        // Durable: also makes the segments created and deleted above stick (directory fsync).
+        write_ledger(&dir, segments[0].id, read_off, durable)?;
         Ok(Spool {
             dir,
             max_bytes,
@@ -239,7 +353,70 @@ impl Spool {
             peeked: None,
             records,
             counters,
+            fsync,
+            data_dirty: false,
+            ledger_dirty: false,
+            last_sync: Instant::now(),
+            _lock: lock,
         })
+    }
+
+    /// The fsync policy.
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    /// Interval policy: whether the last fsync is at least an interval old.
+    fn due(&self) -> bool {
+        match self.fsync {
+            FsyncPolicy::Interval(every) => self.last_sync.elapsed() >= every,
+            _ => false,
+        }
+    }
+
+    /// Fsync whatever the interval policy left pending (appended data, the ledger). A no-op under
+    /// the other policies, which leave nothing pending.
+    pub fn sync(&mut self) -> Result<(), SpoolError> {
+        Ok(self.sync_pending()?)
+    }
+
+    fn sync_pending(&mut self) -> io::Result<()> {
+        if self.data_dirty {
+            self.writer.sync_data()?;
+            self.data_dirty = false;
+        }
+        if self.ledger_dirty {
+            write_ledger(&self.dir, self.segments[0].id, self.read_off, true)?;
+            self.ledger_dirty = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    /// [`Spool::sync`] when something is pending and the interval has passed; for a caller's timer,
+    /// so that pending data does not wait for the next append or acknowledgement.
+    pub fn sync_if_due(&mut self) -> Result<(), SpoolError> {
+        if (self.data_dirty || self.ledger_dirty) && self.due() {
+            self.sync_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Record the read position as the policy says.
+    fn save_ledger(&mut self) -> io::Result<()> {
+        let (seg, off) = (self.segments[0].id, self.read_off);
+        match self.fsync {
+            FsyncPolicy::Batch => write_ledger(&self.dir, seg, off, true),
+            FsyncPolicy::Never => write_ledger(&self.dir, seg, off, false),
+            FsyncPolicy::Interval(_) => {
+                self.ledger_dirty = true;
+                if self.due() {
+                    self.sync_pending()
+                } else {
+                    write_ledger(&self.dir, seg, off, false)
+                }
+            }
+        }
     }
 
     /// Bytes on disk (all segment files).
@@ -287,15 +464,34 @@ impl Spool {
         hdr[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         hdr[4..].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
         // Two writes, no copy of the payload; a crash in between leaves a torn tail.
+        let sync_now = match self.fsync {
+            FsyncPolicy::Batch => true,
+            FsyncPolicy::Interval(_) => self.due(),
+            FsyncPolicy::Never => false,
+        };
         let written = self
             .writer
             .write_all(&hdr)
-            .and_then(|()| self.writer.write_all(payload));
+            .and_then(|()| self.writer.write_all(payload))
+            .and_then(|()| {
+                if sync_now {
+                    self.writer.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = written {
-            // E.g. disk full: cut the partial record off so that later appends stay readable.
+            // E.g. disk full, or fsync failed: cut the record off so that later appends stay
+            // readable and the caller's "not stored" is true.
             let len = self.segments.back().map_or(0, |s| s.len);
             let _ = self.writer.set_len(len);
             return Err(e.into());
+        }
+        if let FsyncPolicy::Interval(_) = self.fsync {
+            self.data_dirty = !sync_now;
+            if sync_now {
+                self.last_sync = Instant::now();
+            }
         }
         let back = self.segments.back_mut().expect("spool has a write segment");
         back.len += HEADER + payload.len() as u64;
@@ -306,13 +502,20 @@ impl Spool {
         Ok(())
     }
 
-    /// Start a new, empty write segment.
+    /// Start a new, empty write segment (the old one fsynced first, then the directory).
     fn roll(&mut self) -> io::Result<()> {
+        if self.data_dirty {
+            self.writer.sync_data()?;
+            self.data_dirty = false;
+        }
         let id = self.segments.back().map_or(0, |s| s.id + 1);
         let f = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(seg_path(&self.dir, id))?;
+        if self.fsync != FsyncPolicy::Never {
+            sync_dir(&self.dir)?;
+        }
         self.writer = f;
         self.segments.push_back(Segment { id, len: 0 });
         Ok(())
@@ -325,8 +528,16 @@ impl Spool {
         }
         let old = self.segments.pop_front().expect("at least two segments");
         self.read_off = 0;
-        write_ledger(&self.dir, self.segments[0].id, 0)?;
-        fs::remove_file(seg_path(&self.dir, old.id))
+        // Rotation fsyncs under every policy but Never: the ledger must name the next segment on
+        // disk before the old one goes, or a crash could resurrect acknowledged records.
+        let durable = self.fsync != FsyncPolicy::Never;
+        write_ledger(&self.dir, self.segments[0].id, 0, durable)?;
+        self.ledger_dirty = false;
+        fs::remove_file(seg_path(&self.dir, old.id))?;
+        if durable {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 
     /// The oldest unacknowledged record, skipping (and counting) corrupt ones. Repeated calls
@@ -370,7 +581,7 @@ impl Spool {
                 self.counters.bytes_discarded += end - self.read_off;
                 self.records = self.records.saturating_sub(1);
                 self.read_off = end;
-                write_ledger(&self.dir, front.id, end)?;
+                self.save_ledger()?;
                 tracing::warn!(segment = front.id, "spool: record with bad CRC skipped");
                 continue;
             }
@@ -393,9 +604,20 @@ impl Spool {
             // Fully read: reclaim the segment (a fresh one becomes the write segment if needed).
             self.drop_front()?;
         } else {
-            write_ledger(&self.dir, self.segments[0].id, self.read_off)?;
+            self.save_ledger()?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Spool {
+    /// Closing: fsync what the interval policy left pending (errors can only be logged here).
+    fn drop(&mut self) {
+        if (self.data_dirty || self.ledger_dirty)
+            && let Err(e) = self.sync_pending()
+        {
+            tracing::warn!(dir = %self.dir.display(), "spool: fsync on close failed: {e}");
+        }
     }
 }
 
@@ -515,5 +737,154 @@ mod tests {
         assert_eq!(s.counters().ledger_resets, 1);
         // At-least-once: the acknowledged "x" comes again.
         assert_eq!(drain(&mut s), vec![b"x".to_vec(), b"y".to_vec()]);
+    }
+
+    #[test]
+    fn second_open_of_a_locked_directory_fails_naming_dir_and_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Spool::open(dir.path(), 1 << 20).unwrap();
+        // flock belongs to the open file description: a second open in this process conflicts too.
+        let err = Spool::open(dir.path(), 1 << 20)
+            .err()
+            .expect("second open must fail");
+        match &err {
+            SpoolError::Locked { dir: d, pid } => {
+                assert_eq!(d, dir.path());
+                assert_eq!(*pid, Some(std::process::id()));
+            }
+            other => panic!("expected Locked, got {other}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        drop(s);
+        Spool::open(dir.path(), 1 << 20).expect("the lock goes with the spool");
+    }
+
+    /// Env var that turns [`child_process_helper`] into a spool user in a child process.
+    const CHILD_DIR: &str = "SLUICE_SPOOL_TEST_CHILD_DIR";
+    const CHILD_MODE: &str = "SLUICE_SPOOL_TEST_CHILD_MODE";
+
+    fn spawn_child(dir: &Path, mode: &str) -> std::process::Child {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "spool::tests::child_process_helper",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR, dir)
+            .env(CHILD_MODE, mode)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Not a test of its own: the body of the child process the tests below start.
+    #[test]
+    fn child_process_helper() {
+        let (Ok(dir), Ok(mode)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_MODE)) else {
+            return;
+        };
+        let mut s = Spool::open(&dir, 1 << 20).unwrap();
+        match mode.as_str() {
+            "hold" => {
+                println!("\nspool-child-locked");
+                io::stdout().flush().unwrap();
+                // Hold the spool until the parent closes our stdin.
+                let _ = io::stdin().read_to_end(&mut Vec::new());
+            }
+            "crash" => {
+                s.append(b"acked").unwrap();
+                s.append(b"unacked").unwrap();
+                s.peek().unwrap();
+                s.ack().unwrap();
+                s.peek().unwrap(); // peeked, never acknowledged
+                std::process::abort();
+            }
+            _ => unreachable!(),
+        }
+        drop(s);
+    }
+
+    #[test]
+    fn another_process_holding_the_spool_is_named_by_pid() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = spawn_child(dir.path(), "hold");
+        let mut out = io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("spool-child-locked") {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
+        }
+        match Spool::open(dir.path(), 1 << 20) {
+            Err(SpoolError::Locked { pid, .. }) => assert_eq!(pid, Some(child.id())),
+            Err(e) => panic!("expected Locked, got {e}"),
+            Ok(_) => panic!("opened a spool another process holds"),
+        }
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        Spool::open(dir.path(), 1 << 20).expect("free once the holder exited");
+    }
+
+    #[test]
+    fn a_crash_after_an_unacknowledged_append_replays_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = spawn_child(dir.path(), "crash").wait().unwrap();
+        assert!(!status.success(), "the child aborts");
+        // The kernel released the dead process's lock; the record it never acknowledged is back.
+        let mut s = Spool::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(drain(&mut s), vec![b"unacked".to_vec()]);
+        assert_eq!(s.counters(), SpoolCounters::default());
+    }
+
+    #[test]
+    fn dropping_without_ack_replays_under_every_policy() {
+        for policy in [
+            FsyncPolicy::Batch,
+            FsyncPolicy::Interval(Duration::from_secs(3600)),
+            FsyncPolicy::Never,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = Spool::open_with(dir.path(), 1 << 20, policy).unwrap();
+            s.append(b"one").unwrap();
+            s.append(b"two").unwrap();
+            s.peek().unwrap();
+            s.ack().unwrap();
+            s.peek().unwrap();
+            drop(s);
+            let mut s = Spool::open_with(dir.path(), 1 << 20, policy).unwrap();
+            assert_eq!(drain(&mut s), vec![b"two".to_vec()], "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn interval_policy_defers_fsync_until_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let every = Duration::from_secs(10);
+        let mut s = Spool::open_with(dir.path(), 1 << 20, FsyncPolicy::Interval(every)).unwrap();
+        // open just synced: the first appends are not due yet.
+        s.append(b"a").unwrap();
+        s.append(b"b").unwrap();
+        assert!(s.data_dirty);
+        s.sync_if_due().unwrap();
+        assert!(s.data_dirty, "not due yet");
+        // An interval later (without waiting one).
+        s.last_sync = Instant::now().checked_sub(every).unwrap();
+        s.sync_if_due().unwrap();
+        assert!(!s.data_dirty && !s.ledger_dirty);
+        s.peek().unwrap();
+        s.ack().unwrap();
+        // (Acknowledging "b" too would empty the segment, and rotation always fsyncs.)
+        assert!(s.ledger_dirty, "the ack renamed the ledger without fsync");
+        s.sync().unwrap();
+        assert!(!s.ledger_dirty);
+        assert_eq!(read_ledger(dir.path()), Some((0, 9)));
     }
 }

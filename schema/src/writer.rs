@@ -183,6 +183,11 @@ pub struct WriterStats {
     pub spool_torn_tails: u64,
     /// Corrupt spool records skipped since start.
     pub spool_corrupt_records: u64,
+    /// Spool bytes thrown away (torn tails truncated, corrupt records skipped) since start.
+    pub spool_bytes_discarded: u64,
+    /// Times the spool's ledger was missing or damaged and replay restarted at the oldest segment
+    /// (replays already inserted batches) since start.
+    pub spool_ledger_resets: u64,
     /// 1 while ClickHouse refuses every insert for good (schema broken): batches are spooled and
     /// the head is tried again until the table is fixed.
     pub failed: u64,
@@ -211,6 +216,8 @@ impl WriterStats {
             dropped_rows: self.dropped_rows + o.dropped_rows,
             spool_torn_tails: self.spool_torn_tails + o.spool_torn_tails,
             spool_corrupt_records: self.spool_corrupt_records + o.spool_corrupt_records,
+            spool_bytes_discarded: self.spool_bytes_discarded + o.spool_bytes_discarded,
+            spool_ledger_resets: self.spool_ledger_resets + o.spool_ledger_resets,
             failed: self.failed.max(o.failed),
             dead_letter_batches: self.dead_letter_batches + o.dead_letter_batches,
             dead_letter_rows: self.dead_letter_rows + o.dead_letter_rows,
@@ -237,6 +244,8 @@ struct Counters {
     dead_letter_batches: AtomicU64,
     dead_letter_rows: AtomicU64,
     already_stored_batches: AtomicU64,
+    spool_bytes_discarded: AtomicU64,
+    spool_ledger_resets: AtomicU64,
 }
 
 struct Shared {
@@ -351,7 +360,7 @@ impl ClickhouseWriter {
         client: Client,
         tier: Option<Tier>,
     ) -> Result<ClickhouseWriter, WriterError> {
-        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)?;
+        let spool = Spool::open_with(&cfg.spool_dir, cfg.spool_max_bytes, cfg.spool_fsync)?;
         let shared = Arc::new(Shared {
             c: Counters::default(),
             failed: Mutex::new(None),
@@ -440,6 +449,8 @@ impl WriterStatsHandle {
             dropped_rows: l(&c.dropped_rows),
             spool_torn_tails: l(&c.spool_torn_tails),
             spool_corrupt_records: l(&c.spool_corrupt_records),
+            spool_bytes_discarded: l(&c.spool_bytes_discarded),
+            spool_ledger_resets: l(&c.spool_ledger_resets),
             failed: u64::from(self.shared.failed().is_some()),
             dead_letter_batches: l(&c.dead_letter_batches),
             dead_letter_rows: l(&c.dead_letter_rows),
@@ -745,6 +756,11 @@ impl Service {
         if Instant::now() >= self.next_attempt {
             self.replay_one().await;
         }
+        // spool_fsync = "interval": what was spooled since the last fsync reaches the disk by the
+        // next tick (ticks come at least every retry_max while the spool holds batches).
+        if let Err(e) = self.spool.sync_if_due() {
+            tracing::error!("spool fsync: {e}");
+        }
     }
 
     async fn ingest(&mut self, out: Output) {
@@ -953,6 +969,10 @@ impl Service {
         c.spool_torn_tails.store(sc.torn_tails, Ordering::Relaxed);
         c.spool_corrupt_records
             .store(sc.corrupt_records, Ordering::Relaxed);
+        c.spool_bytes_discarded
+            .store(sc.bytes_discarded, Ordering::Relaxed);
+        c.spool_ledger_resets
+            .store(sc.ledger_resets, Ordering::Relaxed);
     }
 
     fn on_success(&mut self) {

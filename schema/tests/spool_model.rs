@@ -1,12 +1,14 @@
 //! Property test: any sequence of append / read+ack / peek / reopen on the spool yields the same
-//! records, in the same order, as a `VecDeque` model; damage at the tail is detected and counted.
+//! records, in the same order, as a `VecDeque` model, under every fsync policy; damage at the tail is
+//! detected and counted.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::time::Duration;
 
 use proptest::prelude::*;
-use schema::Spool;
+use schema::{FsyncPolicy, Spool};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -24,15 +26,27 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn policy() -> impl Strategy<Value = FsyncPolicy> {
+    prop_oneof![
+        Just(FsyncPolicy::Batch),
+        // Short enough that some appends and acks find it due and some do not.
+        Just(FsyncPolicy::Interval(Duration::from_millis(1))),
+        Just(FsyncPolicy::Never),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn spool_behaves_like_a_fifo_across_reopens(ops in proptest::collection::vec(op(), 1..120)) {
+    fn spool_behaves_like_a_fifo_across_reopens(
+        ops in proptest::collection::vec(op(), 1..120),
+        fsync in policy(),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         // A 256 KiB bound => 32 KiB segments, so rolling, segment deletion and "full" are exercised.
         let max = 256 << 10;
-        let mut spool = Spool::open(dir.path(), max).unwrap();
+        let mut spool = Spool::open_with(dir.path(), max, fsync).unwrap();
         let mut model: VecDeque<Vec<u8>> = VecDeque::new();
         for op in ops {
             match op {
@@ -53,13 +67,13 @@ proptest! {
                 }
                 Op::Reopen => {
                     drop(spool);
-                    spool = Spool::open(dir.path(), max).unwrap();
+                    spool = Spool::open_with(dir.path(), max, fsync).unwrap();
                 }
             }
             prop_assert_eq!(spool.len(), model.len() as u64);
         }
         drop(spool);
-        let mut spool = Spool::open(dir.path(), max).unwrap();
+        let mut spool = Spool::open_with(dir.path(), max, fsync).unwrap();
         while let Some(p) = spool.peek().unwrap().map(<[u8]>::to_vec) {
             prop_assert_eq!(Some(&p), model.front());
             spool.ack().unwrap();
