@@ -511,9 +511,11 @@ fn real_exporters_to_clickhouse_give_the_truth() {
             &url,
             &db,
             "SELECT sum(r), sum(d), min(f), min(c), groupUniqArrayArray(v), sum(e) FROM (\
-             SELECT address, argMax(records, last_seen) AS r, argMax(datagrams, last_seen) AS d, \
+             SELECT address, argMax(records, (last_seen, datagrams)) AS r, \
+             argMax(datagrams, (last_seen, datagrams)) AS d, \
              toUInt32(min(first_seen)) AS f, toUInt32(max(collector_started)) AS c, \
-             argMax(versions, last_seen) AS v, argMax(decode_errors, last_seen) AS e \
+             argMax(versions, (last_seen, datagrams)) AS v, \
+             argMax(decode_errors, (last_seen, datagrams)) AS e \
              FROM exporters GROUP BY address)",
         );
         let cols: Vec<&str> = health.trim().split('\t').collect();

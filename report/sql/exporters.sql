@@ -3,7 +3,8 @@
 -- Exporter health. Two queries, merged by address in the program (an exporter may be in either):
 --   inventory: the latest row per exporter of the `exporters` table, which `sluice run` rewrites at
 --              every metrics interval (ReplacingMergeTree, so the latest is picked with argMax
---              rather than trusting merges): name, first and last datagram, protocol versions,
+--              rather than trusting merges; ties within one second go to the row with more datagrams, the
+--              later write of the same collector): name, first and last datagram, protocol versions,
 --              sampling rate and its source, data and options templates held, and the collector's
 --              counters since it started (datagrams, records, sequence losses, decode errors by
 --              kind, padding bytes) with the clock skew of the last datagram.
@@ -20,23 +21,23 @@
 -- @query inventory
 SELECT
     hex(address) AS a,
-    toString(argMax(name, last_seen)) AS n,
+    toString(argMax(name, (last_seen, datagrams))) AS n,
     toUInt32(max(last_seen)) AS seen,
-    argMax(versions, last_seen) AS v,
-    argMax(sampling_rate, last_seen) AS rate,
-    argMax(templates, last_seen) AS tpl,
-    argMax(options_templates, last_seen) AS otpl,
+    argMax(versions, (last_seen, datagrams)) AS v,
+    argMax(sampling_rate, (last_seen, datagrams)) AS rate,
+    argMax(templates, (last_seen, datagrams)) AS tpl,
+    argMax(options_templates, (last_seen, datagrams)) AS otpl,
     toUInt32(minIf(first_seen, first_seen > toDateTime(0))) AS first,
-    toString(argMax(sampling_source, last_seen)) AS rate_source,
-    argMax(datagrams, last_seen) AS datagrams,
-    argMax(records, last_seen) AS records,
-    argMax(sequence_lost, last_seen) AS lost,
-    argMax(decode_errors, last_seen) AS errors,
-    arrayMap(k -> toString(k), argMax(error_kinds, last_seen)) AS error_kinds,
-    argMax(error_counts, last_seen) AS error_counts,
-    argMax(padding_bytes, last_seen) AS padding,
-    argMax(clock_skew_ms, last_seen) AS collector_skew_ms,
-    toUInt32(argMax(collector_started, last_seen)) AS since
+    toString(argMax(sampling_source, (last_seen, datagrams))) AS rate_source,
+    argMax(datagrams, (last_seen, datagrams)) AS dgrams,
+    argMax(records, (last_seen, datagrams)) AS recs,
+    argMax(sequence_lost, (last_seen, datagrams)) AS lost,
+    argMax(decode_errors, (last_seen, datagrams)) AS errors,
+    arrayMap(k -> toString(k), argMax(error_kinds, (last_seen, datagrams))) AS error_kinds,
+    argMax(error_counts, (last_seen, datagrams)) AS error_counts,
+    argMax(padding_bytes, (last_seen, datagrams)) AS padding,
+    argMax(clock_skew_ms, (last_seen, datagrams)) AS collector_skew_ms,
+    toUInt32(argMax(collector_started, (last_seen, datagrams))) AS since
 FROM exporters
 WHERE (? = '' OR hex(address) = ?)
 GROUP BY a

@@ -898,8 +898,8 @@ struct InventoryRow {
     otpl: u32,
     first: u32,
     rate_source: String,
-    datagrams: u64,
-    records: u64,
+    dgrams: u64,
+    recs: u64,
     lost: u64,
     errors: u64,
     error_kinds: Vec<String>,
@@ -1008,8 +1008,8 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                     inv.as_ref()
                         .filter(|i| i.first > 0)
                         .map_or(Value::Null, |i| Value::Int(i64::from(i.first))),
-                    counter(&inv, |i| i.datagrams),
-                    counter(&inv, |i| i.records),
+                    counter(&inv, |i| i.dgrams),
+                    counter(&inv, |i| i.recs),
                     counter(&inv, |i| i.lost),
                     counter(&inv, |i| i.errors),
                     inv.as_ref()
