@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, wait_until};
-
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+use common::{SluiceRun, clickhouse, count, free_tcp_port, free_udp_port, stored_sums, wait_until};
 
 fn curl(args: &[&str]) -> Option<String> {
     let out = Command::new("curl")
@@ -20,20 +17,6 @@ fn curl(args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-/// Start or stop a private ClickHouse 18.16 with the project's script.
-fn clickhouse(action: &str, dir: &Path, http: u16, tcp: u16) -> bool {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Command::new(root.join("scripts/clickhouse.sh"))
-        .arg(action)
-        .env("SLUICE_CLICKHOUSE_DIR", dir)
-        .env("SLUICE_CLICKHOUSE_HTTP_PORT", http.to_string())
-        .env("SLUICE_CLICKHOUSE_TCP_PORT", tcp.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -83,20 +66,7 @@ interval_ms = 100
         sluice.log()
     );
 
-    let corpus = shared.join("corpus/synthetic-a");
-    let want: Sums = read_sums(&corpus.join("softflowd-ipfix.tshark.csv"));
-    let records: u64 = want.values().map(|w| w.2).sum();
-    let st = Command::new(SLUICE)
-        .arg("replay")
-        .arg(corpus.join("softflowd-ipfix.pcap"))
-        .args(["--to", &format!("127.0.0.1:{port}"), "--rate", "20000"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    wait_until("every record to be decoded", || {
-        metric_sum(metrics, "sluice_exporter_records_total") == records
-    });
+    let (want, records) = common::replay_softflowd_ipfix(&shared, port, "20000", metrics);
     // The raw flows sit in the spool on disk (about 200 bytes a row).
     let spool_bytes = || {
         std::fs::read_dir(dir.join("spool"))
@@ -118,41 +88,11 @@ interval_ms = 100
         clickhouse("start", &ch_dir, http, tcp),
         "starting ClickHouse"
     );
-    let stored = || {
-        curl(&[
-            &format!("{url}/?database=spooled"),
-            "--data-binary",
-            "SELECT count() FROM flows",
-        ])
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0)
-    };
-    wait_until("the spool to be replayed", || stored() == records);
+    wait_until("the spool to be replayed", || {
+        count(&url, "spooled", "SELECT count() FROM flows") == records
+    });
     sluice.stop();
-
-    let tsv = curl(&[
-        &format!("{url}/?database=spooled"),
-        "--data-binary",
-        "SELECT hex(src_addr), sum(bytes), sum(packets), count() FROM flows GROUP BY src_addr FORMAT TSV",
-    ])
-    .unwrap();
-    let mut got = Sums::new();
-    for line in tsv.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let mut b = [0u8; 16];
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = u8::from_str_radix(&f[0][2 * i..2 * i + 2], 16).unwrap();
-        }
-        let a = std::net::Ipv6Addr::from(b).to_canonical();
-        got.insert(
-            a,
-            (
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-                f[3].parse().unwrap(),
-            ),
-        );
-    }
+    let got = stored_sums(&url, "spooled");
     clickhouse("stop", &ch_dir, http, tcp);
     assert_eq!(got.len(), want.len());
     assert!(got == want, "stored sums differ from tshark's");

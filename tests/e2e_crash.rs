@@ -13,29 +13,12 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{SluiceRun, free_tcp_port, free_udp_port, metric_sum, read_sums, wait_until};
+use common::{
+    SluiceRun, clickhouse, count, free_tcp_port, free_udp_port, metric_sum, read_sums, try_sql,
+    wait_until,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn sql(url: &str, db: &str, q: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail-with-body",
-            &format!("{url}/?database={db}"),
-            "--data-binary",
-            q,
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn count(url: &str, db: &str, q: &str) -> u64 {
-    sql(url, db, q).and_then(|s| s.parse().ok()).unwrap_or(0)
-}
 
 /// Rows of `flows` and distinct flows among them (a flow of the capture is one 5-tuple plus its
 /// start and end times and counters; a duplicate row repeats all of it).
@@ -134,18 +117,10 @@ fn sigkill_with_clickhouse_down_loses_nothing_that_reached_the_spool() {
 
     // The server comes up; a new process on the same spool stores it all, once.
     let ch_dir = dir.path().join("clickhouse");
-    let ch = |action: &str| {
-        Command::new(testkit::repo_root().join("scripts/clickhouse.sh"))
-            .arg(action)
-            .env("SLUICE_CLICKHOUSE_DIR", &ch_dir)
-            .env("SLUICE_CLICKHOUSE_HTTP_PORT", http.to_string())
-            .env("SLUICE_CLICKHOUSE_TCP_PORT", tcp.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    assert!(ch("start"), "starting ClickHouse");
+    assert!(
+        clickhouse("start", &ch_dir, http, tcp),
+        "starting ClickHouse"
+    );
     let metrics2 = free_tcp_port();
     let cfg2 = config(port, metrics2, &url, "crashdown", &spool);
     let restarted = SluiceRun::start(dir.path(), &cfg2);
@@ -154,7 +129,7 @@ fn sigkill_with_clickhouse_down_loses_nothing_that_reached_the_spool() {
     });
     restarted.stop();
     let (rows, distinct) = rows_and_distinct(&url, "crashdown");
-    ch("stop");
+    clickhouse("stop", &ch_dir, http, tcp);
     assert_eq!(rows, records, "every spooled record stored once");
     assert_eq!(distinct, records, "no record twice");
 }
@@ -221,5 +196,5 @@ fn sigkill_mid_stream_stores_nothing_twice_and_loses_only_what_was_in_memory() {
         lost <= bound,
         "lost {lost} records from memory, over the bound {bound}"
     );
-    let _ = sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+    let _ = try_sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
 }

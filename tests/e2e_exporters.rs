@@ -15,31 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, top_groups, wait_until,
+    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, sql, top_groups,
+    wait_until,
 };
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-/// Run SQL over ClickHouse's HTTP interface; returns the TSV body.
-fn sql(url: &str, db: &str, q: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail-with-body",
-            &format!("{url}/?database={db}"),
-            "--data-binary",
-            q,
-        ])
-        .output()
-        .unwrap();
-    let body = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{q}\n{body}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    body
-}
 
 /// A stored address (16 bytes, IPv4-mapped when IPv4) from its hex form.
 fn addr_from_hex(h: &str) -> IpAddr {

@@ -9,55 +9,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, wait_until};
+use common::{
+    SluiceRun, count, free_tcp_port, free_udp_port, metric_sum, sql, stored_sums, wait_until,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-/// Run SQL over ClickHouse's HTTP interface; returns the TSV body (panics on an error answer).
-fn sql(url: &str, db: &str, q: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail-with-body",
-            &format!("{url}/?database={db}"),
-            "--data-binary",
-            q,
-        ])
-        .output()
-        .unwrap();
-    let body = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{q}\n{body}");
-    body
-}
-
-fn count(url: &str, db: &str, q: &str) -> u64 {
-    sql(url, db, q).trim().parse().unwrap_or(0)
-}
-
-/// Per-source (bytes, packets, records) of the stored raw flows.
-fn stored_sums(url: &str, db: &str) -> Sums {
-    let tsv = sql(
-        url,
-        db,
-        "SELECT hex(src_addr), sum(bytes), sum(packets), count() FROM flows GROUP BY src_addr FORMAT TSV",
-    );
-    let mut got = Sums::new();
-    for line in tsv.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let a = std::net::Ipv6Addr::from(u128::from_str_radix(f[0], 16).unwrap()).to_canonical();
-        got.insert(
-            a,
-            (
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-                f[3].parse().unwrap(),
-            ),
-        );
-    }
-    got
-}
 
 #[test]
 fn a_table_refusing_inserts_never_stops_the_collector_and_loses_nothing() {
@@ -111,20 +69,7 @@ interval_ms = 100
     // The operator breaks `flows`: every insert into it is now refused for good (unknown column).
     sql(&url, &db, "ALTER TABLE flows DROP COLUMN flags");
 
-    let corpus = shared.join("corpus/synthetic-a");
-    let want = read_sums(&corpus.join("softflowd-ipfix.tshark.csv"));
-    let records: u64 = want.values().map(|w| w.2).sum();
-    let st = Command::new(SLUICE)
-        .arg("replay")
-        .arg(corpus.join("softflowd-ipfix.pcap"))
-        .args(["--to", &format!("127.0.0.1:{port}"), "--rate", "5000"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    wait_until("every record to be decoded", || {
-        metric_sum(metrics, "sluice_exporter_records_total") == records
-    });
+    let (want, records) = common::replay_softflowd_ipfix(&shared, port, "5000", metrics);
 
     // The first refused batches are dead letters; after that the writer is unhealthy and spools.
     wait_until("the writer to report itself unhealthy", || {

@@ -176,3 +176,97 @@ pub fn sums_by_source(recs: &[collector::FlowRecord]) -> Sums {
     }
     m
 }
+
+/// Run SQL over ClickHouse's HTTP interface (curl); the TSV body, or None when the server answers
+/// with an error or does not answer.
+pub fn try_sql(url: &str, db: &str, q: &str) -> Option<String> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--fail-with-body",
+            &format!("{url}/?database={db}"),
+            "--data-binary",
+            q,
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// [`try_sql`] that must succeed.
+pub fn sql(url: &str, db: &str, q: &str) -> String {
+    try_sql(url, db, q)
+        .unwrap_or_else(|| panic!("ClickHouse at {url} refused or did not answer: {q}"))
+}
+
+/// A number a query returns (0 when the server is not there yet or answers with an error).
+pub fn count(url: &str, db: &str, q: &str) -> u64 {
+    try_sql(url, db, q)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Per-source (bytes, packets, records) of the stored raw flows.
+pub fn stored_sums(url: &str, db: &str) -> Sums {
+    let tsv = sql(
+        url,
+        db,
+        "SELECT hex(src_addr), sum(bytes), sum(packets), count() FROM flows GROUP BY src_addr FORMAT TSV",
+    );
+    let mut got = Sums::new();
+    for line in tsv.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let a = std::net::Ipv6Addr::from(u128::from_str_radix(f[0], 16).unwrap()).to_canonical();
+        got.insert(
+            a,
+            (
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            ),
+        );
+    }
+    got
+}
+
+/// Start or stop a private ClickHouse 18.16 with the project's script.
+pub fn clickhouse(action: &str, dir: &std::path::Path, http: u16, tcp: u16) -> bool {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::process::Command::new(root.join("scripts/clickhouse.sh"))
+        .arg(action)
+        .env("SLUICE_CLICKHOUSE_DIR", dir)
+        .env("SLUICE_CLICKHOUSE_HTTP_PORT", http.to_string())
+        .env("SLUICE_CLICKHOUSE_TCP_PORT", tcp.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `sluice replay` of the synthetic corpus's softflowd IPFIX capture to 127.0.0.1:`port` at `rate`
+/// datagrams/s, then wait until the collector's metrics endpoint has counted every record; returns
+/// tshark's per-source sums of the capture and its record count.
+pub fn replay_softflowd_ipfix(
+    shared: &std::path::Path,
+    port: u16,
+    rate: &str,
+    metrics: u16,
+) -> (Sums, u64) {
+    let corpus = shared.join("corpus/synthetic-a");
+    let want = read_sums(&corpus.join("softflowd-ipfix.tshark.csv"));
+    let records: u64 = want.values().map(|w| w.2).sum();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("replay")
+        .arg(corpus.join("softflowd-ipfix.pcap"))
+        .args(["--to", &format!("127.0.0.1:{port}"), "--rate", rate])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    wait_until("every record to be decoded", || {
+        metric_sum(metrics, "sluice_exporter_records_total") == records
+    });
+    (want, records)
+}
