@@ -975,7 +975,12 @@ async fn run_pipeline(
                 h.abort();
                 if let Ok(client) = schema::build_client(&cfg) {
                     let mut table = ExportersTable::default();
-                    let _ = table.write(&client, &shared).await;
+                    // Bounded: a server that hangs must not hold up the shutdown.
+                    let last =
+                        tokio::time::timeout(Duration::from_secs(5), table.write(&client, &shared));
+                    if !matches!(last.await, Ok(Ok(()))) {
+                        tracing::warn!("the last exporters table write did not complete");
+                    }
                 }
             }
             let failed = first_error(&w, &r);
