@@ -88,6 +88,28 @@ fn filter_args(req: &ReportRequest) -> Vec<Arg> {
     ]
 }
 
+/// The binds of a `*_split` query when `source` is `flows_5m` chosen by the range and the range
+/// holds at least one whole hour: the whole hours [h0, h1) are read from `flows_1h` and the edges
+/// [from, h0) and [h1, to) from `flows_5m`, which counts exactly the 5-minute buckets whose start is
+/// in the range (a 5-minute bucket never straddles an hour). `None`: read `source` alone.
+fn split_hours(req: &ReportRequest, source: Source) -> Option<Vec<Arg>> {
+    if source != Source::Rollup5m || req.source != SourcePref::Auto {
+        return None;
+    }
+    let (from, to) = (req.range.from, req.range.to);
+    let h0 = from.div_euclid(3600) * 3600 + if from.rem_euclid(3600) == 0 { 0 } else { 3600 };
+    let h1 = to.div_euclid(3600) * 3600;
+    if h0 >= h1 {
+        return None;
+    }
+    let f = filter_args(req);
+    let mut a: Vec<Arg> = vec![h0.into(), h1.into()];
+    a.extend(f[2..].iter().cloned());
+    a.extend([from.into(), h0.into(), h1.into(), to.into()]);
+    a.extend(f[2..].iter().cloned());
+    Some(a)
+}
+
 fn err(query: &str) -> impl FnOnce(clickhouse::error::Error) -> ReportError + '_ {
     move |source| ReportError::Query {
         query: query.to_string(),
@@ -820,11 +842,23 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         )
     } else {
         let s = choose_source(req)?;
-        let mut args = filter_args(req);
-        args.push(req.limit.into());
-        let rows: Vec<(u32, u32, u64, u64, u64)> =
-            fetch_all(client, f, "as_rows", s, &args).await?;
-        let t = totals(client, f, "as_totals", s, &filter_args(req)).await?;
+        let (rows, t): (Vec<(u32, u32, u64, u64, u64)>, Totals) = match split_hours(req, s) {
+            Some(split) => {
+                let mut args = split.clone();
+                args.push(req.limit.into());
+                let rows = fetch_all(client, f, "as_rows_split", s, &args).await?;
+                (rows, totals(client, f, "as_totals_split", s, &split).await?)
+            }
+            None => {
+                let mut args = filter_args(req);
+                args.push(req.limit.into());
+                let rows = fetch_all(client, f, "as_rows", s, &args).await?;
+                (
+                    rows,
+                    totals(client, f, "as_totals", s, &filter_args(req)).await?,
+                )
+            }
+        };
         let items = rows
             .into_iter()
             .map(|(sa, da, b, p, fl)| {
@@ -1059,6 +1093,37 @@ mod tests {
             subnet_text(0, 0x0000_ffff_c000_0200, 24, 64),
             "192.0.2.0/24"
         );
+    }
+
+    #[test]
+    fn split_reads_whole_hours_from_the_hour_rollup() {
+        // 00:10 .. 03:20: hours 01:00 .. 03:00 from flows_1h, the edges from flows_5m.
+        let mut q = ReportRequest::new(ReportKind::Matrix, TimeRange::new(600, 12000).unwrap());
+        let n = |a: &[Arg], i: usize| match &a[i] {
+            Arg::U64(v) => *v,
+            other => panic!("{other:?}"),
+        };
+        let a = split_hours(&q, Source::Rollup5m).unwrap();
+        assert_eq!(a.len(), 16);
+        assert_eq!((n(&a, 0), n(&a, 1)), (3600, 10800));
+        assert_eq!(
+            (n(&a, 7), n(&a, 8), n(&a, 9), n(&a, 10)),
+            (600, 3600, 10800, 12000)
+        );
+        // Aligned: no edges, the same hours.
+        q.range = TimeRange::new(3600, 10800).unwrap();
+        let a = split_hours(&q, Source::Rollup5m).unwrap();
+        assert_eq!(
+            (n(&a, 0), n(&a, 1), n(&a, 7), n(&a, 10)),
+            (3600, 10800, 3600, 10800)
+        );
+        // No whole hour, a forced source, or another table: no split.
+        q.range = TimeRange::new(600, 4000).unwrap();
+        assert!(split_hours(&q, Source::Rollup5m).is_none());
+        q.range = TimeRange::new(600, 12000).unwrap();
+        assert!(split_hours(&q, Source::Rollup1h).is_none());
+        q.source = SourcePref::Rollup5m;
+        assert!(split_hours(&q, Source::Rollup5m).is_none());
     }
 
     #[test]

@@ -494,7 +494,12 @@ async fn apps_protocols_matrix_match(c: &clickhouse::Client, recs: &[FlowRecord]
         );
     }
     // Every source gives the same answer on aligned hours.
-    for src in [SourcePref::Raw, SourcePref::Rollup5m, SourcePref::Rollup1h] {
+    for src in [
+        SourcePref::Raw,
+        SourcePref::Rollup5m,
+        SourcePref::Rollup1h,
+        SourcePref::Auto,
+    ] {
         let mut q = req(ReportKind::TopApps, t0);
         q.limit = 4;
         q.source = src;
