@@ -28,6 +28,9 @@ const IF_FIVE_MIN_MAX_SECS: i64 = 14 * 86_400;
 /// Most time buckets a traffic series may have.
 const MAX_BUCKETS: i64 = 20_000;
 
+/// One (source AS, destination AS) row of the matrix: the two ASes, bytes, packets, flows.
+type AsPairRow = (u32, u32, u64, u64, u64);
+
 /// The flow table a rollup-capable report reads for this request.
 pub fn choose_source(req: &ReportRequest) -> Result<Source, ReportError> {
     Ok(match req.source {
@@ -842,7 +845,7 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         )
     } else {
         let s = choose_source(req)?;
-        let (rows, t): (Vec<(u32, u32, u64, u64, u64)>, Totals) = match split_hours(req, s) {
+        let (rows, t): (Vec<AsPairRow>, Totals) = match split_hours(req, s) {
             Some(split) => {
                 let mut args = split.clone();
                 args.push(req.limit.into());
