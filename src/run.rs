@@ -109,6 +109,16 @@ struct Shared {
     exporter_series: Mutex<m::ExporterSeries>,
 }
 
+impl Shared {
+    /// The workers' latest reports (a clone of each, taken under its lock).
+    fn worker_reports(&self) -> Vec<WorkerReport> {
+        self.reports
+            .iter()
+            .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
+            .collect()
+    }
+}
+
 /// Where a worker hands its decoded batches: the aggregator always, raw-flow storage when
 /// `output.raw_flows` is on. Two bounded queues side by side, so windows are computed while raw
 /// flows wait for storage (and the other way round); each has its own blocked-time metric.
@@ -330,11 +340,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         }
     }
     publish_once(&shared, &stats_rx);
-    let reports: Vec<WorkerReport> = shared
-        .reports
-        .iter()
-        .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
-        .collect();
+    let reports = shared.worker_reports();
     let datagrams: u64 = reports.iter().map(|r| r.datagrams).sum();
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let denied: u64 = reports.iter().map(|r| r.denied).sum();
@@ -622,11 +628,7 @@ async fn shutdown_signal() {
 }
 
 fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
-    let reports: Vec<WorkerReport> = shared
-        .reports
-        .iter()
-        .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
-        .collect();
+    let reports = shared.worker_reports();
     let mut series = shared
         .exporter_series
         .lock()
@@ -776,11 +778,7 @@ impl ExportersTable {
             let known = schema::writer::exporters_first_seen(client).await?;
             self.first_seen = Some(known.into_iter().collect());
         }
-        let reports: Vec<WorkerReport> = shared
-            .reports
-            .iter()
-            .map(|r| r.lock().map(|r| r.clone()).unwrap_or_default())
-            .collect();
+        let reports = shared.worker_reports();
         let merged = m::merge_exporters(&reports);
         let known = self.first_seen.as_ref();
         let rows: Vec<schema::rows::ExporterRow> = merged
