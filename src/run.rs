@@ -603,7 +603,8 @@ fn send_waiting(tx: &mpsc::Sender<FlowBatch>, batch: FlowBatch, blocked_ns: &Ato
     }
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM (logged). Shared by `sluice run`, `sluice schedule` and the dev tools.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

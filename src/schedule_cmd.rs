@@ -31,23 +31,6 @@ pub fn load(
     Ok((ch, validate_all(&cfg.reports)?))
 }
 
-/// SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; stopping the scheduler"),
-        _ = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        } => tracing::info!("SIGTERM received; stopping the scheduler"),
-    }
-}
-
 /// Run the scheduler alone until SIGINT or SIGTERM.
 pub fn run(args: &ScheduleArgs) -> anyhow::Result<()> {
     let (ch, reports) = load(&args.config, args.clickhouse_url.as_deref())?;
@@ -60,7 +43,7 @@ pub fn run(args: &ScheduleArgs) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let client = schema::build_client(&ch)?;
-        spawn_scheduler(reports, client, stop_signal()).await?;
+        spawn_scheduler(reports, client, crate::run::shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }

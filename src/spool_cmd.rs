@@ -108,13 +108,19 @@ pub fn run(cmd: &SpoolCommand) -> anyhow::Result<()> {
                         match r {
                             schema::Redrive::Stored(rows) => {
                                 println!("{name}: stored {rows} rows from {file}");
-                                dead.remove(&d)?;
                                 stored += 1;
+                                if let Err(e) = dead.remove(&d) {
+                                    eprintln!("{name}: {file} is stored but not removed: {e}");
+                                    failed += 1;
+                                }
                             }
                             schema::Redrive::StoredAlready(rows) => {
                                 println!("{name}: {rows} rows of {file} were stored already");
-                                dead.remove(&d)?;
                                 stored += 1;
+                                if let Err(e) = dead.remove(&d) {
+                                    eprintln!("{name}: {file} is stored but not removed: {e}");
+                                    failed += 1;
+                                }
                             }
                             schema::Redrive::Refused(m) => {
                                 eprintln!("{name}: {file} refused again: {m}");

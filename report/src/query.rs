@@ -805,6 +805,8 @@ fn subnet_text(hi: u64, lo: u64, p4: u8, p6: u8) -> String {
 
 async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let f = "matrix.sql";
+    // The tables read, for the report's `source` (set when the AS matrix splits its range).
+    let mut read_from = String::new();
     let (items, t, s, title): (Vec<Ranked>, Totals, Source, String) = if let Some(p4) = req.prefix {
         if !matches!(req.source, SourcePref::Auto | SourcePref::Raw) {
             return Err(invalid(
@@ -845,7 +847,11 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         )
     } else {
         let s = choose_source(req)?;
-        let (rows, t): (Vec<AsPairRow>, Totals) = match split_hours(req, s) {
+        let split = split_hours(req, s);
+        if split.is_some() {
+            read_from = format!("{} (edges) + flows_1h (whole hours)", s.table());
+        }
+        let (rows, t): (Vec<AsPairRow>, Totals) = match split {
             Some(split) => {
                 let mut args = split.clone();
                 args.push(req.limit.into());
@@ -887,7 +893,10 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         Column::new("src", "Source", Unit::Text),
         Column::new("dst", "Destination", Unit::Text),
     ];
-    let mut rep = base(req, title, s.table().into());
+    if read_from.is_empty() {
+        read_from = s.table().into();
+    }
+    let mut rep = base(req, title, read_from);
     rollup_note(&mut rep, s);
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {

@@ -55,7 +55,7 @@ pub struct RetentionConfig {
     /// Five-minute rollups (`flows_5m`), days.
     #[serde(default = "default_flows_5m_days")]
     pub flows_5m_days: u32,
-    /// One-hour rollups (`flows_1h`), days.
+    /// One-hour rollups (`flows_1h`), days; at least `flows_5m_days`.
     #[serde(default = "default_flows_1h_days")]
     pub flows_1h_days: u32,
     /// Window top-N and totals (`window_top`, `window_totals`), days.
@@ -311,20 +311,25 @@ pub const WINDOWS_SPOOL_SHARE: u64 = 8;
 
 impl ValidatedClickhouseConfig {
     /// The configs of the two writers `sluice run` starts, so that raw flows and windows never wait
-    /// on each other: raw flows keep `spool_dir` and 7/8 of `spool_max_bytes`; windows get
-    /// `spool_dir/windows` and the remaining 1/8 (at least 1 MiB).
+    /// on each other: raw flows keep `spool_dir` and 7/8 of `spool_max_bytes` and of
+    /// `dead_letter_max_bytes`; windows get `spool_dir/windows` and the remaining 1/8 (at least
+    /// 1 MiB each).
     pub fn split_streams(&self) -> (ValidatedClickhouseConfig, ValidatedClickhouseConfig) {
-        let windows_bytes = (self.spool_max_bytes / WINDOWS_SPOOL_SHARE).max(1 << 20);
+        let share = |total: u64| {
+            let windows = (total / WINDOWS_SPOOL_SHARE).max(1 << 20);
+            (total.saturating_sub(windows).max(1 << 20), windows)
+        };
+        let (flows_spool, windows_spool) = share(self.spool_max_bytes);
+        let (flows_dead, windows_dead) = share(self.dead_letter_max_bytes);
         let flows = ValidatedClickhouseConfig {
-            spool_max_bytes: self
-                .spool_max_bytes
-                .saturating_sub(windows_bytes)
-                .max(1 << 20),
+            spool_max_bytes: flows_spool,
+            dead_letter_max_bytes: flows_dead,
             ..self.clone()
         };
         let windows = ValidatedClickhouseConfig {
             spool_dir: self.spool_dir.join("windows"),
-            spool_max_bytes: windows_bytes,
+            spool_max_bytes: windows_spool,
+            dead_letter_max_bytes: windows_dead,
             ..self.clone()
         };
         (flows, windows)
@@ -442,6 +447,14 @@ impl ClickhouseConfig {
             if days == 0 || days > 36_500 {
                 return Err(invalid(field, "must be in 1..=36500 days"));
             }
+        }
+        // Reports read `flows_1h` for the whole hours of a range and `flows_5m` only at its edges:
+        // an hour kept in `flows_5m` must be in `flows_1h` too.
+        if r.flows_1h_days < r.flows_5m_days {
+            return Err(invalid(
+                "retention.flows_1h_days",
+                "must be at least retention.flows_5m_days (reports read whole hours from flows_1h)",
+            ));
         }
         Ok(ValidatedClickhouseConfig {
             url,

@@ -729,7 +729,11 @@ impl Service {
     }
 
     fn failed(&self) -> bool {
-        self.shared.failed().is_some()
+        self.shared
+            .failed
+            .lock()
+            .map(|g| g.is_some())
+            .unwrap_or(false)
     }
 
     /// When the loop must wake up without input.
@@ -1201,9 +1205,10 @@ async fn send_batch(
 /// acknowledgement did not happen). Waits first for an insert of the same batch that may still
 /// run on the server. A batch is one insert block, so it is stored whole or not at all.
 async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<bool, InsertError> {
-    if h.version < 2 {
+    // Version 1 records (an older spool) carry no batch id and no range: they cannot be looked up.
+    let Some((from, to)) = h.range else {
         return Ok(false);
-    }
+    };
     let retry =
         |e: clickhouse::error::Error| InsertError::Retry(format!("checking a spooled batch: {e}"));
     let until = Instant::now() + timeout;
@@ -1225,7 +1230,6 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (from, to) = h.range.unwrap_or((0, u32::MAX));
     let sql = format!(
         "SELECT count() FROM {} WHERE {tc} >= toDateTime(?) AND {tc} <= toDateTime(?) \
          AND batch_id = ?",
