@@ -392,7 +392,7 @@ impl ClickhouseWriter {
             instance: fastrand::u64(..),
             seq: 0,
             dead: crate::deadletter::DeadLetters::new(&cfg.spool_dir, cfg.dead_letter_max_bytes),
-            never_streak: 0,
+            never_streak: [0; 3],
         };
         svc.publish_spool();
         let sweeper = tier.and_then(|t| svc.sweeper_for(t));
@@ -585,6 +585,13 @@ pub(crate) struct Header {
     pub(crate) body: usize,
 }
 
+/// The per-table slot of a payload (its table code, 1 to 3, less one).
+fn table_slot(payload: &[u8]) -> usize {
+    payload
+        .get(1)
+        .map_or(0, |c| usize::from(c.saturating_sub(1)).min(2))
+}
+
 /// The `batch_id` of the rows of batch `seq` of writer `instance`.
 fn batch_id(instance: u64, seq: u64) -> u64 {
     instance.wrapping_add(seq)
@@ -661,8 +668,10 @@ struct Service {
     seq: u64,
     /// Where batches the server refuses for good go.
     dead: crate::deadletter::DeadLetters,
-    /// Batches refused for good in a row (past [`DEAD_LETTER_STREAK`]: unhealthy, spool them).
-    never_streak: u32,
+    /// Batches refused for good in a row, per table (past [`DEAD_LETTER_STREAK`]: that table is
+    /// broken; unhealthy, spool them). Per table, so that a broken table next to a working one is
+    /// still found out.
+    never_streak: [u32; 3],
 }
 
 impl Service {
@@ -830,7 +839,7 @@ impl Service {
         if direct {
             match self.insert(&payload).await {
                 Ok(()) => {
-                    self.on_success();
+                    self.on_success(&payload);
                     return;
                 }
                 Err(InsertError::Never(msg)) => {
@@ -852,8 +861,9 @@ impl Service {
             .c
             .permanent_errors
             .fetch_add(1, Ordering::Relaxed);
-        self.never_streak = self.never_streak.saturating_add(1);
-        if self.never_streak > DEAD_LETTER_STREAK {
+        let streak = &mut self.never_streak[table_slot(payload)];
+        *streak = streak.saturating_add(1);
+        if *streak > DEAD_LETTER_STREAK {
             self.on_failure(InsertError::Never(msg.to_string()));
             return false;
         }
@@ -979,10 +989,10 @@ impl Service {
             .store(sc.ledger_resets, Ordering::Relaxed);
     }
 
-    fn on_success(&mut self) {
+    fn on_success(&mut self, payload: &[u8]) {
         self.attempt = 0;
         self.next_attempt = Instant::now();
-        self.never_streak = 0;
+        self.never_streak[table_slot(payload)] = 0;
         let was = self.shared.failed.lock().ok().and_then(|mut g| g.take());
         if was.is_some() {
             tracing::info!("clickhouse takes inserts again: healthy, replaying the spool");
@@ -1080,7 +1090,7 @@ impl Service {
                 if let Err(e) = self.spool.ack() {
                     tracing::error!("acknowledging spool record: {e}");
                 }
-                self.on_success();
+                self.on_success(&head);
             }
             Err(InsertError::Never(msg)) => {
                 if self.dead_letter(&head, &msg) {
