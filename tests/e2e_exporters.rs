@@ -248,6 +248,11 @@ fn pmacctd(dir: &Path, pcap: &Path, port: u16, version: u8, sampling: Option<u32
             .unwrap_or_default()
             .contains("finished reading PCAP capture file")
     });
+    // The core hands its last buffer to the nfprobe plugin through a pipe after it logs the end
+    // of the file; a plugin interrupted before that buffer arrives loses those flows ("connection
+    // lost to 'default_nfprobe-nfprobe'" in pmacctd.log, seen on a loaded machine). Let the pipe
+    // drain first.
+    std::thread::sleep(Duration::from_secs(1));
     // SIGINT to the plugin and the core flushes every flow (SIGTERM would lose them).
     Command::new("pkill")
         .args(["-INT", "-P", &core.id().to_string()])
