@@ -14,6 +14,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 const T0: i64 = 1_767_225_600_000;
 const FLOWS: usize = 100_000;
+/// Flows per batch, about what a receive worker hands over (a recvmmsg batch of datagrams).
+const BATCH: usize = 1024;
 
 /// `n` flows over one minute from a Zipf-like (s = 1.1) popularity over `keys` sources.
 fn flows(n: usize, keys: u32) -> Vec<FlowRecord> {
@@ -86,12 +88,24 @@ fn bench(c: &mut Criterion) {
     g.bench_function("record_exact_9_dims", |b| {
         b.iter(|| input.iter().for_each(|f| exact.record(black_box(f))))
     });
+    // What the shell does: batches as the receive workers hand them over.
+    g.bench_function("record_batch_exact_9_dims", |b| {
+        b.iter(|| {
+            input
+                .chunks(BATCH)
+                .for_each(|c| exact.record_batch(black_box(c)))
+        })
+    });
 
     let mut sketched = aggregator(1_000);
     input.iter().for_each(|f| sketched.record(f));
     assert!(sketched.stats().sketch_fallbacks > 0);
-    g.bench_function("record_sketch_9_dims", |b| {
-        b.iter(|| input.iter().for_each(|f| sketched.record(black_box(f))))
+    g.bench_function("record_batch_sketch_9_dims", |b| {
+        b.iter(|| {
+            input
+                .chunks(BATCH)
+                .for_each(|c| sketched.record_batch(black_box(c)))
+        })
     });
 
     let mut one_dim = Aggregator::new(
@@ -103,16 +117,20 @@ fn bench(c: &mut Criterion) {
         .unwrap(),
     );
     input.iter().for_each(|f| one_dim.record(f));
-    g.bench_function("record_exact_1_dim", |b| {
-        b.iter(|| input.iter().for_each(|f| one_dim.record(black_box(f))))
+    g.bench_function("record_batch_exact_1_dim", |b| {
+        b.iter(|| {
+            input
+                .chunks(BATCH)
+                .for_each(|c| one_dim.record_batch(black_box(c)))
+        })
     });
 
     // Cold: a fresh aggregator, so every key is inserted (and the window maps grow).
-    g.bench_function("record_cold_9_dims", |b| {
+    g.bench_function("record_batch_cold_9_dims", |b| {
         b.iter_batched(
             || aggregator(1_000_000),
             |mut a| {
-                input.iter().for_each(|f| a.record(f));
+                input.chunks(BATCH).for_each(|c| a.record_batch(c));
                 a
             },
             BatchSize::LargeInput,
@@ -138,5 +156,98 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The key tables' map, against `dashmap` (which they used before): the same conversation keys,
+/// updated in place, one owner. Measured so the README can say why the tables use a plain map.
+fn maps(c: &mut Criterion) {
+    use std::collections::HashMap;
+    let input = flows(FLOWS, 50_000);
+    let keys: Vec<(u128, u128)> = input
+        .iter()
+        .map(|f| {
+            (
+                u128::from(f.src_addr.unwrap_or(std::net::Ipv6Addr::UNSPECIFIED)),
+                u128::from(f.dst_addr.unwrap_or(std::net::Ipv6Addr::UNSPECIFIED)),
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("map_update");
+    g.throughput(Throughput::Elements(FLOWS as u64));
+    g.measurement_time(Duration::from_secs(5));
+    g.sample_size(20);
+    let mut plain: HashMap<(u128, u128), [u64; 5], foldhash::fast::RandomState> =
+        HashMap::default();
+    let dash: dashmap::DashMap<(u128, u128), [u64; 5], foldhash::fast::RandomState> =
+        dashmap::DashMap::default();
+    for k in &keys {
+        plain.insert(*k, [0; 5]);
+        dash.insert(*k, [0; 5]);
+    }
+    g.bench_function("hashmap", |b| {
+        b.iter(|| {
+            for k in &keys {
+                if let Some(v) = plain.get_mut(black_box(k)) {
+                    v[0] += 1;
+                }
+            }
+        })
+    });
+    g.bench_function("dashmap", |b| {
+        b.iter(|| {
+            for k in &keys {
+                if let Some(mut v) = dash.get_mut(black_box(k)) {
+                    v[0] += 1;
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
+/// The shell end to end (dispatcher, shard threads, merger, a null sink) with 1 and 2 aggregator
+/// threads over the same batches: what sharding by dimension buys on this machine.
+fn shell(c: &mut Criterion) {
+    use std::sync::Arc;
+    let input = flows(FLOWS, 50_000);
+    let batches: Vec<collector::FlowBatch> =
+        input.chunks(BATCH).map(|c| Arc::new(c.to_vec())).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("shell");
+    g.throughput(Throughput::Elements(FLOWS as u64 * 4));
+    g.measurement_time(Duration::from_secs(8));
+    g.sample_size(10);
+    for threads in [1u32, 2] {
+        g.bench_function(format!("threads_{threads}_9_dims"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let cfg = AggregatorConfig {
+                        threads,
+                        ..Default::default()
+                    };
+                    let (tx, rx) = tokio::sync::mpsc::channel(64);
+                    let run = tokio::spawn(aggregator::run_with_clock(
+                        Aggregator::new(cfg.validate().unwrap()),
+                        rx,
+                        aggregator::NullSink::default(),
+                        aggregator::ShellOptions::default(),
+                        || T0,
+                    ));
+                    for _ in 0..4 {
+                        for b in &batches {
+                            tx.send(b.clone()).await.unwrap();
+                        }
+                    }
+                    drop(tx);
+                    run.await.unwrap().unwrap().stats
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, maps, shell);
 criterion_main!(benches);

@@ -62,6 +62,11 @@ pub struct AggregatorConfig {
     /// `top_n` and at most 10000000.
     #[serde(default)]
     pub sketch_capacity: Option<usize>,
+    /// Aggregator threads. The dimensions are shared out among them (each thread counts whole
+    /// dimensions, balanced by an estimated cost), so more threads than dimensions are not used.
+    /// 0 means one per core. Allowed: 0 to 64.
+    #[serde(default)]
+    pub threads: u32,
 }
 
 fn default_window_secs() -> u32 {
@@ -94,6 +99,7 @@ impl Default for AggregatorConfig {
             top_n: default_top_n(),
             max_keys_per_window: default_max_keys_per_window(),
             sketch_capacity: None,
+            threads: 0,
         }
     }
 }
@@ -108,6 +114,8 @@ pub const MAX_LATENESS_WINDOWS: u32 = 60;
 pub const MAX_TOP_N: u32 = 100_000;
 /// Largest allowed explicit sketch capacity.
 pub const MAX_SKETCH_CAPACITY: usize = 10_000_000;
+/// Largest `threads`.
+pub const MAX_THREADS: u32 = 64;
 
 /// One configuration problem, naming the field it is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +173,7 @@ pub struct ValidatedAggregatorConfig {
     pub(crate) top_n: usize,
     pub(crate) max_keys_per_window: usize,
     pub(crate) sketch_capacity: usize,
+    pub(crate) threads: u32,
 }
 
 impl ValidatedAggregatorConfig {
@@ -175,6 +184,10 @@ impl ValidatedAggregatorConfig {
     /// The configured dimensions, in configuration order.
     pub fn dimensions(&self) -> &[Dimension] {
         &self.dimensions
+    }
+    /// Aggregator threads asked for (0: one per core).
+    pub fn threads(&self) -> usize {
+        self.threads as usize
     }
     /// Capacity of the heavy-hitter sketch a dimension falls back to.
     pub fn sketch_capacity(&self) -> usize {
@@ -226,6 +239,12 @@ impl AggregatorConfig {
                 format!("{} is out of range 1..={MAX_TOP_N}", self.top_n),
             );
         }
+        if self.threads > MAX_THREADS {
+            bad(
+                "threads".into(),
+                format!("{} is more than {MAX_THREADS}", self.threads),
+            );
+        }
         if self.max_keys_per_window == 0 {
             bad("max_keys_per_window".into(), "must be at least 1".into());
         }
@@ -257,6 +276,7 @@ impl AggregatorConfig {
             top_n,
             max_keys_per_window: self.max_keys_per_window,
             sketch_capacity,
+            threads: self.threads,
         })
     }
 }

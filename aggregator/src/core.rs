@@ -29,7 +29,7 @@
 //! The share of any part below the floor goes to the floor window; a flow spanning more than 64
 //! windows puts the rest of its tail in the 64th. Neither case loses a unit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use collector::FlowRecord;
@@ -38,7 +38,6 @@ use foldhash::fast::RandomState;
 
 use crate::config::{TimeKey, ValidatedAggregatorConfig};
 use crate::counts::{Counts, MAX_SPREAD, split};
-use crate::keys::key_for;
 use crate::output::{Dimension, WindowTotalsRow};
 use crate::sink::Output;
 use crate::table::{DimTable, EmitCtx};
@@ -76,6 +75,29 @@ impl AggregatorStats {
     }
 }
 
+impl AggregatorStats {
+    /// Fold in the counters of another shard of the same aggregator: shards see the same flows
+    /// and close the same windows, so only the per-dimension figures differ between them.
+    pub(crate) fn merge_shard(&mut self, o: &AggregatorStats) {
+        for (a, b) in self.keys_per_dimension.iter_mut().zip(o.keys_per_dimension) {
+            *a += b;
+        }
+        self.sketch_fallbacks += o.sketch_fallbacks;
+    }
+}
+
+/// One flow (or one pro-rated part of it) placed in a window, waiting for the dimension pass.
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    /// The window's start.
+    start: i64,
+    /// The window's index in `Aggregator::windows`.
+    window: usize,
+    /// The flow's index in the batch.
+    flow: usize,
+    counts: Counts,
+}
+
 /// Exact per-exporter totals of a window.
 #[derive(Clone, Copy, Debug, Default)]
 struct ExporterTotals {
@@ -86,26 +108,47 @@ struct ExporterTotals {
 /// One open window.
 #[derive(Debug)]
 struct Window {
-    /// One table per configured dimension, in configuration order.
+    /// One table per dimension this aggregator counts, in configuration order.
     tables: Vec<DimTable>,
-    exporters: HashMap<Ipv6Addr, ExporterTotals, RandomState>,
+    /// Per-exporter totals (kept by the shard that emits the totals rows only).
+    exporters: HashMap<u128, ExporterTotals, RandomState>,
+    /// The exact window total (every shard keeps it: the "other" rows need it).
+    total: Counts,
 }
 
 impl Window {
-    fn new(dims: usize) -> Self {
+    fn new(dims: &[Dimension]) -> Self {
         Window {
-            tables: (0..dims).map(|_| DimTable::new()).collect(),
+            tables: dims.iter().map(|&d| DimTable::new(d)).collect(),
             exporters: HashMap::default(),
+            total: Counts::default(),
         }
     }
 }
 
 /// Event-time windows of top talkers. Feed it with [`record`](Self::record), drain it with
 /// [`flush_into`](Self::flush_into) (and [`flush_all`](Self::flush_all) on shutdown).
+///
+/// An aggregator can be cut into shards by dimension ([`into_shards`](Self::into_shards)): each
+/// shard counts some of the dimensions, all of them place every flow in the same windows (the
+/// window rules depend on times only), so fed the same flows and the same `now`s they close the
+/// same windows, and the union of their rows is exactly what one aggregator would emit.
 #[derive(Debug)]
 pub struct Aggregator {
     cfg: ValidatedAggregatorConfig,
-    windows: BTreeMap<i64, Window>,
+    /// The dimensions this aggregator counts (all configured ones unless it is a shard).
+    dims: Vec<Dimension>,
+    /// Whether this aggregator keeps and emits the per-exporter totals.
+    totals: bool,
+    /// Open windows, sorted by start (a handful at a time).
+    windows: Vec<(i64, Window)>,
+    /// Index in `windows` of the window used last: flows arrive mostly in time order, so this
+    /// makes one comparison the whole window lookup in the common case.
+    last: usize,
+    /// Scratch of [`record_batch`](Self::record_batch): where each flow (or part of one) goes.
+    parts: Vec<Part>,
+    /// A window was opened since the parts were placed (their indices must be looked up again).
+    opened: bool,
     watermark: Option<i64>,
     flows_recorded: u64,
     late_flows: u64,
@@ -119,8 +162,13 @@ impl Aggregator {
     /// An empty aggregator.
     pub fn new(cfg: ValidatedAggregatorConfig) -> Self {
         Aggregator {
+            dims: cfg.dimensions.clone(),
+            totals: true,
             cfg,
-            windows: BTreeMap::new(),
+            windows: Vec::new(),
+            last: 0,
+            parts: Vec::new(),
+            opened: false,
             watermark: None,
             flows_recorded: 0,
             late_flows: 0,
@@ -134,6 +182,62 @@ impl Aggregator {
     /// The configuration in use.
     pub fn config(&self) -> &ValidatedAggregatorConfig {
         &self.cfg
+    }
+
+    /// Cut this (empty) aggregator into at most `n` shards by dimension, balancing an estimated
+    /// cost per dimension (wide keys and many distinct keys cost more). The first shard keeps the
+    /// per-exporter totals. Fewer shards come back when there are fewer dimensions than `n`.
+    pub fn into_shards(self, n: usize) -> Vec<Aggregator> {
+        let n = n.clamp(1, self.dims.len().max(1));
+        if n == 1 {
+            return vec![self];
+        }
+        let mut dims = self.dims.clone();
+        // Longest first, each to the least loaded shard (LPT scheduling).
+        dims.sort_by_key(|&d| std::cmp::Reverse(dimension_cost(d)));
+        let mut load = vec![0u32; n];
+        let mut parts: Vec<Vec<Dimension>> = vec![Vec::new(); n];
+        for d in dims {
+            let i = (0..n).min_by_key(|&i| (load[i], i)).unwrap_or(0);
+            load[i] += dimension_cost(d);
+            parts[i].push(d);
+        }
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut part)| {
+                // Keep configuration order inside a shard.
+                part.sort_by_key(|d| self.cfg.dimensions.iter().position(|c| c == d));
+                Aggregator {
+                    dims: part,
+                    totals: i == 0,
+                    ..Aggregator::new(self.cfg.clone())
+                }
+            })
+            .collect()
+    }
+
+    /// The dimensions this aggregator counts.
+    pub fn dimensions(&self) -> &[Dimension] {
+        &self.dims
+    }
+
+    /// The open window starting at `ws`, created if needed.
+    #[inline]
+    fn window_mut(&mut self, ws: i64) -> &mut Window {
+        if self.last < self.windows.len() && self.windows[self.last].0 == ws {
+            return &mut self.windows[self.last].1;
+        }
+        let i = match self.windows.binary_search_by_key(&ws, |w| w.0) {
+            Ok(i) => i,
+            Err(i) => {
+                self.windows.insert(i, (ws, Window::new(&self.dims)));
+                self.opened = true;
+                i
+            }
+        };
+        self.last = i;
+        &mut self.windows[i].1
     }
 
     /// Start of the window containing `t`.
@@ -157,6 +261,44 @@ impl Aggregator {
 
     /// Count one flow.
     pub fn record(&mut self, flow: &FlowRecord) {
+        self.record_batch(std::slice::from_ref(flow));
+    }
+
+    /// Count a batch of flows, exactly as [`record`](Self::record) one by one would.
+    ///
+    /// Two passes: the first places every flow (or each pro-rated part of it) in its window and
+    /// adds to the window's totals; the second runs one dimension at a time over the placed parts.
+    /// The second pass's loop body is small and its iterations independent, so the processor
+    /// overlaps the cache misses of consecutive flows in a large key table instead of waiting for
+    /// each one, and only one dimension's table is hot at a time.
+    pub fn record_batch(&mut self, flows: &[FlowRecord]) {
+        self.parts.clear();
+        self.opened = false;
+        for (i, flow) in flows.iter().enumerate() {
+            self.place(i, flow);
+        }
+        if self.opened {
+            // A window opened mid-batch shifted the indices of those after it.
+            for p in &mut self.parts {
+                p.window = self
+                    .windows
+                    .binary_search_by_key(&p.start, |w| w.0)
+                    .unwrap_or(0);
+            }
+        }
+        let (max_keys, cap) = (self.cfg.max_keys_per_window, self.cfg.sketch_capacity);
+        let mut fallbacks = 0u64;
+        for d in 0..self.dims.len() {
+            for p in &self.parts {
+                let table = &mut self.windows[p.window].1.tables[d];
+                fallbacks += u64::from(table.add(&flows[p.flow], &p.counts, max_keys, cap));
+            }
+        }
+        self.sketch_fallbacks += fallbacks;
+    }
+
+    /// Place one flow of a batch: window choice, lateness, pro-rating, window totals.
+    fn place(&mut self, index: usize, flow: &FlowRecord) {
         self.flows_recorded += 1;
         let w = self.cfg.window_ms;
         let keyed = match self.cfg.time_key {
@@ -195,7 +337,7 @@ impl Aggregator {
             && self.align(start) == self.align(end - 1)
         {
             // Inside one window (the common case): no split buffers needed.
-            self.add_to_window(self.align(start), flow, &whole);
+            self.add_to_window(self.align(start), index, flow, &whole);
         } else if let Some((start, end, floor)) = spread {
             let mut starts = [0i64; MAX_SPREAD];
             let mut weights = [0u64; MAX_SPREAD];
@@ -207,7 +349,7 @@ impl Aggregator {
             split(&whole, &weights[..n], &mut parts);
             for i in 0..n {
                 if !parts[i].is_zero() {
-                    self.add_to_window(starts[i], flow, &parts[i]);
+                    self.add_to_window(starts[i], index, flow, &parts[i]);
                 }
             }
         } else {
@@ -215,39 +357,38 @@ impl Aggregator {
                 Some(f) if late => f,
                 _ => keyed_ws,
             };
-            self.add_to_window(target, flow, &whole);
+            self.add_to_window(target, index, flow, &whole);
         }
         if late {
             self.late_flows += 1;
             if let Some(f) = floor {
-                let dims = self.cfg.dimensions.len();
-                let win = self.windows.entry(f).or_insert_with(|| Window::new(dims));
-                win.exporters.entry(flow.exporter).or_default().late_flows += 1;
+                let totals = self.totals;
+                let win = self.window_mut(f);
+                if totals {
+                    let e = win.exporters.entry(u128::from(flow.exporter)).or_default();
+                    e.late_flows += 1;
+                }
             }
         }
     }
 
-    fn add_to_window(&mut self, ws: i64, flow: &FlowRecord, c: &Counts) {
-        let cfg = &self.cfg;
-        let win = self
-            .windows
-            .entry(ws)
-            .or_insert_with(|| Window::new(cfg.dimensions.len()));
-        win.exporters
-            .entry(flow.exporter)
-            .or_default()
-            .counts
-            .add(c);
-        for (table, &dim) in win.tables.iter_mut().zip(&cfg.dimensions) {
-            if table.add(
-                key_for(dim, flow),
-                c,
-                cfg.max_keys_per_window,
-                cfg.sketch_capacity,
-            ) {
-                self.sketch_fallbacks += 1;
-            }
+    /// Add `c` of flow `index` of the batch to window `ws`'s totals, and note the part for the
+    /// dimension pass.
+    #[inline]
+    fn add_to_window(&mut self, ws: i64, index: usize, flow: &FlowRecord, c: &Counts) {
+        let totals = self.totals;
+        let win = self.window_mut(ws);
+        win.total.add(c);
+        if totals {
+            let e = win.exporters.entry(u128::from(flow.exporter)).or_default();
+            e.counts.add(c);
         }
+        self.parts.push(Part {
+            start: ws,
+            window: self.last,
+            flow: index,
+            counts: *c,
+        });
     }
 
     /// Move the watermark to at least `now_ms` and emit every window that is now closed (see the
@@ -255,8 +396,12 @@ impl Aggregator {
     pub fn flush_into(&mut self, out: &mut Vec<Output>, now_ms: i64) {
         self.advance_watermark(now_ms);
         let Some(floor) = self.floor() else { return };
-        let open = self.windows.split_off(&floor);
-        let closed = std::mem::replace(&mut self.windows, open);
+        let n = self.windows.partition_point(|w| w.0 < floor);
+        if n == 0 {
+            return;
+        }
+        let closed: Vec<(i64, Window)> = self.windows.drain(..n).collect();
+        self.last = 0;
         for (start, win) in closed {
             self.emit(start, win, out);
         }
@@ -264,6 +409,7 @@ impl Aggregator {
 
     /// Emit every open window, oldest first (for shutdown).
     pub fn flush_all(&mut self, out: &mut Vec<Output>) {
+        self.last = 0;
         for (start, win) in std::mem::take(&mut self.windows) {
             self.emit(start, win, out);
         }
@@ -271,35 +417,31 @@ impl Aggregator {
 
     fn emit(&mut self, start: i64, win: Window, out: &mut Vec<Output>) {
         self.windows_closed += 1;
-        let mut exporters: Vec<(Ipv6Addr, ExporterTotals)> = win.exporters.into_iter().collect();
+        let mut exporters: Vec<(u128, ExporterTotals)> = win.exporters.into_iter().collect();
         exporters.sort_unstable_by_key(|e| e.0);
-        let mut total = Counts::default();
         let totals: Vec<WindowTotalsRow> = exporters
             .iter()
-            .map(|(addr, t)| {
-                total.add(&t.counts);
-                WindowTotalsRow {
-                    window_start: start,
-                    window_secs: self.cfg.window_secs,
-                    exporter: *addr,
-                    bytes: t.counts.bytes,
-                    packets: t.counts.packets,
-                    flows: t.counts.flows,
-                    bytes_unscaled: t.counts.bytes_unscaled,
-                    packets_unscaled: t.counts.packets_unscaled,
-                    late_flows: t.late_flows,
-                }
+            .map(|(addr, t)| WindowTotalsRow {
+                window_start: start,
+                window_secs: self.cfg.window_secs,
+                exporter: Ipv6Addr::from(*addr),
+                bytes: t.counts.bytes,
+                packets: t.counts.packets,
+                flows: t.counts.flows,
+                bytes_unscaled: t.counts.bytes_unscaled,
+                packets_unscaled: t.counts.packets_unscaled,
+                late_flows: t.late_flows,
             })
             .collect();
         let ctx = EmitCtx {
             window_start: start,
             window_secs: self.cfg.window_secs,
             top_n: self.cfg.top_n,
-            total,
+            total: win.total,
         };
-        let mut top = Vec::with_capacity(self.cfg.dimensions.len() * (self.cfg.top_n + 1));
-        for (table, &dim) in win.tables.into_iter().zip(&self.cfg.dimensions) {
-            table.emit(dim, &ctx, &mut top);
+        let mut top = Vec::with_capacity(win.tables.len() * (self.cfg.top_n + 1));
+        for table in win.tables {
+            table.emit(&ctx, &mut top);
         }
         out.push(Output::Windows { top, totals });
     }
@@ -307,9 +449,9 @@ impl Aggregator {
     /// Current counters.
     pub fn stats(&self) -> AggregatorStats {
         let mut keys = [0u64; 9];
-        for win in self.windows.values() {
-            for (table, &dim) in win.tables.iter().zip(&self.cfg.dimensions) {
-                keys[dim as usize] += table.len() as u64;
+        for (_, win) in &self.windows {
+            for table in &win.tables {
+                keys[table.dimension() as usize] += table.len() as u64;
             }
         }
         AggregatorStats {
@@ -323,6 +465,17 @@ impl Aggregator {
             keys_per_dimension: keys,
             watermark_ms: self.watermark,
         }
+    }
+}
+
+/// Relative cost of counting one flow in `dim`, for balancing shards: the width of the key and how
+/// many distinct keys a busy window holds (cache misses), measured with the aggregate bench.
+fn dimension_cost(dim: Dimension) -> u32 {
+    match dim {
+        Dimension::Conversation => 4,
+        Dimension::SrcAddr | Dimension::DstAddr => 3,
+        Dimension::InIf | Dimension::OutIf | Dimension::App => 2,
+        Dimension::Protocol | Dimension::SrcAs | Dimension::DstAs => 1,
     }
 }
 

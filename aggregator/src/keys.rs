@@ -1,45 +1,183 @@
-//! How a flow maps to a [`Key`] in each [`Dimension`].
+//! How a flow maps to a key in each [`Dimension`].
 //!
-//! Owns: the key rules (which fields, what an absent field becomes, which port is the "app" port).
+//! Owns: the key rules (which fields, what an absent field becomes, which port is the "app" port),
+//! in two forms: the compact key each dimension's table hashes (an address, an address pair,
+//! (protocol, port), a protocol byte, (exporter, ifIndex), an AS number), and the flat [`Key`] that
+//! windows emit. [`key_for`] is defined through the compact keys, so the two cannot disagree.
 //! Every flow gets a key in every dimension (absent fields become zero / `::`), so each dimension's
 //! keys add up to the window total exactly.
 //! Must never: allocate or fail; it runs once per flow per dimension.
 
+use std::hash::Hash;
 use std::net::Ipv6Addr;
 
 use collector::FlowRecord;
 
 use crate::output::{Dimension, Key};
 
-/// The key of `flow` in dimension `dim`, following the layout documented on [`Key`].
-#[inline]
-pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
-    let addr = |a: Option<Ipv6Addr>| a.unwrap_or(Ipv6Addr::UNSPECIFIED);
-    let mut k = Key::default();
-    match dim {
-        Dimension::SrcAddr => k.addr_a = addr(flow.src_addr),
-        Dimension::DstAddr => k.addr_a = addr(flow.dst_addr),
-        Dimension::Conversation => {
-            k.addr_a = addr(flow.src_addr);
-            k.addr_b = addr(flow.dst_addr);
-        }
-        Dimension::App => {
-            k.proto = flow.protocol.unwrap_or(0);
-            k.num = u32::from(flow.service_port());
-        }
-        Dimension::Protocol => k.proto = flow.protocol.unwrap_or(0),
-        Dimension::InIf => {
-            k.exporter = flow.exporter;
-            k.num = flow.in_if.unwrap_or(0);
-        }
-        Dimension::OutIf => {
-            k.exporter = flow.exporter;
-            k.num = flow.out_if.unwrap_or(0);
-        }
-        Dimension::SrcAs => k.num = flow.src_as.unwrap_or(0),
-        Dimension::DstAs => k.num = flow.dst_as.unwrap_or(0),
+/// A compact per-dimension key: what a dimension's table hashes and stores.
+pub(crate) trait DimKey: Copy + Eq + Hash + std::fmt::Debug {
+    /// The flat form that windows emit.
+    fn to_key(self) -> Key;
+}
+
+/// A 128-bit address as two 64-bit halves (high, low): 8-byte alignment keeps map entries
+/// smaller than `u128`'s 16, and hashing writes two words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct A128(u64, u64);
+
+impl A128 {
+    #[inline]
+    fn of(a: Option<Ipv6Addr>) -> A128 {
+        let v = a.map_or(0, u128::from);
+        A128((v >> 64) as u64, v as u64)
     }
-    k
+
+    fn addr(self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.0) << 64 | u128::from(self.1))
+    }
+}
+
+/// One address (`SrcAddr`, `DstAddr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Addr(pub A128);
+
+/// A (source, destination) address pair (`Conversation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Pair(pub A128, pub A128);
+
+/// Protocol in bits 16..24, service port in bits 0..16 (`App`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ProtoPort(pub u32);
+
+/// An IP protocol number (`Protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Proto(pub u8);
+
+/// (exporter, ifIndex) (`InIf`, `OutIf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Interface(pub A128, pub u32);
+
+/// An AS number (`SrcAs`, `DstAs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct AsNum(pub u32);
+
+impl DimKey for Addr {
+    fn to_key(self) -> Key {
+        Key {
+            addr_a: self.0.addr(),
+            ..Key::default()
+        }
+    }
+}
+impl DimKey for Pair {
+    fn to_key(self) -> Key {
+        Key {
+            addr_a: self.0.addr(),
+            addr_b: self.1.addr(),
+            ..Key::default()
+        }
+    }
+}
+impl DimKey for ProtoPort {
+    fn to_key(self) -> Key {
+        Key {
+            proto: (self.0 >> 16) as u8,
+            num: self.0 & 0xFFFF,
+            ..Key::default()
+        }
+    }
+}
+impl DimKey for Proto {
+    fn to_key(self) -> Key {
+        Key {
+            proto: self.0,
+            ..Key::default()
+        }
+    }
+}
+impl DimKey for Interface {
+    fn to_key(self) -> Key {
+        Key {
+            exporter: self.0.addr(),
+            num: self.1,
+            ..Key::default()
+        }
+    }
+}
+impl DimKey for AsNum {
+    fn to_key(self) -> Key {
+        Key {
+            num: self.0,
+            ..Key::default()
+        }
+    }
+}
+
+#[inline]
+fn addr(a: Option<Ipv6Addr>) -> A128 {
+    A128::of(a)
+}
+
+/// Source address key.
+#[inline]
+pub(crate) fn src_addr(f: &FlowRecord) -> Addr {
+    Addr(addr(f.src_addr))
+}
+/// Destination address key.
+#[inline]
+pub(crate) fn dst_addr(f: &FlowRecord) -> Addr {
+    Addr(addr(f.dst_addr))
+}
+/// Conversation key.
+#[inline]
+pub(crate) fn conversation(f: &FlowRecord) -> Pair {
+    Pair(addr(f.src_addr), addr(f.dst_addr))
+}
+/// Application key: protocol and service port.
+#[inline]
+pub(crate) fn app(f: &FlowRecord) -> ProtoPort {
+    ProtoPort(u32::from(f.protocol.unwrap_or(0)) << 16 | u32::from(f.service_port()))
+}
+/// Protocol key.
+#[inline]
+pub(crate) fn protocol(f: &FlowRecord) -> Proto {
+    Proto(f.protocol.unwrap_or(0))
+}
+/// Input interface key.
+#[inline]
+pub(crate) fn in_if(f: &FlowRecord) -> Interface {
+    Interface(A128::of(Some(f.exporter)), f.in_if.unwrap_or(0))
+}
+/// Output interface key.
+#[inline]
+pub(crate) fn out_if(f: &FlowRecord) -> Interface {
+    Interface(A128::of(Some(f.exporter)), f.out_if.unwrap_or(0))
+}
+/// Source AS key.
+#[inline]
+pub(crate) fn src_as(f: &FlowRecord) -> AsNum {
+    AsNum(f.src_as.unwrap_or(0))
+}
+/// Destination AS key.
+#[inline]
+pub(crate) fn dst_as(f: &FlowRecord) -> AsNum {
+    AsNum(f.dst_as.unwrap_or(0))
+}
+
+/// The key of `flow` in dimension `dim`, following the layout documented on [`Key`].
+pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
+    match dim {
+        Dimension::SrcAddr => src_addr(flow).to_key(),
+        Dimension::DstAddr => dst_addr(flow).to_key(),
+        Dimension::Conversation => conversation(flow).to_key(),
+        Dimension::App => app(flow).to_key(),
+        Dimension::Protocol => protocol(flow).to_key(),
+        Dimension::InIf => in_if(flow).to_key(),
+        Dimension::OutIf => out_if(flow).to_key(),
+        Dimension::SrcAs => src_as(flow).to_key(),
+        Dimension::DstAs => dst_as(flow).to_key(),
+    }
 }
 
 #[cfg(test)]

@@ -1,29 +1,30 @@
-//! The key table of one dimension in one window, and how it turns into ranked rows.
+//! The key tables of one window, and how they turn into ranked rows.
 //!
-//! Owns: exact counting in a sharded `DashMap` up to `max_keys` distinct keys, the one-way switch to
-//! the Space-Saving sketch past that, and emission: top N by scaled bytes with `rank_bytes`, the
-//! competition rank (ties share a rank, "1224") of each emitted key by packets and by flows among all
-//! counted keys, and the "other" row that makes `sum(top N) + other == total` exactly.
-//! Must never: allocate on an update to a key it already holds, or drop a flow's counts.
+//! Owns: exact counting per dimension in a plain hash map keyed by the dimension's compact key (see
+//! [`crate::keys`]) up to `max_keys` distinct keys, the one-way switch to the Space-Saving sketch
+//! past that, and emission: top N by scaled bytes with `rank_bytes`, the competition rank (ties
+//! share a rank, "1224") of each emitted key by packets and by flows among all counted keys, and the
+//! "other" row that makes `sum(top N) + other == total` exactly.
+//! Must never: allocate on an update to a key it already holds, hash a key twice on the common
+//! path, or drop a flow's counts.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
 
-use dashmap::DashMap;
+use collector::FlowRecord;
 use foldhash::fast::RandomState;
 
 use crate::counts::Counts;
+use crate::keys::{self, AsNum, DimKey, Interface, Pair, Proto, ProtoPort};
 use crate::output::{Dimension, Key, WindowTopRow};
 use crate::sketch::{Slot, SpaceSaving};
 
-/// Exact or sketched counts of one dimension in one window.
+/// Exact or sketched counts of one dimension in one window, keyed by compact keys `K`.
 #[derive(Debug)]
-pub(crate) enum DimTable {
-    /// Every key counted exactly. `len` mirrors the map's length (cheaper than `DashMap::len`).
-    Exact {
-        map: DashMap<Key, Counts, RandomState>,
-        len: usize,
-    },
+pub(crate) enum Table<K> {
+    /// Every key counted exactly.
+    Exact(HashMap<K, Counts, RandomState>),
     /// Heavy hitters only, with error bounds.
     Sketch(SpaceSaving),
 }
@@ -37,49 +38,50 @@ pub(crate) struct EmitCtx {
     pub total: Counts,
 }
 
-impl DimTable {
+impl<K: DimKey> Table<K> {
     pub fn new() -> Self {
-        DimTable::Exact {
-            map: DashMap::with_hasher(RandomState::default()),
-            len: 0,
-        }
+        Table::Exact(HashMap::with_hasher(RandomState::default()))
     }
 
     /// Distinct keys (or sketch counters) held.
     pub fn len(&self) -> usize {
         match self {
-            DimTable::Exact { len, .. } => *len,
-            DimTable::Sketch(s) => s.len(),
+            Table::Exact(map) => map.len(),
+            Table::Sketch(s) => s.len(),
         }
     }
 
-    /// Add `c` to `key`. Returns true when this update made the table switch to the sketch.
+    /// Add `c` to `key`, hashing it once. Returns true when this update made the table switch to
+    /// the sketch.
     #[inline]
-    pub fn add(&mut self, key: Key, c: &Counts, max_keys: usize, sketch_capacity: usize) -> bool {
+    pub fn add(&mut self, key: K, c: &Counts, max_keys: usize, sketch_capacity: usize) -> bool {
         match self {
-            DimTable::Exact { map, len } => {
-                if let Some(mut v) = map.get_mut(&key) {
-                    v.add(c);
-                    return false;
-                }
-                if *len < max_keys {
-                    map.insert(key, *c);
-                    *len += 1;
-                    return false;
+            Table::Exact(map) => {
+                let len = map.len();
+                match map.entry(key) {
+                    Entry::Occupied(mut e) => {
+                        e.get_mut().add(c);
+                        return false;
+                    }
+                    Entry::Vacant(e) if len < max_keys => {
+                        e.insert(*c);
+                        return false;
+                    }
+                    Entry::Vacant(_) => {}
                 }
             }
-            DimTable::Sketch(s) => {
-                s.update(key, c);
+            Table::Sketch(s) => {
+                s.update(key.to_key(), c);
                 return false;
             }
         }
         // Exact table is full and `key` is new: move everything into a sketch.
         let mut sketch = SpaceSaving::new(sketch_capacity);
-        if let DimTable::Exact { map, .. } = self {
+        if let Table::Exact(map) = self {
             seed_sketch(&mut sketch, map, sketch_capacity);
         }
-        sketch.update(key, c);
-        *self = DimTable::Sketch(sketch);
+        sketch.update(key.to_key(), c);
+        *self = Table::Sketch(sketch);
         true
     }
 
@@ -90,20 +92,107 @@ impl DimTable {
     /// on flows. Extra memory is O(N), not O(keys), however many keys the window holds.
     pub fn emit(self, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
         match self {
-            DimTable::Exact { map, .. } => {
+            Table::Exact(map) => {
                 let slots = || {
-                    map.iter().map(|e| Slot {
-                        key: *e.key(),
-                        counts: *e.value(),
+                    map.iter().map(|(k, c)| Slot {
+                        key: k.to_key(),
+                        counts: *c,
                         error: 0,
                     })
                 };
                 emit_from(slots, dim, ctx, out);
             }
-            DimTable::Sketch(s) => {
+            Table::Sketch(s) => {
                 let slots = s.into_slots();
                 emit_from(|| slots.iter().copied(), dim, ctx, out);
             }
+        }
+    }
+}
+
+/// The table of one configured dimension: one variant per dimension, so the key rule and the
+/// compact key type are fixed by a single `match` per record and table.
+#[derive(Debug)]
+pub(crate) enum DimTable {
+    SrcAddr(Table<keys::Addr>),
+    DstAddr(Table<keys::Addr>),
+    Conversation(Table<Pair>),
+    App(Table<ProtoPort>),
+    Protocol(Table<Proto>),
+    InIf(Table<Interface>),
+    OutIf(Table<Interface>),
+    SrcAs(Table<AsNum>),
+    DstAs(Table<AsNum>),
+}
+
+impl DimTable {
+    pub fn new(dim: Dimension) -> Self {
+        match dim {
+            Dimension::SrcAddr => DimTable::SrcAddr(Table::new()),
+            Dimension::DstAddr => DimTable::DstAddr(Table::new()),
+            Dimension::Conversation => DimTable::Conversation(Table::new()),
+            Dimension::App => DimTable::App(Table::new()),
+            Dimension::Protocol => DimTable::Protocol(Table::new()),
+            Dimension::InIf => DimTable::InIf(Table::new()),
+            Dimension::OutIf => DimTable::OutIf(Table::new()),
+            Dimension::SrcAs => DimTable::SrcAs(Table::new()),
+            Dimension::DstAs => DimTable::DstAs(Table::new()),
+        }
+    }
+
+    /// The dimension this table counts.
+    pub fn dimension(&self) -> Dimension {
+        match self {
+            DimTable::SrcAddr(_) => Dimension::SrcAddr,
+            DimTable::DstAddr(_) => Dimension::DstAddr,
+            DimTable::Conversation(_) => Dimension::Conversation,
+            DimTable::App(_) => Dimension::App,
+            DimTable::Protocol(_) => Dimension::Protocol,
+            DimTable::InIf(_) => Dimension::InIf,
+            DimTable::OutIf(_) => Dimension::OutIf,
+            DimTable::SrcAs(_) => Dimension::SrcAs,
+            DimTable::DstAs(_) => Dimension::DstAs,
+        }
+    }
+
+    /// Distinct keys (or sketch counters) held.
+    pub fn len(&self) -> usize {
+        match self {
+            DimTable::SrcAddr(t) | DimTable::DstAddr(t) => t.len(),
+            DimTable::Conversation(t) => t.len(),
+            DimTable::App(t) => t.len(),
+            DimTable::Protocol(t) => t.len(),
+            DimTable::InIf(t) | DimTable::OutIf(t) => t.len(),
+            DimTable::SrcAs(t) | DimTable::DstAs(t) => t.len(),
+        }
+    }
+
+    /// Add `c` to `flow`'s key in this dimension. Returns true when the table switched to the sketch.
+    #[inline]
+    pub fn add(&mut self, flow: &FlowRecord, c: &Counts, max_keys: usize, cap: usize) -> bool {
+        match self {
+            DimTable::SrcAddr(t) => t.add(keys::src_addr(flow), c, max_keys, cap),
+            DimTable::DstAddr(t) => t.add(keys::dst_addr(flow), c, max_keys, cap),
+            DimTable::Conversation(t) => t.add(keys::conversation(flow), c, max_keys, cap),
+            DimTable::App(t) => t.add(keys::app(flow), c, max_keys, cap),
+            DimTable::Protocol(t) => t.add(keys::protocol(flow), c, max_keys, cap),
+            DimTable::InIf(t) => t.add(keys::in_if(flow), c, max_keys, cap),
+            DimTable::OutIf(t) => t.add(keys::out_if(flow), c, max_keys, cap),
+            DimTable::SrcAs(t) => t.add(keys::src_as(flow), c, max_keys, cap),
+            DimTable::DstAs(t) => t.add(keys::dst_as(flow), c, max_keys, cap),
+        }
+    }
+
+    /// Append this dimension's rows (top N plus "other") to `out`.
+    pub fn emit(self, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
+        let dim = self.dimension();
+        match self {
+            DimTable::SrcAddr(t) | DimTable::DstAddr(t) => t.emit(dim, ctx, out),
+            DimTable::Conversation(t) => t.emit(dim, ctx, out),
+            DimTable::App(t) => t.emit(dim, ctx, out),
+            DimTable::Protocol(t) => t.emit(dim, ctx, out),
+            DimTable::InIf(t) | DimTable::OutIf(t) => t.emit(dim, ctx, out),
+            DimTable::SrcAs(t) | DimTable::DstAs(t) => t.emit(dim, ctx, out),
         }
     }
 }
@@ -115,10 +204,14 @@ impl DimTable {
 /// at most the sketch's minimum from then on, so the Space-Saving guarantees still hold for them if
 /// they come back (`true ≤ estimate ≤ true + error`, and any key above `total / capacity` has a
 /// counter). Their bytes stay in the exact window total, and so in the "other" row.
-fn seed_sketch(sketch: &mut SpaceSaving, map: &DashMap<Key, Counts, RandomState>, capacity: usize) {
-    let slots = map.iter().map(|e| Slot {
-        key: *e.key(),
-        counts: *e.value(),
+fn seed_sketch<K: DimKey>(
+    sketch: &mut SpaceSaving,
+    map: &HashMap<K, Counts, RandomState>,
+    capacity: usize,
+) {
+    let slots = map.iter().map(|(k, c)| Slot {
+        key: k.to_key(),
+        counts: *c,
         error: 0,
     });
     for s in top_by_bytes(slots, capacity) {
@@ -271,11 +364,8 @@ fn emit_from<I: Iterator<Item = Slot>>(
 mod tests {
     use super::*;
 
-    fn key(i: u32) -> Key {
-        Key {
-            num: i,
-            ..Key::default()
-        }
+    fn key(i: u32) -> AsNum {
+        AsNum(i)
     }
 
     fn c(bytes: u64, packets: u64, flows: u64) -> Counts {
@@ -299,7 +389,7 @@ mod tests {
 
     #[test]
     fn ranks_packets_and_flows_among_all_keys_not_just_the_emitted_ones() {
-        let mut t = DimTable::new();
+        let mut t = Table::<AsNum>::new();
         let mut total = Counts::default();
         for (k, v) in [
             (1, c(1000, 1, 1)),
@@ -338,7 +428,7 @@ mod tests {
 
     #[test]
     fn switches_to_the_sketch_past_max_keys_and_keeps_every_count() {
-        let mut t = DimTable::new();
+        let mut t = Table::<AsNum>::new();
         let mut switched = 0;
         let mut total = Counts::default();
         for i in 0..50u32 {
@@ -349,7 +439,7 @@ mod tests {
             }
         }
         assert_eq!(switched, 1);
-        assert!(matches!(t, DimTable::Sketch(_)));
+        assert!(matches!(t, Table::Sketch(_)));
         assert_eq!(t.len(), 20);
         let mut rows = Vec::new();
         t.emit(Dimension::SrcAs, &ctx(5, total), &mut rows);
@@ -371,7 +461,7 @@ mod tests {
             entries in proptest::collection::vec((0u32..200, 0u64..50, 0u64..20, 1u64..4), 1..300),
             top_n in 1usize..20,
         ) {
-            let mut t = DimTable::new();
+            let mut t = Table::<AsNum>::new();
             let mut truth: std::collections::BTreeMap<u32, Counts> = Default::default();
             let mut total = Counts::default();
             for &(k, b, p, f) in &entries {
@@ -399,7 +489,7 @@ mod tests {
 
     #[test]
     fn switching_to_the_sketch_keeps_the_biggest_keys_exact() {
-        let mut t = DimTable::new();
+        let mut t = Table::<AsNum>::new();
         let mut total = Counts::default();
         for i in 0..10u32 {
             let v = c(1000 - u64::from(i) * 100, 1, 1);
@@ -431,7 +521,7 @@ mod tests {
 
     #[test]
     fn always_emits_an_other_row_even_when_it_is_zero() {
-        let mut t = DimTable::new();
+        let mut t = Table::<AsNum>::new();
         t.add(key(1), &c(10, 1, 1), 10, 10);
         let mut rows = Vec::new();
         t.emit(Dimension::App, &ctx(5, c(10, 1, 1)), &mut rows);
