@@ -44,8 +44,6 @@ pub struct WorkerReport {
     pub truncated: u64,
     /// Receive calls that failed.
     pub recv_errors: u64,
-    /// Datagrams the kernel dropped on this worker's socket (buffer full).
-    pub kernel_drops: u64,
     /// Record batches handed to the aggregator.
     pub batches: u64,
     /// Records handed to the aggregator.

@@ -98,6 +98,11 @@ struct Shared {
     /// Time workers waited for room in the queue to raw-flow storage.
     blocked_raw_ns: AtomicU64,
     reports: Vec<Mutex<WorkerReport>>,
+    /// Each worker socket's inode, for its drop counter in `/proc/net/udp`.
+    inodes: Vec<Option<u64>>,
+    /// Each worker socket's kernel drops, as last read (the counter only grows, so a read after
+    /// the socket closed, which finds nothing, never lowers it).
+    kernel_drops: Vec<AtomicU64>,
     snapshots: Vec<Mutex<Option<Snapshot>>>,
     /// Counters of the ClickHouse writers, once they run.
     writers: Mutex<Vec<schema::WriterStatsHandle>>,
@@ -110,6 +115,29 @@ struct Shared {
 }
 
 impl Shared {
+    /// Read the sockets' drop counters from `/proc/net/udp` (parsing that file is kept off the
+    /// receive threads: the publish task calls this, and each worker once as it stops).
+    fn read_kernel_drops(&self, only: Option<usize>) {
+        for (i, inode) in self.inodes.iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            if let Some(inode) = inode
+                && let Ok(d) = socket::kernel_drops(&[*inode])
+            {
+                self.kernel_drops[i].fetch_max(d, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Kernel drops over every worker socket.
+    fn kernel_drops_total(&self) -> u64 {
+        self.kernel_drops
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// The workers' latest reports (a clone of each, taken under its lock).
     fn worker_reports(&self) -> Vec<WorkerReport> {
         self.reports
@@ -133,7 +161,6 @@ struct Worker {
     listener: String,
     protocol: ListenProtocol,
     receiver: BatchReceiver,
-    inode: Option<u64>,
     decoder: Decoder,
     allow: Option<Vec<Cidr>>,
     queues: Queues,
@@ -142,7 +169,13 @@ struct Worker {
     report_every: Duration,
     snapshot_every: Option<Duration>,
     shared: Arc<Shared>,
+    /// Batches handed off lately, kept to reuse their buffers once every consumer dropped them
+    /// (no allocation and no fresh pages per batch in steady state).
+    spent: Vec<FlowBatch>,
 }
+
+/// Handed-off batches a worker keeps for reuse.
+const RECYCLE_BATCHES: usize = 16;
 
 /// Run the collector until SIGINT/SIGTERM (or a sink failure).
 pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
@@ -234,6 +267,11 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                 })
             })
             .collect(),
+        inodes: sockets
+            .iter()
+            .map(|(_, _, o)| socket::socket_inode(&o.socket).ok())
+            .collect(),
+        kernel_drops: (0..sockets.len()).map(|_| AtomicU64::new(0)).collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
         writers: Mutex::new(Vec::new()),
         started_ms: now,
@@ -262,7 +300,6 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             index,
             listener,
             protocol,
-            inode: socket::socket_inode(&opened.socket).ok(),
             receiver: BatchReceiver::new(opened.socket, cfg.listen.max_datagram_bytes),
             decoder,
             allow: cfg.listen.allowed_exporters.clone(),
@@ -270,6 +307,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             batch_records: cfg.listen.batch_records,
             linger: cfg.listen.batch_linger,
             report_every: cfg.metrics_interval,
+            spent: Vec::with_capacity(RECYCLE_BATCHES),
             snapshot_every: cfg
                 .listen
                 .state_file
@@ -345,7 +383,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let denied: u64 = reports.iter().map(|r| r.denied).sum();
     let unsupported: u64 = reports.iter().map(|r| r.unsupported).sum();
-    let kernel_drops: u64 = reports.iter().map(|r| r.kernel_drops).sum();
+    let kernel_drops = shared.kernel_drops_total();
     let agg = *stats_rx.borrow();
     match outcome.context("the aggregator task")? {
         Ok(()) => {
@@ -514,17 +552,23 @@ impl Worker {
             self.hand_off(&mut batch, &mut report);
         }
         self.report(&mut report);
+        // Read while the socket is open: once it closes, /proc/net/udp forgets it.
+        self.shared.read_kernel_drops(Some(self.index));
         self.decoder
     }
 
     /// Hand the batch to the aggregator and, when raw flows are stored, to the raw-flow writer
     /// (the same batch, shared), waiting while a queue is full. False when a consumer is gone (it
     /// ended with an error; the service is stopping).
-    fn hand_off(&self, batch: &mut Vec<FlowRecord>, report: &mut WorkerReport) -> bool {
-        let full: FlowBatch = Arc::new(std::mem::replace(
-            batch,
-            Vec::with_capacity(self.batch_records + 64),
-        ));
+    fn hand_off(&mut self, batch: &mut Vec<FlowRecord>, report: &mut WorkerReport) -> bool {
+        let next = self
+            .reusable()
+            .unwrap_or_else(|| Vec::with_capacity(self.batch_records + 64));
+        let full: FlowBatch = Arc::new(std::mem::replace(batch, next));
+        if self.spent.len() == RECYCLE_BATCHES {
+            self.spent.remove(0);
+        }
+        self.spent.push(full.clone());
         let n = full.len() as u64;
         let ok = match &self.queues.raw {
             Some(raw) => {
@@ -547,6 +591,14 @@ impl Worker {
         ok
     }
 
+    /// The buffer of a handed-off batch that every consumer has dropped, emptied.
+    fn reusable(&mut self) -> Option<Vec<FlowRecord>> {
+        let i = self.spent.iter().position(|b| Arc::strong_count(b) == 1)?;
+        let mut v = Arc::try_unwrap(self.spent.swap_remove(i)).ok()?;
+        v.clear();
+        Some(v)
+    }
+
     fn report(&self, report: &mut WorkerReport) {
         let stats = self.decoder.stats();
         report.exporters = stats
@@ -560,12 +612,6 @@ impl Worker {
         report.pending = self.decoder.pending_by_exporter();
         report.template_bytes = self.decoder.template_bytes();
         report.pending_bytes = self.decoder.pending_bytes();
-        // Read while the socket is open: once it closes, /proc/net/udp forgets it.
-        if let Some(inode) = self.inode
-            && let Ok(d) = socket::kernel_drops(&[inode])
-        {
-            report.kernel_drops = d;
-        }
         if let Ok(mut r) = self.shared.reports[self.index].lock() {
             *r = report.clone();
         }
@@ -629,6 +675,7 @@ pub(crate) async fn shutdown_signal() {
 }
 
 fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
+    shared.read_kernel_drops(None);
     let reports = shared.worker_reports();
     let mut series = shared
         .exporter_series
@@ -637,7 +684,7 @@ fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
     m::publish_workers(&reports, &mut series);
     drop(series);
     m::publish_receive(
-        reports.iter().map(|r| r.kernel_drops).sum(),
+        shared.kernel_drops_total(),
         shared.blocked_aggregator_ns.load(Ordering::Relaxed),
         shared.blocked_raw_ns.load(Ordering::Relaxed),
     );

@@ -122,13 +122,21 @@ pub async fn run_with_clock<S: Sink, C: FnMut() -> i64 + Send>(
     let mut tick = tokio::time::interval(options.flush_every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let dispatch = async move {
+        // The first tick completes at once: flush with the clock before any batch, so the
+        // watermark starts at `now` whichever of the two would have been ready first.
+        tick.tick().await;
+        let mut first = Some(ToShard::Flush(clock()));
         loop {
-            let msg = tokio::select! {
+            let msg = if let Some(m) = first.take() {
+                m
+            } else {
+                tokio::select! {
                 batch = input.recv() => match batch {
                     Some(b) => ToShard::Batch(b),
                     None => break,
                 },
-                _ = tick.tick() => ToShard::Flush(clock()),
+                    _ = tick.tick() => ToShard::Flush(clock()),
+                }
             };
             let mut send_to = Vec::with_capacity(to_shards.len());
             for tx in &to_shards {

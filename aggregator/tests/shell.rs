@@ -329,7 +329,14 @@ async fn shards_by_dimension_emit_exactly_what_one_thread_emits() {
             },
         )
         .await;
-        assert_eq!(canonical(&many), want, "threads = {threads}");
+        let got = canonical(&many);
+        if got != want {
+            let a: std::collections::BTreeSet<_> = got.0.iter().chain(&got.1).collect();
+            let b: std::collections::BTreeSet<_> = want.0.iter().chain(&want.1).collect();
+            let extra: Vec<_> = a.difference(&b).take(4).collect();
+            let missing: Vec<_> = b.difference(&a).take(4).collect();
+            panic!("threads = {threads}: extra {extra:#?} missing {missing:#?}");
+        }
         // Within one window, rows come in configuration order of the dimensions.
         for o in &many {
             if let Output::Windows { top, .. } = o {

@@ -67,7 +67,9 @@ pub struct ListenConfig {
     /// `net.core.rmem_max`; a warning is logged when the kernel grants less).
     #[serde(default = "default_recv_buffer_bytes")]
     pub recv_buffer_bytes: usize,
-    /// Largest datagram accepted, bytes; longer ones are cut and counted as truncated.
+    /// Largest datagram accepted, bytes; longer ones are cut and counted as truncated. The default,
+    /// 9216, holds a jumbo frame's payload (exporters keep a datagram within one MTU); each
+    /// receive slot is this size, so a smaller slot keeps the receive batch in cache. Up to 65535.
     #[serde(default = "default_max_datagram_bytes")]
     pub max_datagram_bytes: usize,
     /// Exporter address prefixes allowed to send (e.g. `["192.0.2.0/24", "2001:db8::/32"]`).
@@ -114,8 +116,11 @@ fn default_recv_buffer_bytes() -> usize {
     32 << 20
 }
 fn default_max_datagram_bytes() -> usize {
-    crate::socket::MAX_DATAGRAM
+    DEFAULT_MAX_DATAGRAM
 }
+
+/// Default receive slot: a jumbo frame (9000-byte MTU) with room to spare.
+pub const DEFAULT_MAX_DATAGRAM: usize = 9216;
 fn default_state_save_secs() -> u64 {
     60
 }

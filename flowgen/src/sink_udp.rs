@@ -48,7 +48,7 @@ pub fn run(a: &SinkUdpArgs, term: &AtomicBool) -> Result<(), Error> {
         let opened = socket::bind_receiver(a.listen, &opts)
             .context_with(|| format!("binding {}", a.listen))?;
         inodes.push(socket::socket_inode(&opened.socket).unwrap_or(0));
-        let mut rx = BatchReceiver::new(opened.socket, socket::MAX_DATAGRAM);
+        let mut rx = BatchReceiver::new(opened.socket, collector::listen::DEFAULT_MAX_DATAGRAM);
         let (count, bytes, stop) = (count.clone(), bytes.clone(), stop.clone());
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
