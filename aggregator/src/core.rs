@@ -86,6 +86,14 @@ impl AggregatorStats {
     }
 }
 
+/// Where a flow spread over several windows is cut: window starts, weights (ms) and the parts.
+#[derive(Debug)]
+struct Spread {
+    starts: [i64; MAX_SPREAD],
+    weights: [u64; MAX_SPREAD],
+    parts: [Counts; MAX_SPREAD],
+}
+
 /// One flow (or one pro-rated part of it) placed in a window, waiting for the dimension pass.
 #[derive(Clone, Copy, Debug)]
 struct Part {
@@ -149,6 +157,8 @@ pub struct Aggregator {
     parts: Vec<Part>,
     /// A window was opened since the parts were placed (their indices must be looked up again).
     opened: bool,
+    /// Scratch of the pro-rating split.
+    spread: Box<Spread>,
     watermark: Option<i64>,
     flows_recorded: u64,
     late_flows: u64,
@@ -169,6 +179,11 @@ impl Aggregator {
             last: 0,
             parts: Vec::new(),
             opened: false,
+            spread: Box::new(Spread {
+                starts: [0; MAX_SPREAD],
+                weights: [0; MAX_SPREAD],
+                parts: [Counts::default(); MAX_SPREAD],
+            }),
             watermark: None,
             flows_recorded: 0,
             late_flows: 0,
@@ -339,17 +354,18 @@ impl Aggregator {
             // Inside one window (the common case): no split buffers needed.
             self.add_to_window(self.align(start), index, flow, &whole);
         } else if let Some((start, end, floor)) = spread {
-            let mut starts = [0i64; MAX_SPREAD];
-            let mut weights = [0u64; MAX_SPREAD];
-            let (n, moved) = segments(start, end, w, floor, &mut starts, &mut weights);
+            // Scratch kept in the aggregator: clearing three arrays of MAX_SPREAD entries per
+            // spread flow cost more than the rest of its placement.
+            let sp = &mut *self.spread;
+            let (n, moved) = segments(start, end, w, floor, &mut sp.starts, &mut sp.weights);
+            split(&whole, &sp.weights[..n], &mut sp.parts);
             if moved && !late {
                 self.parts_moved += 1;
             }
-            let mut parts = [Counts::default(); MAX_SPREAD];
-            split(&whole, &weights[..n], &mut parts);
             for i in 0..n {
-                if !parts[i].is_zero() {
-                    self.add_to_window(starts[i], index, flow, &parts[i]);
+                let (ws, part) = (self.spread.starts[i], self.spread.parts[i]);
+                if !part.is_zero() {
+                    self.add_to_window(ws, index, flow, &part);
                 }
             }
         } else {

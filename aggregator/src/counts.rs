@@ -81,10 +81,24 @@ pub(crate) fn split(whole: &Counts, weights: &[u64], out: &mut [Counts]) {
         out[n - 1] = *whole;
         return;
     }
-    let mut shares = [0u64; MAX_SPREAD];
+    // Scratch sized to the common case (a flow over a few windows), so the hot path does not
+    // clear arrays of MAX_SPREAD entries.
+    if n <= SMALL_SPREAD {
+        split_in::<SMALL_SPREAD>(whole, weights, total, out);
+    } else {
+        split_in::<MAX_SPREAD>(whole, weights, total, out);
+    }
+}
+
+/// Parts up to which [`split`] uses small scratch arrays.
+const SMALL_SPREAD: usize = 4;
+
+fn split_in<const N: usize>(whole: &Counts, weights: &[u64], total: u128, out: &mut [Counts]) {
+    let n = weights.len();
+    let mut shares = [0u64; N];
     let shares = &mut shares[..n];
     for k in 0..5 {
-        apportion(whole.measure(k), weights, total, shares);
+        apportion::<N>(whole.measure(k), weights, total, shares);
         for (o, s) in out.iter_mut().zip(shares.iter()) {
             *o.measure_mut(k) = *s;
         }
@@ -113,23 +127,35 @@ impl Counts {
     }
 }
 
-/// Largest-remainder apportionment of `v` over `weights` (summing to `total` > 0) into `shares`.
-fn apportion(v: u64, weights: &[u64], total: u128, shares: &mut [u64]) {
+/// `v * w` divided by `total`: quotient and remainder, in 64-bit arithmetic when the product fits
+/// (the common case: 128-bit division is a slow library call).
+#[inline]
+fn share(v: u64, w: u64, total: u128) -> (u64, u128) {
+    if let (Some(p), Ok(t)) = (v.checked_mul(w), u64::try_from(total)) {
+        return (p / t, u128::from(p % t));
+    }
+    let prod = u128::from(v) * u128::from(w);
+    // prod / total <= v, so the quotient fits in u64.
+    ((prod / total) as u64, prod % total)
+}
+
+/// Largest-remainder apportionment of `v` over `weights` (summing to `total` > 0, at most `N` of
+/// them) into `shares`.
+fn apportion<const N: usize>(v: u64, weights: &[u64], total: u128, shares: &mut [u64]) {
     let n = weights.len();
-    let mut rems = [0u128; MAX_SPREAD];
+    let mut rems = [0u128; N];
     let mut given: u64 = 0;
     for i in 0..n {
-        let prod = u128::from(v) * u128::from(weights[i]);
-        // prod / total <= v, so the quotient fits in u64.
-        shares[i] = (prod / total) as u64;
-        rems[i] = prod % total;
-        given += shares[i];
+        let (q, r) = share(v, weights[i], total);
+        shares[i] = q;
+        rems[i] = r;
+        given += q;
     }
     let mut left = v - given; // < n, since each part lost less than one unit
     if left == 0 {
         return;
     }
-    let mut order = [0u8; MAX_SPREAD];
+    let mut order = [0u8; N];
     for (i, o) in order.iter_mut().enumerate().take(n) {
         *o = i as u8;
     }
