@@ -201,10 +201,13 @@ for c in $ONLY; do
   if [ "${limit:-0}" -gt 0 ] && [ "${BEST[$c]}" -gt 0 ]; then ratio=$(awk -v a="${BEST[$c]}" -v b="$limit" 'BEGIN{printf "%.2f", a/b}'); fi
   printf '%-12s %14s %14s %10s %s\n' "$c" "${BEST[$c]}" "${BEST_RPS[$c]}" "$ratio" "${NOTE[$c]}"
 done
-if [ "${BEST[nfcapd]:-0}" -gt 0 ] && [ "${BEST[sluice-null]:-0}" -gt 0 ]; then
-  awk -v a="${BEST[sluice-null]}" -v b="${BEST[nfcapd]}" 'BEGIN{printf "sluice-null / nfcapd: %.2f\n", a/b}'
-fi
-if [ "${BEST[nfacctd]:-0}" -gt 0 ] && [ "${BEST[sluice-null]:-0}" -gt 0 ]; then
-  awk -v a="${BEST[sluice-null]}" -v b="${BEST[nfacctd]}" 'BEGIN{printf "sluice-null / nfacctd: %.2f\n", a/b}'
-fi
+# The ratios issue 11 asks for: every collector against the bare loop (above), and sluice with
+# the null sink and with every dimension against both peers.
+for ours in sluice-null sluice-agg; do
+  for peer in nfcapd nfacctd; do
+    if [ "${BEST[$peer]:-0}" -gt 0 ] && [ "${BEST[$ours]:-0}" -gt 0 ]; then
+      awk -v a="${BEST[$ours]}" -v b="${BEST[$peer]}" -v o="$ours" -v p="$peer" 'BEGIN{printf "%s / %s: %.2f\n", o, p, a/b}'
+    fi
+  done
+done
 echo "(0: not clean even at the lowest step; a collector that never lost was limited by the sender; work files in $WORK)"
