@@ -90,7 +90,7 @@ struct Piece {
 }
 
 /// Batches a shard may have queued before the dispatcher waits for it.
-const SHARD_QUEUE: usize = 64;
+const SHARD_QUEUE: usize = 16;
 
 /// Run until `input` closes, taking `now` (Unix ms) from `clock` at every flush tick.
 pub async fn run_with_clock<S: Sink, C: FnMut() -> i64 + Send>(
