@@ -95,6 +95,25 @@ const SMALL_SPREAD: usize = 4;
 
 fn split_in<const N: usize>(whole: &Counts, weights: &[u64], total: u128, out: &mut [Counts]) {
     let n = weights.len();
+    if n == 2 {
+        // A flow across one window boundary, the common spread: the same largest-remainder rule
+        // without sorting (the remainders of two parts sum to 0 or `total`).
+        for k in 0..5 {
+            let v = whole.measure(k);
+            let (mut q0, r0) = share(v, weights[0], total);
+            let (mut q1, r1) = share(v, weights[1], total);
+            if q0 + q1 < v {
+                if r1 >= r0 {
+                    q1 += 1;
+                } else {
+                    q0 += 1;
+                }
+            }
+            *out[0].measure_mut(k) = q0;
+            *out[1].measure_mut(k) = q1;
+        }
+        return;
+    }
     let mut shares = [0u64; N];
     let shares = &mut shares[..n];
     for k in 0..5 {
@@ -210,6 +229,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_two_part_shortcut_gives_what_the_general_rule_gives(
+            v in prop_oneof![0u64..10_000, any::<u64>()],
+            w0 in prop_oneof![1u64..200_000, 1u64..=u64::MAX / 2],
+            w1 in prop_oneof![1u64..200_000, 1u64..=u64::MAX / 2],
+        ) {
+            let whole = Counts { bytes: v, packets: v / 3, flows: 1, bytes_unscaled: v / 7, packets_unscaled: v % 5 };
+            let weights = [w0, w1];
+            let mut out = [Counts::default(); 2];
+            split(&whole, &weights, &mut out);
+            let total = u128::from(w0) + u128::from(w1);
+            for k in 0..5 {
+                let mut want = [0u64; 2];
+                apportion::<4>(whole.measure(k), &weights, total, &mut want);
+                prop_assert_eq!([out[0].measure(k), out[1].measure(k)], want, "measure {}", k);
+            }
+        }
+
         #[test]
         fn parts_sum_exactly_and_stay_within_one_of_the_exact_share(
             v in any::<u64>(),
