@@ -268,11 +268,17 @@ impl Aggregator {
     }
 
     /// The open window starting at `ws`, created if needed.
-    #[inline]
+    #[inline(always)]
     fn window_mut(&mut self, ws: i64) -> &mut Window {
         if self.last < self.windows.len() && self.windows[self.last].0 == ws {
             return &mut self.windows[self.last].1;
         }
+        self.window_mut_slow(ws)
+    }
+
+    /// [`window_mut`](Self::window_mut) when the window is not the one used last.
+    #[inline(never)]
+    fn window_mut_slow(&mut self, ws: i64) -> &mut Window {
         let i = match self.windows.binary_search_by_key(&ws, |w| w.0) {
             Ok(i) => i,
             Err(i) => {

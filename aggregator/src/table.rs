@@ -110,6 +110,90 @@ impl<K: DimKey> Table<K> {
     }
 }
 
+/// The protocol dimension: at most 256 keys, so a direct array (no hashing) while `max_keys`
+/// allows all of them; the keyed table otherwise, with the same sketch fallback as every dimension.
+#[derive(Debug)]
+pub(crate) enum ProtoTable {
+    Direct {
+        counts: Box<[Counts; 256]>,
+        /// Which protocols were counted (a key with all-zero counts still exists, as in a map).
+        present: [u64; 4],
+        len: usize,
+    },
+    Keyed(Table<Proto>),
+}
+
+impl ProtoTable {
+    fn len(&self) -> usize {
+        match self {
+            ProtoTable::Direct { len, .. } => *len,
+            ProtoTable::Keyed(t) => t.len(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, key: Proto, c: &Counts, max_keys: usize, cap: usize) -> bool {
+        match self {
+            ProtoTable::Direct {
+                counts,
+                present,
+                len,
+            } if max_keys >= 256 => {
+                let p = usize::from(key.0);
+                let bit = 1u64 << (p % 64);
+                if present[p / 64] & bit == 0 {
+                    present[p / 64] |= bit;
+                    *len += 1;
+                }
+                counts[p].add(c);
+                false
+            }
+            ProtoTable::Direct { .. } => {
+                // A limit below 256 keys: count in the keyed table, which honours it.
+                let mut keyed = Table::new();
+                let mut switched = false;
+                for (k, c) in self.entries() {
+                    switched |= keyed.add(k, &c, max_keys, cap);
+                }
+                switched |= keyed.add(key, c, max_keys, cap);
+                *self = ProtoTable::Keyed(keyed);
+                switched
+            }
+            ProtoTable::Keyed(t) => t.add(key, c, max_keys, cap),
+        }
+    }
+
+    /// The counted protocols of a direct table, in protocol order.
+    fn entries(&self) -> Vec<(Proto, Counts)> {
+        match self {
+            ProtoTable::Direct {
+                counts, present, ..
+            } => (0..256usize)
+                .filter(|p| present[p / 64] & (1u64 << (p % 64)) != 0)
+                .map(|p| (Proto(p as u8), counts[p]))
+                .collect(),
+            ProtoTable::Keyed(_) => Vec::new(),
+        }
+    }
+
+    fn emit(self, dim: Dimension, ctx: &EmitCtx, out: &mut Vec<WindowTopRow>) {
+        match self {
+            ProtoTable::Direct { .. } => {
+                let entries = self.entries();
+                let slots = || {
+                    entries.iter().map(|(k, c)| Slot {
+                        key: k.to_key(),
+                        counts: *c,
+                        error: 0,
+                    })
+                };
+                emit_from(slots, dim, ctx, out);
+            }
+            ProtoTable::Keyed(t) => t.emit(dim, ctx, out),
+        }
+    }
+}
+
 /// The table of one configured dimension: one variant per dimension, so the key rule and the
 /// compact key type are fixed by a single `match` per record and table.
 #[derive(Debug)]
@@ -118,7 +202,7 @@ pub(crate) enum DimTable {
     DstAddr(Table<keys::Addr>),
     Conversation(Table<Pair>),
     App(Table<ProtoPort>),
-    Protocol(Table<Proto>),
+    Protocol(ProtoTable),
     InIf(Table<Interface>),
     OutIf(Table<Interface>),
     SrcAs(Table<AsNum>),
@@ -132,7 +216,11 @@ impl DimTable {
             Dimension::DstAddr => DimTable::DstAddr(Table::new()),
             Dimension::Conversation => DimTable::Conversation(Table::new()),
             Dimension::App => DimTable::App(Table::new()),
-            Dimension::Protocol => DimTable::Protocol(Table::new()),
+            Dimension::Protocol => DimTable::Protocol(ProtoTable::Direct {
+                counts: Box::new([Counts::default(); 256]),
+                present: [0; 4],
+                len: 0,
+            }),
             Dimension::InIf => DimTable::InIf(Table::new()),
             Dimension::OutIf => DimTable::OutIf(Table::new()),
             Dimension::SrcAs => DimTable::SrcAs(Table::new()),
@@ -517,6 +605,35 @@ mod tests {
                 (0, total.bytes - 3401, 700, true),
             ]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_direct_protocol_table_emits_what_the_keyed_one_does(
+            entries in proptest::collection::vec((0u8..=255, 0u64..50, 0u64..20, 0u64..3), 1..400),
+            max_keys in proptest::prop_oneof![3usize..300, proptest::strategy::Just(1_000_000)],
+            top_n in 1usize..12,
+        ) {
+            let flow = |p: u8| FlowRecord { protocol: Some(p), ..FlowRecord::default() };
+            let mut direct = DimTable::new(Dimension::Protocol);
+            let mut keyed: Table<Proto> = Table::new();
+            let mut total = Counts::default();
+            let (mut switched_d, mut switched_k) = (0, 0);
+            for &(p, b, pk, f) in &entries {
+                let v = c(b, pk, f);
+                total.add(&v);
+                switched_d += u32::from(direct.add(&flow(p), &v, max_keys, 8));
+                switched_k += u32::from(keyed.add(Proto(p), &v, max_keys, 8));
+            }
+            proptest::prop_assert_eq!(switched_d, switched_k);
+            proptest::prop_assert_eq!(direct.len(), keyed.len());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            direct.emit(&ctx(top_n, total), &mut a);
+            keyed.emit(Dimension::Protocol, &ctx(top_n, total), &mut b);
+            // With a limit below 256 the direct table hands over to the keyed one at its first
+            // update, so even the sketch sees the same updates in the same order.
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 
     #[test]
