@@ -9,11 +9,16 @@
 -- the utilisation in % from the interface speed in the `interfaces` table (latest row per
 -- exporter and ifIndex; unknown speed gives no utilisation).
 --
--- Placeholders {table} {ts} {bytes} as in top_apps.sql.
--- Binds, in order:
---   rows: buckets, buckets,
---         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
---         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
+-- One read of the table: per exporter and bucket, `sumMap` sums the bytes per interface in each
+-- direction at once (key in_if * 2 for in, out_if * 2 + 1 for out; a second value array of row
+-- counts keeps a key whose bytes sum to zero, which sumMap would drop), then ARRAY JOIN turns
+-- the maps back into (exporter, interface, bucket) rows. The same sums as two GROUP BYs over
+-- (exporter, interface, bucket), one per direction, with a hash table of (exporter, bucket) keys
+-- only; the exporter is turned into hex on the grouped rows.
+--
+-- Placeholders {table} {ts} {bytes} {filter} as in top_apps.sql.
+-- Binds, in order (plus the values of {filter}, inserted where it stands):
+--   rows: buckets, buckets, bucket_secs, bucket_secs, from, to, has_if, ifindex,
 --         exporter_hex, exporter_hex
 
 -- @query rows
@@ -31,7 +36,7 @@ SELECT
 FROM
 (
     SELECT
-        e,
+        hex(xp) AS e,
         ifindex,
         sum(in_b) AS in_total,
         sum(out_b) AS out_total,
@@ -43,38 +48,29 @@ FROM
             arrayMap(x -> toUInt64(0), range(toUInt64(greatest(toUInt64(?), count()) - count())))))) AS out_p95
     FROM
     (
-        SELECT e, ifindex, bucket, sum(in_bytes) AS in_b, sum(out_bytes) AS out_b
+        SELECT
+            xp,
+            toUInt32(intDiv(k, 2)) AS ifindex,
+            bucket,
+            toUInt64(sumIf(b, k % 2 = 0)) AS in_b,
+            toUInt64(sumIf(b, k % 2 = 1)) AS out_b
         FROM
         (
             SELECT
-                hex(exporter) AS e,
-                in_if AS ifindex,
+                exporter AS xp,
                 toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
-                toUInt64(sum({bytes})) AS in_bytes,
-                toUInt64(0) AS out_bytes
+                sumMap([toUInt64(in_if) * 2, toUInt64(out_if) * 2 + 1],
+                    [toUInt64({bytes}), toUInt64({bytes})], [toUInt64(1), toUInt64(1)]) AS m
             FROM {table}
             WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-              AND (? = '' OR hex(exporter) = ?)
-              AND (? = 0 OR in_if = ?)
-              AND in_if != 0
-            GROUP BY e, ifindex, bucket
-            UNION ALL
-            SELECT
-                hex(exporter) AS e,
-                out_if AS ifindex,
-                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
-                toUInt64(0) AS in_bytes,
-                toUInt64(sum({bytes})) AS out_bytes
-            FROM {table}
-            WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-              AND (? = '' OR hex(exporter) = ?)
-              AND (? = 0 OR out_if = ?)
-              AND out_if != 0
-            GROUP BY e, ifindex, bucket
+              AND {filter}
+            GROUP BY xp, bucket
         )
-        GROUP BY e, ifindex, bucket
+        ARRAY JOIN m.1 AS k, m.2 AS b
+        WHERE k >= 2 AND (? = 0 OR intDiv(k, 2) = ?)
+        GROUP BY xp, ifindex, bucket
     )
-    GROUP BY e, ifindex
+    GROUP BY xp, ifindex
 ) AS l
 ANY LEFT JOIN
 (
