@@ -9,17 +9,16 @@
 -- the utilisation in % from the interface speed in the `interfaces` table (latest row per
 -- exporter and ifIndex; unknown speed gives no utilisation).
 --
--- One read of the table: per exporter and bucket, `sumMap` sums the bytes per interface in each
--- direction at once (key in_if * 2 for in, out_if * 2 + 1 for out; a second value array of row
--- counts keeps a key whose bytes sum to zero, which sumMap would drop), then ARRAY JOIN turns
--- the maps back into (exporter, interface, bucket) rows. The same sums as two GROUP BYs over
--- (exporter, interface, bucket), one per direction, with a hash table of (exporter, bucket) keys
--- only; the exporter is turned into hex on the grouped rows.
+-- The bucket sums are grouped by the stored columns (the exporter's 16 bytes, the interface, the
+-- bucket: `ts` itself on the rollups), and the exporter is turned into hex only on the grouped
+-- rows: on the bench day (17.3M flows_5m rows over 24 h, 18.16) each direction's GROUP BY takes
+-- half the time it took with hex(exporter) and the bucket computed per row.
 --
--- Placeholders {table} {ts} {bytes} {filter} as in top_apps.sql.
--- Binds, in order (plus the values of {filter}, inserted where it stands):
---   rows: buckets, buckets, bucket_secs, bucket_secs, from, to, has_if, ifindex,
---         exporter_hex, exporter_hex
+-- Placeholders {table} {ts} {bytes} as in top_apps.sql; {bucket}: the row's bucket start, `ts` on
+-- the rollups, the 5-minute bucket of time_received on raw flows; {filter_in} / {filter_out}: the
+-- exporter filter and the interface as in_if / out_if.
+-- Binds, in order (plus the values of the placeholders, inserted where they stand):
+--   rows: buckets, buckets, from, to, from, to, exporter_hex, exporter_hex
 
 -- @query rows
 SELECT
@@ -48,26 +47,33 @@ FROM
             arrayMap(x -> toUInt64(0), range(toUInt64(greatest(toUInt64(?), count()) - count())))))) AS out_p95
     FROM
     (
-        SELECT
-            xp,
-            toUInt32(intDiv(k, 2)) AS ifindex,
-            bucket,
-            toUInt64(sumIf(b, k % 2 = 0)) AS in_b,
-            toUInt64(sumIf(b, k % 2 = 1)) AS out_b
+        SELECT xp, ifindex, bucket, sum(in_bytes) AS in_b, sum(out_bytes) AS out_b
         FROM
         (
             SELECT
                 exporter AS xp,
-                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
-                sumMap([toUInt64(in_if) * 2, toUInt64(out_if) * 2 + 1],
-                    [toUInt64({bytes}), toUInt64({bytes})], [toUInt64(1), toUInt64(1)]) AS m
+                in_if AS ifindex,
+                {bucket} AS bucket,
+                toUInt64(sum({bytes})) AS in_bytes,
+                toUInt64(0) AS out_bytes
             FROM {table}
             WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-              AND {filter}
-            GROUP BY xp, bucket
+              AND {filter_in}
+              AND in_if != 0
+            GROUP BY xp, ifindex, bucket
+            UNION ALL
+            SELECT
+                exporter AS xp,
+                out_if AS ifindex,
+                {bucket} AS bucket,
+                toUInt64(0) AS in_bytes,
+                toUInt64(sum({bytes})) AS out_bytes
+            FROM {table}
+            WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+              AND {filter_out}
+              AND out_if != 0
+            GROUP BY xp, ifindex, bucket
         )
-        ARRAY JOIN m.1 AS k, m.2 AS b
-        WHERE k >= 2 AND (? = 0 OR intDiv(k, 2) = ?)
         GROUP BY xp, ifindex, bucket
     )
     GROUP BY xp, ifindex

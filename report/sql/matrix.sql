@@ -15,6 +15,11 @@
 --   as_rows:      from, to, limit
 --   as_totals:    from, to
 --
+-- as_rows groups by one UInt64 key, src_as * 2^32 + dst_as (both UInt32, so the key is exact and
+-- orders like (src_as, dst_as)), and splits it back on the top rows: on 18.16 a GROUP BY of the two
+-- UInt32 columns took 1.0-1.7 s over the bench's 7 days of flows_1h (10.1M rows, 37,090 pairs),
+-- the one key 0.5-0.9 s, in the same runs.
+--
 -- A range that the program would read from `flows_5m` reads its whole hours from `flows_1h` and
 -- only the partial hours at its edges from `flows_5m` ({table} is then the hour split, see
 -- top_apps.sql): the same buckets, the same sums, 12 times fewer rows. Measured on a busy day
@@ -25,17 +30,26 @@
 
 -- @query as_rows
 SELECT
-    src_as,
-    dst_as,
-    sum({bytes}) AS sbytes,
-    sum({packets}) AS spackets,
-    sum({flows}) AS nflows
-FROM {table}
-WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-  AND {filter}
-GROUP BY src_as, dst_as
-ORDER BY sbytes DESC, src_as, dst_as
-LIMIT ?
+    toUInt32(bitShiftRight(k, 32)) AS sa,
+    toUInt32(bitAnd(k, 4294967295)) AS da,
+    sbytes,
+    spackets,
+    nflows
+FROM
+(
+    SELECT
+        bitOr(bitShiftLeft(toUInt64(src_as), 32), toUInt64(dst_as)) AS k,
+        sum({bytes}) AS sbytes,
+        sum({packets}) AS spackets,
+        sum({flows}) AS nflows
+    FROM {table}
+    WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
+      AND {filter}
+    GROUP BY k
+    ORDER BY sbytes DESC, k
+    LIMIT ?
+)
+ORDER BY sbytes DESC, sa, da
 
 -- @query as_totals
 SELECT

@@ -147,6 +147,9 @@ impl Source {
             "packets" => "scaled_packets",
             "flows" if raw => "1",
             "flows" => "flow_count",
+            // The start of the row's bucket: a rollup's own; 5 minutes of raw flows.
+            "bucket" if raw => "toDateTime(intDiv(toUInt32(time_received), 300) * 300)",
+            "bucket" => "ts",
             _ => return None,
         })
     }

@@ -716,17 +716,13 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     let bucket = s.bucket_secs().max(300);
     let nb = bucket_starts(req.range.from, req.range.to, bucket.into()).len() as u64;
     let e = exporter_arg(req);
-    let has_if: Arg = u64::from(req.interface.is_some()).into();
-    let ifx: Arg = req.interface.unwrap_or(0).into();
     let args: Vec<Arg> = vec![
         nb.into(),
         nb.into(),
-        bucket.into(),
-        bucket.into(),
         req.range.from.into(),
         req.range.to.into(),
-        has_if,
-        ifx,
+        req.range.from.into(),
+        req.range.to.into(),
         e.clone(),
         e,
     ];
