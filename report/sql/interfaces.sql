@@ -9,12 +9,16 @@
 -- the utilisation in % from the interface speed in the `interfaces` table (latest row per
 -- exporter and ifIndex; unknown speed gives no utilisation).
 --
--- Placeholders {table} {ts} {bytes} as in top_apps.sql.
--- Binds, in order:
---   rows: buckets, buckets,
---         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
---         bucket_secs, bucket_secs, from, to, exporter_hex, exporter_hex, has_if, ifindex,
---         exporter_hex, exporter_hex
+-- The bucket sums are grouped by the stored columns (the exporter's 16 bytes, the interface, the
+-- bucket: `ts` itself on the rollups), and the exporter is turned into hex only on the grouped
+-- rows: on the bench day (17.3M flows_5m rows over 24 h, 18.16) each direction's GROUP BY takes
+-- half the time it took with hex(exporter) and the bucket computed per row.
+--
+-- Placeholders {table} {ts} {bytes} as in top_apps.sql; {bucket}: the row's bucket start, `ts` on
+-- the rollups, the 5-minute bucket of time_received on raw flows; {filter_in} / {filter_out}: the
+-- exporter filter and the interface as in_if / out_if.
+-- Binds, in order (plus the values of the placeholders, inserted where they stand):
+--   rows: buckets, buckets, from, to, from, to, exporter_hex, exporter_hex
 
 -- @query rows
 SELECT
@@ -31,7 +35,7 @@ SELECT
 FROM
 (
     SELECT
-        e,
+        hex(xp) AS e,
         ifindex,
         sum(in_b) AS in_total,
         sum(out_b) AS out_total,
@@ -43,38 +47,36 @@ FROM
             arrayMap(x -> toUInt64(0), range(toUInt64(greatest(toUInt64(?), count()) - count())))))) AS out_p95
     FROM
     (
-        SELECT e, ifindex, bucket, sum(in_bytes) AS in_b, sum(out_bytes) AS out_b
+        SELECT xp, ifindex, bucket, sum(in_bytes) AS in_b, sum(out_bytes) AS out_b
         FROM
         (
             SELECT
-                hex(exporter) AS e,
+                exporter AS xp,
                 in_if AS ifindex,
-                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
+                {bucket} AS bucket,
                 toUInt64(sum({bytes})) AS in_bytes,
                 toUInt64(0) AS out_bytes
             FROM {table}
             WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-              AND (? = '' OR hex(exporter) = ?)
-              AND (? = 0 OR in_if = ?)
+              AND {filter_in}
               AND in_if != 0
-            GROUP BY e, ifindex, bucket
+            GROUP BY xp, ifindex, bucket
             UNION ALL
             SELECT
-                hex(exporter) AS e,
+                exporter AS xp,
                 out_if AS ifindex,
-                toUInt32(intDiv(toUInt32({ts}), ?) * ?) AS bucket,
+                {bucket} AS bucket,
                 toUInt64(0) AS in_bytes,
                 toUInt64(sum({bytes})) AS out_bytes
             FROM {table}
             WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-              AND (? = '' OR hex(exporter) = ?)
-              AND (? = 0 OR out_if = ?)
+              AND {filter_out}
               AND out_if != 0
-            GROUP BY e, ifindex, bucket
+            GROUP BY xp, ifindex, bucket
         )
-        GROUP BY e, ifindex, bucket
+        GROUP BY xp, ifindex, bucket
     )
-    GROUP BY e, ifindex
+    GROUP BY xp, ifindex
 ) AS l
 ANY LEFT JOIN
 (

@@ -7,8 +7,9 @@
 -- Tables: `flows_5m` (up to 2 days) or `flows_1h` (longer); raw `flows` under an hour.
 -- Placeholders {table} {ts} {bytes} {packets} {flows} as in top_apps.sql.
 -- Binds, in order:
---   rows:   from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
---   totals: from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+--   rows:   from, to, limit
+--   totals: from, to
+-- plus the values of {table} and {filter}, which the program inserts where they stand.
 
 -- @query rows
 SELECT
@@ -18,8 +19,7 @@ SELECT
     sum({flows}) AS nflows
 FROM {table}
 WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}
 GROUP BY protocol
 ORDER BY sbytes DESC, protocol
 LIMIT ?
@@ -31,5 +31,4 @@ SELECT
     sum({flows}) AS nflows
 FROM {table}
 WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}

@@ -8,16 +8,27 @@
 -- Tables: the rollups `flows_5m` (ranges up to 2 days) or `flows_1h` (longer), which keep protocol
 -- and app_port; raw `flows` for ranges under an hour. The rollups are SummingMergeTree, so every
 -- query re-aggregates with GROUP BY. A rollup counts whole buckets whose start is in [from, to).
+-- A range that `flows_5m` answers and that holds a whole hour reads those hours from `flows_1h`
+-- and only the partial hours at its edges from `flows_5m` (the hour split: the same buckets and
+-- the same sums, 12 times fewer rows for the whole hours).
 --
 -- Placeholders (chosen by the program from a fixed set, never from user input):
---   {table}   flows | flows_5m | flows_1h
+--   {table}   flows | flows_5m | flows_1h | the hour split: a subquery
+--             (SELECT ... FROM flows_1h WHERE ts in the whole hours
+--              UNION ALL SELECT ... FROM flows_5m WHERE ts in the edges)
+--             with six bind marks of its own (hour_from, hour_to, from, hour_from, hour_to, to)
 --   {ts}      time_received | ts
 --   {bytes}   bytes_scaled | scaled_bytes
 --   {packets} packets_scaled | scaled_packets
 --   {flows}   1 | flow_count
+--   {filter}  the row filter, only what the request has: `1` (none), `hex(exporter) = <mark>`,
+--             `(in_if = <mark> OR out_if = <mark>)`, or both joined with AND; {filter_in} and
+--             {filter_out} test `in_if` or `out_if` only. A fixed text per combination, with bind
+--             marks whose values the program inserts where the placeholder stands.
 -- Binds, in order:
---   rows:   from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
---   totals: from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+--   rows:   from, to, limit
+--   totals: from, to
+-- plus the values of {table} and {filter}, which the program inserts where they stand.
 
 -- @query rows
 SELECT
@@ -28,8 +39,7 @@ SELECT
     sum({flows}) AS nflows
 FROM {table}
 WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}
 GROUP BY protocol, app_port
 ORDER BY sbytes DESC, protocol, app_port
 LIMIT ?
@@ -41,5 +51,4 @@ SELECT
     sum({flows}) AS nflows
 FROM {table}
 WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}

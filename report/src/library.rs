@@ -93,39 +93,139 @@ pub enum Source {
     Rollup5m,
     /// The 1-hour rollup `flows_1h`.
     Rollup1h,
+    /// What `flows_5m` holds for `[from, to)`, read from both rollups: the whole hours
+    /// `[hour_from, hour_to)` from `flows_1h` and only the partial hours at the edges,
+    /// `[from, hour_from)` and `[hour_to, to)`, from `flows_5m`. Exact: a 5-minute bucket never
+    /// straddles an hour, and an hour's row of `flows_1h` is the sum of its twelve `flows_5m`
+    /// rows (both views are filled by the same insert into `flows`). Build it with
+    /// [`Source::hour_split`]. `{table}` becomes a `UNION ALL` subquery with six bind marks of
+    /// its own, whose values [`bound`] inserts; the queries' text does not change.
+    HourSplit {
+        /// Start of the range (Unix seconds).
+        from: i64,
+        /// End of the range, exclusive.
+        to: i64,
+    },
 }
 
 impl Source {
-    /// Table name.
+    /// The split of `[from, to)` when it holds at least one whole hour; `None` otherwise (read
+    /// `flows_5m` alone).
+    pub fn hour_split(from: i64, to: i64) -> Option<Source> {
+        let (h0, h1) = whole_hours(from, to);
+        (h0 < h1).then_some(Source::HourSplit { from, to })
+    }
+
+    /// Table name (for a split: both, as the report states it).
     pub fn table(self) -> &'static str {
         match self {
             Source::Raw => "flows",
             Source::Rollup5m => "flows_5m",
             Source::Rollup1h => "flows_1h",
+            Source::HourSplit { .. } => "flows_1h (whole hours) + flows_5m (edges)",
         }
     }
 
-    /// Bucket length in seconds (1 for raw flows).
+    /// Bucket length in seconds (1 for raw flows). A split answers as `flows_5m`.
     pub fn bucket_secs(self) -> u32 {
         match self {
             Source::Raw => 1,
-            Source::Rollup5m => 300,
+            Source::Rollup5m | Source::HourSplit { .. } => 300,
             Source::Rollup1h => 3600,
         }
     }
 
-    fn fill(self, sql: &str) -> String {
-        let (ts, bytes, packets, flows) = match self {
-            Source::Raw => ("time_received", "bytes_scaled", "packets_scaled", "1"),
-            Source::Rollup5m | Source::Rollup1h => {
-                ("ts", "scaled_bytes", "scaled_packets", "flow_count")
+    /// The text of a column placeholder, `None` for a name this source does not fill.
+    fn column(self, name: &str) -> Option<&'static str> {
+        let raw = self == Source::Raw;
+        Some(match name {
+            "ts" if raw => "time_received",
+            "ts" => "ts",
+            "bytes" if raw => "bytes_scaled",
+            "bytes" => "scaled_bytes",
+            "packets" if raw => "packets_scaled",
+            "packets" => "scaled_packets",
+            "flows" if raw => "1",
+            "flows" => "flow_count",
+            // The start of the row's bucket: a rollup's own; 5 minutes of raw flows.
+            "bucket" if raw => "toDateTime(intDiv(toUInt32(time_received), 300) * 300)",
+            "bucket" => "ts",
+            _ => return None,
+        })
+    }
+
+    /// `{table}`: its text and the values of its bind marks.
+    fn table_expr(self) -> (&'static str, Vec<Arg>) {
+        match self {
+            Source::HourSplit { from, to } => {
+                let (h0, h1) = whole_hours(from, to);
+                (
+                    SPLIT_TABLE,
+                    vec![
+                        h0.into(),
+                        h1.into(),
+                        from.into(),
+                        h0.into(),
+                        h1.into(),
+                        to.into(),
+                    ],
+                )
             }
+            s => (s.table(), Vec::new()),
+        }
+    }
+}
+
+/// The whole hours `[h0, h1)` inside `[from, to)` (`h0 >= h1` when there is none).
+fn whole_hours(from: i64, to: i64) -> (i64, i64) {
+    let h0 = from.div_euclid(3600) * 3600 + if from.rem_euclid(3600) == 0 { 0 } else { 3600 };
+    (h0, to.div_euclid(3600) * 3600)
+}
+
+/// `{table}` of [`Source::HourSplit`]. Binds: hour_from, hour_to, from, hour_from, hour_to, to.
+/// The columns are named (not `*`) so that both sides have the same list whatever a later
+/// migration adds to one table.
+const SPLIT_TABLE: &str = "(SELECT ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port, \
+scaled_bytes, scaled_packets, flow_count FROM flows_1h WHERE ts >= toDateTime(?) AND ts < toDateTime(?) \
+UNION ALL SELECT ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port, \
+scaled_bytes, scaled_packets, flow_count FROM flows_5m \
+WHERE (ts >= toDateTime(?) AND ts < toDateTime(?)) OR (ts >= toDateTime(?) AND ts < toDateTime(?)))";
+
+/// The row filter of a query, the `{filter}` placeholder: which exporter and interface. Only the
+/// filters a request has are written (a fixed text per combination, the values bound), so a
+/// query without filters does not compute `hex(exporter)` or compare interfaces on every row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Exporter address as the hex of its 16 stored bytes.
+    pub exporter_hex: Option<String>,
+    /// Flows in or out of this interface.
+    pub interface: Option<u32>,
+}
+
+impl Filter {
+    /// `{filter}` (flows in or out of the interface), `{filter_in}` (flows into it: `in_if`) or
+    /// `{filter_out}` (`out_if`): its text and the values of its bind marks.
+    fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
+        let iface = match name {
+            "filter" => "(in_if = ? OR out_if = ?)",
+            "filter_in" => "in_if = ?",
+            "filter_out" => "out_if = ?",
+            _ => return None,
         };
-        sql.replace("{table}", self.table())
-            .replace("{ts}", ts)
-            .replace("{bytes}", bytes)
-            .replace("{packets}", packets)
-            .replace("{flows}", flows)
+        let mut parts = Vec::new();
+        let mut args = Vec::new();
+        if let Some(e) = &self.exporter_hex {
+            parts.push("hex(exporter) = ?");
+            args.push(Arg::Str(e.clone()));
+        }
+        if let Some(i) = self.interface {
+            parts.push(iface);
+            args.extend(std::iter::repeat_n(Arg::from(i), bind_marks(iface)));
+        }
+        if parts.is_empty() {
+            parts.push("1");
+        }
+        Some((parts.join(" AND "), args))
     }
 }
 
@@ -181,18 +281,73 @@ pub fn bind_marks(sql: &str) -> usize {
     n
 }
 
-/// The SQL that runs for `file`/`name` read from `source` (placeholders filled).
+/// The SQL that runs for `file`/`name` read from `source` without filters (placeholders filled).
 pub fn expanded(file: &str, name: &str, source: Source) -> Result<String, ReportError> {
-    let sql = source.fill(query_text(file, name)?);
-    if sql.contains('{') {
-        return Err(ReportError::Internal(format!(
-            "{file}/{name}: unknown placeholder left in SQL"
-        )));
-    }
-    Ok(sql)
+    Ok(assemble(file, name, source, &Filter::default(), None)?.0)
 }
 
-/// A query with every value bound; fails when the number of values does not match.
+/// Fill the placeholders of query `file`/`name`: the text of each from [`Source`] or [`Filter`]
+/// (a fixed set), and, when `args` is given (one value per bind mark of the file's text), the
+/// values in the order of the marks of the result, each placeholder's own values where it stands.
+fn assemble(
+    file: &str,
+    name: &str,
+    source: Source,
+    filter: &Filter,
+    args: Option<&[Arg]>,
+) -> Result<(String, Vec<Arg>), ReportError> {
+    let text = query_text(file, name)?;
+    let mut sql = String::with_capacity(text.len() + 256);
+    let mut out: Vec<Arg> = Vec::new();
+    let mut given = args.unwrap_or(&[]).iter();
+    let mut own_marks = 0usize;
+    let mut rest = text;
+    loop {
+        let at = rest.find('{').unwrap_or(rest.len());
+        let plain = &rest[..at];
+        let marks = bind_marks(plain);
+        own_marks += marks;
+        if args.is_some() {
+            out.extend(given.by_ref().take(marks).cloned());
+        }
+        sql.push_str(plain);
+        if at == rest.len() {
+            break;
+        }
+        let close = rest[at..]
+            .find('}')
+            .map(|c| at + c)
+            .ok_or_else(|| ReportError::Internal(format!("{file}/{name}: unclosed placeholder")))?;
+        let key = &rest[at + 1..close];
+        let (fill, values): (String, Vec<Arg>) = if key == "table" {
+            let (t, v) = source.table_expr();
+            (t.to_string(), v)
+        } else if let Some(c) = source.column(key) {
+            (c.to_string(), Vec::new())
+        } else if let Some(f) = filter.expr(key) {
+            f
+        } else {
+            return Err(ReportError::Internal(format!(
+                "{file}/{name}: unknown placeholder {{{key}}}"
+            )));
+        };
+        sql.push_str(&fill);
+        out.extend(values);
+        rest = &rest[close + 1..];
+    }
+    if let Some(a) = args
+        && a.len() != own_marks
+    {
+        return Err(ReportError::Internal(format!(
+            "{file}/{name}: {own_marks} bind marks but {} values",
+            a.len()
+        )));
+    }
+    Ok((sql, out))
+}
+
+/// A query with every value bound; fails when the number of values does not match. For queries
+/// whose text has a `{filter}` placeholder use [`bound_filtered`] (here it reads everything).
 pub fn bound(
     client: &Client,
     file: &str,
@@ -200,16 +355,29 @@ pub fn bound(
     source: Source,
     args: &[Arg],
 ) -> Result<Query, ReportError> {
-    let sql = expanded(file, name, source)?;
+    bound_filtered(client, file, name, source, &Filter::default(), args)
+}
+
+/// [`bound`] with the row filter that fills `{filter}`, `{filter_in}` and `{filter_out}`. `args`
+/// are the values of the file's own bind marks, in order; the placeholders' values are inserted.
+pub fn bound_filtered(
+    client: &Client,
+    file: &str,
+    name: &str,
+    source: Source,
+    filter: &Filter,
+    args: &[Arg],
+) -> Result<Query, ReportError> {
+    let (sql, values) = assemble(file, name, source, filter, Some(args))?;
     let marks = bind_marks(&sql);
-    if marks != args.len() {
+    if marks != values.len() {
         return Err(ReportError::Internal(format!(
-            "{file}/{name}: {marks} bind marks but {} values",
-            args.len()
+            "{file}/{name}: {marks} bind marks but {} values after expansion",
+            values.len()
         )));
     }
     let mut q = client.query(&sql);
-    for a in args {
+    for a in &values {
         q = match a {
             Arg::Str(s) => q.bind(s.as_str()),
             Arg::U64(v) => q.bind(*v),
@@ -247,12 +415,83 @@ mod tests {
     fn placeholders_expand_for_every_source() {
         for f in LIBRARY {
             for (name, _) in queries(f.text) {
-                for s in [Source::Raw, Source::Rollup5m, Source::Rollup1h] {
+                for s in [
+                    Source::Raw,
+                    Source::Rollup5m,
+                    Source::Rollup1h,
+                    Source::hour_split(600, 12_000).unwrap(),
+                ] {
                     let sql = expanded(f.file, name, s).unwrap();
                     assert!(!sql.contains('{'), "{}/{name}", f.file);
                 }
             }
         }
+    }
+
+    fn nums(a: &[Arg]) -> Vec<String> {
+        a.iter()
+            .map(|a| match a {
+                Arg::U64(v) => v.to_string(),
+                Arg::Str(s) => format!("'{s}'"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_and_filter_values_go_where_their_marks_are() {
+        // 00:10 .. 03:20: whole hours 01:00 .. 03:00 from flows_1h, the edges from flows_5m.
+        let s = Source::hour_split(600, 12_000).unwrap();
+        let f = Filter {
+            exporter_hex: Some("AB".into()),
+            interface: Some(7),
+        };
+        let own = [Arg::U64(1), Arg::U64(2), Arg::U64(3)];
+        let (sql, a) = assemble("top_apps.sql", "rows", s, &f, Some(&own)).unwrap();
+        assert_eq!(bind_marks(&sql), a.len());
+        assert_eq!(
+            nums(&a),
+            [
+                "3600", "10800", "600", "3600", "10800", "12000", "1", "2", "'AB'", "7", "7", "3"
+            ]
+        );
+        assert!(sql.contains("FROM flows_1h WHERE") && sql.contains("FROM flows_5m"));
+        assert!(sql.contains("hex(exporter) = ? AND (in_if = ? OR out_if = ?)"));
+        // Aligned: no edges; the same hours.
+        let (_, a) = assemble(
+            "protocols.sql",
+            "totals",
+            Source::hour_split(3600, 10_800).unwrap(),
+            &Filter::default(),
+            Some(&own[..2]),
+        )
+        .unwrap();
+        assert_eq!(
+            nums(&a),
+            ["3600", "10800", "3600", "3600", "10800", "10800", "1", "2"]
+        );
+        // No whole hour: no split.
+        assert!(Source::hour_split(600, 4000).is_none());
+        assert!(Source::hour_split(3600, 3600).is_none());
+        // No filter: nothing per row, no values.
+        let (sql, a) = assemble(
+            "top_apps.sql",
+            "totals",
+            Source::Rollup5m,
+            &Filter::default(),
+            Some(&own[..2]),
+        )
+        .unwrap();
+        assert!(!sql.contains("hex(exporter)") && !sql.contains("in_if"));
+        assert_eq!(nums(&a), ["1", "2"]);
+        // One direction only, for the interfaces report.
+        let f = Filter {
+            exporter_hex: None,
+            interface: Some(9),
+        };
+        assert_eq!(f.expr("filter_in").unwrap().0, "in_if = ?");
+        assert_eq!(nums(&f.expr("filter").unwrap().1), ["9", "9"]);
+        // The wrong number of the file's own values is refused.
+        assert!(assemble("top_apps.sql", "rows", s, &f, Some(&own[..2])).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use clickhouse::Client;
 use serde::Deserialize;
 
-use crate::library::{Arg, Source, bound};
+use crate::library::{Arg, Filter, Source, bound_filtered};
 use crate::names::{
     addr_display, addr_from_hex, addr_hex, hex_display, protocol_label, service_name,
 };
@@ -91,26 +91,29 @@ fn filter_args(req: &ReportRequest) -> Vec<Arg> {
     ]
 }
 
-/// The binds of a `*_split` query when `source` is `flows_5m` chosen by the range and the range
-/// holds at least one whole hour: the whole hours [h0, h1) are read from `flows_1h` and the edges
-/// [from, h0) and [h1, to) from `flows_5m`, which counts exactly the 5-minute buckets whose start is
-/// in the range (a 5-minute bucket never straddles an hour). `None`: read `source` alone.
-fn split_hours(req: &ReportRequest, source: Source) -> Option<Vec<Arg>> {
-    if source != Source::Rollup5m || req.source != SourcePref::Auto {
-        return None;
+/// The row filter of a request, for the `{filter}` placeholders.
+fn filter(req: &ReportRequest) -> Filter {
+    Filter {
+        exporter_hex: req.exporter.map(addr_hex),
+        interface: req.interface,
     }
-    let (from, to) = (req.range.from, req.range.to);
-    let h0 = from.div_euclid(3600) * 3600 + if from.rem_euclid(3600) == 0 { 0 } else { 3600 };
-    let h1 = to.div_euclid(3600) * 3600;
-    if h0 >= h1 {
-        return None;
+}
+
+/// from, to: the binds of the range (the filter's values come with `{filter}`).
+fn range_args(req: &ReportRequest) -> Vec<Arg> {
+    vec![req.range.from.into(), req.range.to.into()]
+}
+
+/// The source of a ranked rollup report (top-apps, protocols, the AS matrix): [`choose_source`],
+/// except that a range it would read from `flows_5m` by itself (`--source auto`) and that holds a
+/// whole hour reads those hours from `flows_1h` and only the edges from `flows_5m`
+/// ([`Source::HourSplit`]: the same buckets, the same sums).
+fn rollup_source(req: &ReportRequest) -> Result<Source, ReportError> {
+    let s = choose_source(req)?;
+    if s != Source::Rollup5m || req.source != SourcePref::Auto {
+        return Ok(s);
     }
-    let f = filter_args(req);
-    let mut a: Vec<Arg> = vec![h0.into(), h1.into()];
-    a.extend(f[2..].iter().cloned());
-    a.extend([from.into(), h0.into(), h1.into(), to.into()]);
-    a.extend(f[2..].iter().cloned());
-    Some(a)
+    Ok(Source::hour_split(req.range.from, req.range.to).unwrap_or(s))
 }
 
 fn err(query: &str) -> impl FnOnce(clickhouse::error::Error) -> ReportError + '_ {
@@ -130,7 +133,21 @@ async fn fetch_all<T>(
 where
     T: clickhouse::RowOwned + clickhouse::RowRead,
 {
-    bound(client, file, name, source, args)?
+    fetch_filtered(client, file, name, source, &Filter::default(), args).await
+}
+
+async fn fetch_filtered<T>(
+    client: &Client,
+    file: &str,
+    name: &str,
+    source: Source,
+    filter: &Filter,
+    args: &[Arg],
+) -> Result<Vec<T>, ReportError>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    bound_filtered(client, file, name, source, filter, args)?
         .fetch_all::<T>()
         .await
         .map_err(err(&format!("{file}/{name}")))
@@ -148,9 +165,10 @@ async fn totals(
     file: &str,
     name: &str,
     source: Source,
+    filter: &Filter,
     args: &[Arg],
 ) -> Result<Totals, ReportError> {
-    let rows: Vec<TotalsRow> = fetch_all(client, file, name, source, args).await?;
+    let rows: Vec<TotalsRow> = fetch_filtered(client, file, name, source, filter, args).await?;
     Ok(rows.first().map_or_else(Totals::default, |t| Totals {
         bytes: t.sbytes,
         packets: t.spackets,
@@ -319,6 +337,7 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
             f,
             "totals_windows",
             Source::Raw,
+            &Filter::default(),
             &[
                 window_secs.into(),
                 req.range.from.into(),
@@ -336,7 +355,15 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
         args.extend(filter_args(req));
         args.push(req.limit.into());
         let rows: Vec<TalkerRow> = fetch_all(client, f, "rows_flows", Source::Raw, &args).await?;
-        let t = totals(client, f, "totals_flows", Source::Raw, &filter_args(req)).await?;
+        let t = totals(
+            client,
+            f,
+            "totals_flows",
+            Source::Raw,
+            &Filter::default(),
+            &filter_args(req),
+        )
+        .await?;
         (rows, t, "flows".to_string())
     };
     let mut labels = vec![Column::new("rank", "#", Unit::Id)];
@@ -392,12 +419,14 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
 }
 
 async fn top_apps(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
-    let s = choose_source(req)?;
+    let s = rollup_source(req)?;
     let f = "top_apps.sql";
-    let mut args = filter_args(req);
+    let fl = filter(req);
+    let mut args = range_args(req);
     args.push(req.limit.into());
-    let rows: Vec<(u8, u16, u64, u64, u64)> = fetch_all(client, f, "rows", s, &args).await?;
-    let t = totals(client, f, "totals", s, &filter_args(req)).await?;
+    let rows: Vec<(u8, u16, u64, u64, u64)> =
+        fetch_filtered(client, f, "rows", s, &fl, &args).await?;
+    let t = totals(client, f, "totals", s, &fl, &range_args(req)).await?;
     let labels = vec![
         Column::new("rank", "#", Unit::Id),
         Column::new("application", "Application", Unit::Text),
@@ -442,12 +471,13 @@ async fn top_apps(client: &Client, req: &ReportRequest) -> Result<Report, Report
 }
 
 async fn protocols(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
-    let s = choose_source(req)?;
+    let s = rollup_source(req)?;
     let f = "protocols.sql";
-    let mut args = filter_args(req);
+    let fl = filter(req);
+    let mut args = range_args(req);
     args.push(req.limit.into());
-    let rows: Vec<(u8, u64, u64, u64)> = fetch_all(client, f, "rows", s, &args).await?;
-    let t = totals(client, f, "totals", s, &filter_args(req)).await?;
+    let rows: Vec<(u8, u64, u64, u64)> = fetch_filtered(client, f, "rows", s, &fl, &args).await?;
+    let t = totals(client, f, "totals", s, &fl, &range_args(req)).await?;
     let labels = vec![
         Column::new("protocol", "Protocol", Unit::Text),
         Column::new("number", "Number", Unit::Id),
@@ -539,10 +569,15 @@ async fn traffic(client: &Client, req: &ReportRequest) -> Result<Report, ReportE
     let (step, s) = traffic_plan(req)?;
     let by = req.by.unwrap_or(By::Protocol);
     let st = u64::from(step.secs());
-    let mut args: Vec<Arg> = vec![st.into(), st.into(), by.as_str().into()];
-    args.extend(filter_args(req));
+    let mut args: Vec<Arg> = vec![st.into(), st.into()];
+    args.extend(range_args(req));
+    let name = if by == By::Exporter {
+        "series_exporter"
+    } else {
+        "series_protocol"
+    };
     let rows: Vec<(u32, String, u64, u64, u64)> =
-        fetch_all(client, "traffic.sql", "series", s, &args).await?;
+        fetch_filtered(client, "traffic.sql", name, s, &filter(req), &args).await?;
     let buckets = bucket_starts(req.range.from, req.range.to, step.secs().into());
     let index: BTreeMap<i64, usize> = buckets.iter().enumerate().map(|(i, b)| (*b, i)).collect();
     let n = buckets.len();
@@ -681,23 +716,18 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     let bucket = s.bucket_secs().max(300);
     let nb = bucket_starts(req.range.from, req.range.to, bucket.into()).len() as u64;
     let e = exporter_arg(req);
-    let has_if: Arg = u64::from(req.interface.is_some()).into();
-    let ifx: Arg = req.interface.unwrap_or(0).into();
-    let mut args: Vec<Arg> = vec![nb.into(), nb.into()];
-    for _ in 0..2 {
-        args.extend([
-            bucket.into(),
-            bucket.into(),
-            req.range.from.into(),
-            req.range.to.into(),
-            e.clone(),
-            e.clone(),
-            has_if.clone(),
-            ifx.clone(),
-        ]);
-    }
-    args.extend([e.clone(), e]);
-    let rows: Vec<IfRow> = fetch_all(client, "interfaces.sql", "rows", s, &args).await?;
+    let args: Vec<Arg> = vec![
+        nb.into(),
+        nb.into(),
+        req.range.from.into(),
+        req.range.to.into(),
+        req.range.from.into(),
+        req.range.to.into(),
+        e.clone(),
+        e,
+    ];
+    let rows: Vec<IfRow> =
+        fetch_filtered(client, "interfaces.sql", "rows", s, &filter(req), &args).await?;
     let bf = f64::from(bucket);
     let bps = |b: u64| b as f64 * 8.0 / bf;
     let avg = |total: u64| total as f64 * 8.0 / (nb.max(1) as f64 * bf);
@@ -805,8 +835,6 @@ fn subnet_text(hi: u64, lo: u64, p4: u8, p6: u8) -> String {
 
 async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let f = "matrix.sql";
-    // The tables read, for the report's `source` (set when the AS matrix splits its range).
-    let mut read_from = String::new();
     let (items, t, s, title): (Vec<Ranked>, Totals, Source, String) = if let Some(p4) = req.prefix {
         if !matches!(req.source, SourcePref::Auto | SourcePref::Raw) {
             return Err(invalid(
@@ -824,7 +852,15 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         args.push(req.limit.into());
         let rows: Vec<(u64, u64, u64, u64, u64, u64, u64)> =
             fetch_all(client, f, "subnet_rows", Source::Raw, &args).await?;
-        let t = totals(client, f, "subnet_totals", Source::Raw, &filter_args(req)).await?;
+        let t = totals(
+            client,
+            f,
+            "subnet_totals",
+            Source::Raw,
+            &Filter::default(),
+            &filter_args(req),
+        )
+        .await?;
         let items = rows
             .into_iter()
             .map(|(sh, sl, dh, dl, b, p, fl)| {
@@ -846,28 +882,12 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
             format!("Traffic matrix: source /{p4} x destination /{p4}"),
         )
     } else {
-        let s = choose_source(req)?;
-        let split = split_hours(req, s);
-        if split.is_some() {
-            read_from = format!("{} (edges) + flows_1h (whole hours)", s.table());
-        }
-        let (rows, t): (Vec<AsPairRow>, Totals) = match split {
-            Some(split) => {
-                let mut args = split.clone();
-                args.push(req.limit.into());
-                let rows = fetch_all(client, f, "as_rows_split", s, &args).await?;
-                (rows, totals(client, f, "as_totals_split", s, &split).await?)
-            }
-            None => {
-                let mut args = filter_args(req);
-                args.push(req.limit.into());
-                let rows = fetch_all(client, f, "as_rows", s, &args).await?;
-                (
-                    rows,
-                    totals(client, f, "as_totals", s, &filter_args(req)).await?,
-                )
-            }
-        };
+        let s = rollup_source(req)?;
+        let fl = filter(req);
+        let mut args = range_args(req);
+        args.push(req.limit.into());
+        let rows: Vec<AsPairRow> = fetch_filtered(client, f, "as_rows", s, &fl, &args).await?;
+        let t = totals(client, f, "as_totals", s, &fl, &range_args(req)).await?;
         let items = rows
             .into_iter()
             .map(|(sa, da, b, p, fl)| {
@@ -893,10 +913,7 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         Column::new("src", "Source", Unit::Text),
         Column::new("dst", "Destination", Unit::Text),
     ];
-    if read_from.is_empty() {
-        read_from = s.table().into();
-    }
-    let mut rep = base(req, title, read_from);
+    let mut rep = base(req, title, s.table().into());
     rollup_note(&mut rep, s);
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
@@ -1108,34 +1125,28 @@ mod tests {
     }
 
     #[test]
-    fn split_reads_whole_hours_from_the_hour_rollup() {
-        // 00:10 .. 03:20: hours 01:00 .. 03:00 from flows_1h, the edges from flows_5m.
+    fn ranked_rollups_split_ranges_that_flows_5m_answers() {
+        // 00:10 .. 03:20 holds whole hours: the split.
         let mut q = ReportRequest::new(ReportKind::Matrix, TimeRange::new(600, 12000).unwrap());
-        let n = |a: &[Arg], i: usize| match &a[i] {
-            Arg::U64(v) => *v,
-            other => panic!("{other:?}"),
-        };
-        let a = split_hours(&q, Source::Rollup5m).unwrap();
-        assert_eq!(a.len(), 16);
-        assert_eq!((n(&a, 0), n(&a, 1)), (3600, 10800));
         assert_eq!(
-            (n(&a, 7), n(&a, 8), n(&a, 9), n(&a, 10)),
-            (600, 3600, 10800, 12000)
+            rollup_source(&q).unwrap(),
+            Source::HourSplit {
+                from: 600,
+                to: 12000
+            }
         );
-        // Aligned: no edges, the same hours.
-        q.range = TimeRange::new(3600, 10800).unwrap();
-        let a = split_hours(&q, Source::Rollup5m).unwrap();
-        assert_eq!(
-            (n(&a, 0), n(&a, 1), n(&a, 7), n(&a, 10)),
-            (3600, 10800, 3600, 10800)
-        );
-        // No whole hour, a forced source, or another table: no split.
+        // No whole hour: flows_5m alone.
         q.range = TimeRange::new(600, 4000).unwrap();
-        assert!(split_hours(&q, Source::Rollup5m).is_none());
+        assert_eq!(rollup_source(&q).unwrap(), Source::Raw);
+        q.range = TimeRange::new(600, 7000).unwrap();
+        assert_eq!(rollup_source(&q).unwrap(), Source::Rollup5m);
+        // A forced table stays that table; long ranges read flows_1h.
         q.range = TimeRange::new(600, 12000).unwrap();
-        assert!(split_hours(&q, Source::Rollup1h).is_none());
         q.source = SourcePref::Rollup5m;
-        assert!(split_hours(&q, Source::Rollup5m).is_none());
+        assert_eq!(rollup_source(&q).unwrap(), Source::Rollup5m);
+        q.source = SourcePref::Auto;
+        q.range = TimeRange::new(0, 7 * 86_400).unwrap();
+        assert_eq!(rollup_source(&q).unwrap(), Source::Rollup1h);
     }
 
     #[test]
