@@ -3,6 +3,13 @@
 //! through `netflow_parser` (its template cache warmed the same way), so one run gives the ratio.
 //!
 //! Throughput is in elements = flow records. Run with `cargo bench --bench decode`.
+//!
+//! Instructions per record: with `SLUICE_DECODE_COUNT=N` in the environment the binary skips
+//! criterion and decodes each case's datagram N times with sluice, then N times with
+//! `netflow_parser`, in two functions of their own, so that an instruction counter scoped to
+//! those functions gives the count per record (instructions / (N × 30)), e.g.
+//! `SLUICE_DECODE_COUNT=2000 SLUICE_DECODE_CASE=v9 valgrind --tool=callgrind
+//! --collect-atstart=no --toggle-collect='*count_sluice*' <bench binary>`.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -10,7 +17,7 @@ use std::time::Duration;
 
 use collector::{Decoder, DecoderSettings, FlowRecord, FnSink};
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use flowgen::encode::*;
 use flowgen::model::*;
 use netflow_parser::NetflowParser;
@@ -222,5 +229,77 @@ fn decode(c: &mut Criterion) {
     }
 }
 
+/// Decode `case`'s datagram `n` times with sluice (the same set-up and sink as the criterion bench).
+#[inline(never)]
+fn count_sluice(decoder: &mut Decoder, case: &Case, n: u64) -> u64 {
+    let from = exporter();
+    let mut records = 0u64;
+    for _ in 0..n {
+        let mut sink = FnSink(|r: &FlowRecord| {
+            black_box(r);
+            records += 1;
+        });
+        decoder
+            .decode(from, black_box(&case.data), NOW_MS, &mut sink)
+            .unwrap();
+    }
+    records
+}
+
+/// Parse `case`'s datagram `n` times with `netflow_parser`.
+#[inline(never)]
+fn count_np(parser: &mut NetflowParser, case: &Case, n: u64) -> u64 {
+    let mut packets = 0u64;
+    for _ in 0..n {
+        packets += black_box(parser.parse_bytes(black_box(&case.data)))
+            .packets
+            .len() as u64;
+    }
+    packets
+}
+
+/// The counting mode: every case, or only `SLUICE_DECODE_CASE` when set.
+fn count(n: u64) {
+    let only = std::env::var("SLUICE_DECODE_CASE").ok();
+    let flows = flows();
+    for case in [
+        v5_case(&flows),
+        v9_case(&flows),
+        ipfix_case(&flows),
+        ipfix_varlen_case(&flows),
+    ] {
+        if only.as_ref().is_some_and(|o| o != case.name) {
+            continue;
+        }
+        let mut decoder = Decoder::new(DecoderSettings::default());
+        let mut parser = NetflowParser::default();
+        for d in &case.setup {
+            decoder
+                .decode(exporter(), d, NOW_MS, &mut Vec::new())
+                .unwrap();
+            assert!(parser.parse_bytes(d).is_ok());
+        }
+        let records = count_sluice(&mut decoder, &case, n);
+        assert_eq!(records, n * RECORDS as u64, "{}", case.name);
+        let packets = count_np(&mut parser, &case, n);
+        assert_eq!(packets, n, "{}", case.name);
+        println!(
+            "{}: {} datagrams of {RECORDS} records each way",
+            case.name, n
+        );
+    }
+}
+
 criterion_group!(benches, decode);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("SLUICE_DECODE_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        count(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

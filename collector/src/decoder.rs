@@ -31,12 +31,13 @@ use std::collections::{HashMap, VecDeque};
 type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 use std::net::{IpAddr, Ipv6Addr};
 
+use crate::columns::{self, Aux, Bufs, CHUNK};
 use crate::config::DecoderSettings;
 use crate::error::{DecodeError, ErrorKind};
 use crate::persist::{self, SavedSampler, SavedTemplate, Snapshot};
 use crate::record::{FlowRecord, SamplingSource, flags, to_v6};
 use crate::template::{
-    self, FieldSpec, Plan, Scratch, Template, TemplateKind, TemplateLimits, VARLEN,
+    self, FieldSpec, Plan, Template, TemplateKind, TemplateLimits, TimeFallback, VARLEN, rate_field,
 };
 use crate::wire::{Reader, be_uint, ipfix, v5, v9};
 
@@ -44,12 +45,37 @@ use crate::wire::{Reader, be_uint, ipfix, v5, v9};
 pub trait RecordSink {
     /// Take one record.
     fn push(&mut self, rec: &FlowRecord);
+
+    /// Slots for `n` more records, each set to `init`, that the decoder fills in place and the
+    /// sink keeps, all `n` of them: records are written once, straight where they stay. `None`
+    /// (the default) for a sink that keeps no records of its own; the decoder then fills slots
+    /// of its own and hands each record to [`RecordSink::push`].
+    fn slots(&mut self, n: usize, init: &FlowRecord) -> Option<&mut [FlowRecord]> {
+        let _ = (n, init);
+        None
+    }
 }
 
 impl RecordSink for Vec<FlowRecord> {
     #[inline]
     fn push(&mut self, rec: &FlowRecord) {
         Vec::push(self, *rec);
+    }
+
+    #[inline]
+    fn slots(&mut self, n: usize, init: &FlowRecord) -> Option<&mut [FlowRecord]> {
+        let at = self.len();
+        if n > 0 {
+            // One record written, then copied in doubling runs: a few large copies rather than
+            // one per record.
+            self.reserve(n);
+            self.push(*init);
+            while self.len() < at + n {
+                let run = (self.len() - at).min(at + n - self.len());
+                self.extend_from_within(at..at + run);
+            }
+        }
+        self.get_mut(at..)
     }
 }
 
@@ -293,12 +319,14 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn base(&self) -> FlowRecord {
+    /// What every record of the datagram starts from.
+    fn base(&self, flags: u8) -> FlowRecord {
         FlowRecord {
             time_received: self.received,
             exporter: self.exporter,
             observation_domain: self.domain,
             version: self.version,
+            flags,
             ..FlowRecord::default()
         }
     }
@@ -400,6 +428,7 @@ pub struct Decoder {
     tick: u64,
     stats: Stats,
     fields_buf: Vec<FieldSpec>,
+    bufs: Bufs,
 }
 
 impl Decoder {
@@ -412,6 +441,7 @@ impl Decoder {
             tick: 0,
             stats: Stats::default(),
             fields_buf: Vec::with_capacity(64),
+            bufs: Bufs::new(),
         }
     }
 
@@ -624,10 +654,9 @@ impl Decoder {
         let export_ms = i64::from(p.unix_secs()) * 1000 + i64::from(p.unix_nsecs() / 1_000_000);
         c.clock_skew_ms = Some(export_ms - now);
         let domain = u32::from(p.engine_type()) << 8 | u32::from(p.engine_id());
-        let max_skew = self.settings.max_time_skew_ms;
         let scope = self.scope_mut((exporter, domain, 5));
-        let n = p.count() as u32;
-        let (lost, reset) = scope.seq.check(p.sequence(), n, n);
+        let count = p.count() as u32;
+        let (lost, reset) = scope.seq.check(p.sequence(), count, count);
         c.sequence_lost += lost;
         c.sequence_resets += u64::from(reset);
         let override_rate = scope.override_rate;
@@ -638,43 +667,34 @@ impl Decoder {
         };
         // The v5 header always states the rate (0 means unsampled), so the configured default, which
         // ranks below it, never applies to v5.
-        let uptime = p.sys_uptime();
-        let abs = |t: u32| export_ms - i64::from(uptime.wrapping_sub(t) as i32);
-        let mut flagged = (0u64, 0u64);
-        for i in 0..p.count() {
-            let r = p.record(i);
-            let mut rec = FlowRecord {
-                time_received: now,
-                exporter,
-                observation_domain: domain,
-                version: 5,
-                flow_start: Some(abs(r.first())),
-                flow_end: Some(abs(r.last())),
-                src_addr: Some(std::net::Ipv4Addr::from(r.src_addr()).to_ipv6_mapped()),
-                dst_addr: Some(std::net::Ipv4Addr::from(r.dst_addr()).to_ipv6_mapped()),
-                src_port: Some(r.src_port()),
-                dst_port: Some(r.dst_port()),
-                protocol: Some(r.protocol()),
-                tcp_flags: Some(u16::from(r.tcp_flags())),
-                tos: Some(r.tos()),
-                bytes: u64::from(r.octets()),
-                packets: u64::from(r.packets()),
-                sampling_rate: rate,
-                sampling_source: source,
-                in_if: Some(u32::from(r.input())),
-                out_if: Some(u32::from(r.output())),
-                src_as: Some(u32::from(r.src_as())),
-                dst_as: Some(u32::from(r.dst_as())),
-                src_mask: Some(r.src_mask()),
-                dst_mask: Some(r.dst_mask()),
-                next_hop: Some(std::net::Ipv4Addr::from(r.next_hop()).to_ipv6_mapped()),
-                ..FlowRecord::default()
-            };
-            derive_icmp(&mut rec, None);
-            check_times(&mut rec, export_ms, max_skew, &mut flagged);
-            out.push(&rec);
-            sum.records += 1;
-        }
+        let base = FlowRecord {
+            time_received: now,
+            exporter,
+            observation_domain: domain,
+            version: 5,
+            sampling_rate: rate,
+            sampling_source: source,
+            ..FlowRecord::default()
+        };
+        let n = p.count();
+        let v5 = V5Times {
+            export_ms,
+            uptime: p.sys_uptime(),
+            max_skew: self.settings.max_time_skew_ms,
+        };
+        let flagged = match out.slots(n, &base) {
+            Some(slots) => v5.fill(slots, p.records()),
+            None => {
+                let batch = self.bufs.batch.get_mut(..n).unwrap_or_default();
+                columns::fill(batch, &base);
+                let flagged = v5.fill(batch, p.records());
+                for r in batch.iter() {
+                    out.push(r);
+                }
+                flagged
+            }
+        };
+        sum.records += count;
         c.end_before_start += flagged.0;
         c.far_from_export += flagged.1;
         Ok(())
@@ -697,6 +717,7 @@ impl Decoder {
             scopes,
             budget,
             tick,
+            bufs,
             ..
         } = self;
         let scope = scope_in(scopes, budget, settings, *tick, key);
@@ -704,6 +725,7 @@ impl Decoder {
             settings,
             budget,
             counters,
+            bufs,
         };
         let ipfix = ctx.version == 10;
         let mut r = Reader::new(payload);
@@ -855,6 +877,7 @@ impl Decoder {
                 settings,
                 scopes,
                 budget,
+                bufs,
                 ..
             } = self;
             let scope = scopes.get_mut(&key).expect("scope was just inserted");
@@ -863,9 +886,10 @@ impl Decoder {
                 settings,
                 budget,
                 counters: &mut counters,
+                bufs,
             };
             let tpl = Template {
-                fields: t.fields.clone(),
+                fields: t.fields.as_slice().into(),
                 kind,
                 learned_at: t.learned_at,
             };
@@ -902,7 +926,7 @@ impl Decoder {
                         TemplateKind::Data(_) => None,
                         TemplateKind::Options { scope_count, .. } => Some(scope_count),
                     },
-                    fields: t.fields.clone(),
+                    fields: t.fields.to_vec(),
                     learned_at: t.learned_at,
                 });
             }
@@ -927,6 +951,55 @@ impl Decoder {
                 .filter_map(|(&(e, d, v), s)| s.system_init.map(|i| (e, d, v, i)))
                 .collect(),
         }
+    }
+}
+
+/// What NetFlow v5 records are normalised against: the header's times.
+struct V5Times {
+    export_ms: i64,
+    uptime: u32,
+    max_skew: i64,
+}
+
+impl V5Times {
+    /// Fill `slots` (each already the datagram's base record) from the 48-byte records, straight
+    /// through a fixed layout. Returns the records flagged (end before start, far from export).
+    #[inline]
+    fn fill<'a>(
+        &self,
+        slots: &mut [FlowRecord],
+        records: impl Iterator<Item = v5::Record<'a>>,
+    ) -> (u64, u64) {
+        let abs = |t: u32| self.export_ms - i64::from(self.uptime.wrapping_sub(t) as i32);
+        let mut flagged = (0u64, 0u64);
+        for (r, w) in slots.iter_mut().zip(records) {
+            let (protocol, dst_port) = (w.protocol(), w.dst_port());
+            r.flow_start = Some(abs(w.first()));
+            r.flow_end = Some(abs(w.last()));
+            r.src_addr = Some(columns::v4_mapped(w.src_addr()));
+            r.dst_addr = Some(columns::v4_mapped(w.dst_addr()));
+            r.next_hop = Some(columns::v4_mapped(w.next_hop()));
+            r.src_port = Some(w.src_port());
+            r.dst_port = Some(dst_port);
+            r.protocol = Some(protocol);
+            r.tcp_flags = Some(u16::from(w.tcp_flags()));
+            r.tos = Some(w.tos());
+            r.bytes = u64::from(w.octets());
+            r.packets = u64::from(w.packets());
+            r.in_if = Some(u32::from(w.input()));
+            r.out_if = Some(u32::from(w.output()));
+            r.src_as = Some(u32::from(w.src_as()));
+            r.dst_as = Some(u32::from(w.dst_as()));
+            r.src_mask = Some(w.src_mask());
+            r.dst_mask = Some(w.dst_mask());
+            // v5 has no ICMP fields: exporters put type × 256 + code in the destination port.
+            if protocol == 1 || protocol == 58 {
+                r.icmp_type = Some((dst_port >> 8) as u8);
+                r.icmp_code = Some(dst_port as u8);
+            }
+            check_times(r, self.export_ms, self.max_skew, &mut flagged);
+        }
+        flagged
     }
 }
 
@@ -985,6 +1058,7 @@ struct Env<'a> {
     settings: &'a DecoderSettings,
     budget: &'a mut Budget,
     counters: &'a mut Counters,
+    bufs: &'a mut Bufs,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1085,7 +1159,7 @@ fn template_set<S: RecordSink + ?Sized>(
             continue;
         }
         let t = Template {
-            fields: fields.clone(),
+            fields: fields.as_slice().into(),
             kind,
             learned_at: ctx.received,
         };
@@ -1247,36 +1321,104 @@ fn data_set<S: RecordSink + ?Sized>(
         scope.templates.insert(id, t);
         return;
     }
-    match &t.kind {
-        TemplateKind::Data(plan) => {
-            // Split borrows: the plan is read while scope state is read for sampling.
-            let plan: &Plan = plan;
-            let norm = Norm {
-                settings: env.settings,
-                override_rate: scope.override_rate,
-                samplers: &scope.samplers,
-                system_init: scope.system_init,
+    let TemplateKind::Data(plan) = &t.kind else {
+        return;
+    };
+    // Resolved once per data set: the template's facts against the scope's sampling state.
+    let norm = SetNorm::new(plan, &ctx, env.settings, scope);
+    let base = ctx.base(extra_flags);
+    let bufs = &mut *env.bufs;
+    let mut pos = 0;
+    while body.len().saturating_sub(pos) >= plan.record_len() {
+        if !plan.varlen() {
+            let k = ((body.len() - pos) / plan.record_len()).min(CHUNK);
+            let end = pos + k * plan.record_len();
+            let fixed = body.get(pos..end).unwrap_or_default();
+            let chunk = Chunk {
+                plan,
+                fixed,
+                vars: &[],
+                body,
             };
-            let base = ctx.base();
-            let mut rest = body;
-            while rest.len() >= plan.record_len {
-                let mut s = Scratch::new(base);
-                let Some(used) = template::run_plan(plan, rest, &mut s) else {
-                    sum.err(DecodeError::Truncated("variable-length field"));
-                    break;
-                };
-                rest = &rest[used..];
-                if s.bad_field {
-                    sum.err(DecodeError::FieldLength("address or time field"));
-                }
-                // Finished in place and pushed by reference: no copy of the record on the way.
-                norm.finish(&mut s, &ctx, env.counters);
-                s.rec.flags |= extra_flags;
-                out.push(&s.rec);
-                sum.records += 1;
+            chunk.decode(k, &norm, &base, bufs, out, sum, env.counters);
+            pos = end;
+        } else {
+            let found = columns::locate(plan, body, pos, &mut bufs.packed, &mut bufs.vars);
+            let (packed, vars) = (
+                std::mem::take(&mut bufs.packed),
+                std::mem::take(&mut bufs.vars),
+            );
+            let chunk = Chunk {
+                plan,
+                fixed: &packed,
+                vars: &vars,
+                body,
+            };
+            chunk.decode(found.records, &norm, &base, bufs, out, sum, env.counters);
+            (bufs.packed, bufs.vars) = (packed, vars);
+            pos += found.used;
+            if found.truncated {
+                sum.err(DecodeError::Truncated("variable-length field"));
+                break;
+            }
+            if found.records == 0 {
+                break;
             }
         }
-        TemplateKind::Options { .. } => {}
+    }
+}
+
+/// A chunk of records of one data set, located: their fixed-length bytes (`plan.fixed_len` each)
+/// and their kept variable-length values.
+struct Chunk<'a> {
+    plan: &'a Plan,
+    fixed: &'a [u8],
+    vars: &'a [(u32, u32)],
+    body: &'a [u8],
+}
+
+impl Chunk<'_> {
+    /// Decode the chunk's `k` records into the sink's slots (or the decoder's, for a sink that has
+    /// none): every operation of the plan across the records, then the normalisation.
+    #[allow(clippy::too_many_arguments)]
+    fn decode<S: RecordSink + ?Sized>(
+        &self,
+        k: usize,
+        norm: &SetNorm<'_>,
+        base: &FlowRecord,
+        bufs: &mut Bufs,
+        out: &mut S,
+        sum: &mut Summary,
+        counters: &mut Counters,
+    ) {
+        let Some(aux) = bufs.aux.get_mut(..k) else {
+            return; // not reached: a chunk has at most CHUNK records
+        };
+        if self.plan.facts.checked_per_record {
+            aux.iter_mut().for_each(|a| a.bad = false);
+        }
+        let fill = |recs: &mut [FlowRecord], aux: &mut [Aux], counters: &mut Counters| {
+            columns::run(self.plan, self.fixed, self.vars, self.body, recs, aux);
+            norm.finish(recs, aux, counters)
+        };
+        let bad = match out.slots(k, base) {
+            Some(slots) => fill(slots, aux, counters),
+            None => {
+                let Some(batch) = bufs.batch.get_mut(..k) else {
+                    return;
+                };
+                columns::fill(batch, base);
+                let bad = fill(batch, aux, counters);
+                for r in batch.iter() {
+                    out.push(r);
+                }
+                bad
+            }
+        };
+        sum.records += k as u32;
+        if bad > 0 {
+            sum.errors[ErrorKind::FieldLength as usize] += bad;
+        }
     }
 }
 
@@ -1382,93 +1524,214 @@ fn rate_from(
     None
 }
 
-/// What normalisation reads from the scope.
-struct Norm<'a> {
-    settings: &'a DecoderSettings,
-    override_rate: Option<u32>,
-    samplers: &'a [(Option<u32>, u32)],
+/// Normalisation of one data set's records: the template's facts and the scope's sampling state,
+/// resolved once for the set.
+struct SetNorm<'a> {
+    facts: template::Facts,
+    export_ms: i64,
+    /// NetFlow v9: the header's sysUptime, which uptime-relative times count from.
+    sys_uptime: Option<u32>,
+    /// IPFIX: the scope's system init time (options data), when the record has none.
     system_init: Option<i64>,
+    max_skew: i64,
+    /// The rate of every record, when nothing in the record can change it.
+    fixed_rate: Option<(u32, SamplingSource)>,
+    /// The record's sampler id is looked up in `samplers`.
+    by_sampler: bool,
+    samplers: &'a [(Option<u32>, u32)],
+    /// The rate when neither the record nor its sampler gives one.
+    fallback: (u32, SamplingSource),
 }
 
-impl Norm<'_> {
-    #[inline]
-    fn finish(&self, s: &mut Scratch, ctx: &Ctx, counters: &mut Counters) {
-        let r = &mut s.rec;
-        if !s.have_bytes
-            && let Some(b) = s.bytes_total
-        {
-            r.bytes = b;
-        }
-        if !s.have_packets
-            && let Some(p) = s.packets_total
-        {
-            r.packets = p;
-        }
-        if r.in_if.is_none() {
-            r.in_if = s.in_phys;
-        }
-        if r.out_if.is_none() {
-            r.out_if = s.out_phys;
-        }
-        if r.vlan.is_none() {
-            r.vlan = s.dot1q;
-        }
-        derive_icmp(r, s.icmp_type_code);
-        let init = s.system_init.or(self.system_init);
-        let uptime = |t: u32| -> Option<i64> {
-            match ctx.sys_uptime {
-                Some(up) => Some(ctx.export_ms - i64::from(up.wrapping_sub(t) as i32)),
-                None => init.map(|i| i.saturating_add(i64::from(t))),
-            }
+impl<'a> SetNorm<'a> {
+    fn new(plan: &Plan, ctx: &Ctx, settings: &DecoderSettings, scope: &'a Scope) -> Self {
+        let facts = plan.facts;
+        let samplers = scope.samplers.as_slice();
+        let by_sampler = facts.sampler_id && !samplers.is_empty();
+        // Without a sampler id in the record, options data for the scope (or its one sampler)
+        // is the same for every record.
+        let scope_rate = if by_sampler {
+            None
+        } else {
+            sampler_rate(samplers, None)
         };
-        if r.flow_start.is_none() {
-            r.flow_start = match (s.start_uptime, s.start_delta_us) {
-                (Some(t), _) => uptime(t),
-                (None, Some(d)) => Some(ctx.export_ms - i64::from(d / 1000)),
-                _ => None,
-            };
+        let fallback = if let Some(v) = scope_rate {
+            (v, SamplingSource::OptionsData)
+        } else if let Some(v) = settings.default_sampling_rate {
+            (v, SamplingSource::ConfigDefault)
+        } else {
+            (1, SamplingSource::Unknown)
+        };
+        let fixed_rate = match scope.override_rate {
+            Some(o) => Some((o, SamplingSource::Override)),
+            None if facts.rate_fields == 0 && !by_sampler => Some(fallback),
+            None => None,
+        };
+        SetNorm {
+            facts,
+            export_ms: ctx.export_ms,
+            sys_uptime: ctx.sys_uptime,
+            system_init: scope.system_init,
+            max_skew: settings.max_time_skew_ms,
+            fixed_rate,
+            by_sampler,
+            samplers,
+            fallback,
         }
-        if r.flow_end.is_none() {
-            r.flow_end = match (s.end_uptime, s.end_delta_us) {
-                (Some(t), _) => uptime(t),
-                (None, Some(d)) => Some(ctx.export_ms - i64::from(d / 1000)),
-                _ => None,
-            };
+    }
+
+    /// Fill a flow time that no field of the records gives directly (`slot` picks start or end,
+    /// `raw` its uptime and delta values), chosen once for the chunk.
+    #[inline(always)]
+    fn times(
+        &self,
+        recs: &mut [FlowRecord],
+        aux: &[Aux],
+        how: TimeFallback,
+        slot: impl Fn(&mut FlowRecord) -> &mut Option<i64>,
+        raw: impl Fn(&Aux) -> (u32, u32),
+    ) {
+        #[inline(always)]
+        fn each(
+            recs: &mut [FlowRecord],
+            aux: &[Aux],
+            slot: &impl Fn(&mut FlowRecord) -> &mut Option<i64>,
+            t: impl Fn(&Aux) -> i64,
+        ) {
+            for (r, a) in recs.iter_mut().zip(aux) {
+                let s = slot(r);
+                // Unset unless a variable-length time field of the record gave it.
+                if s.is_none() {
+                    *s = Some(t(a));
+                }
+            }
         }
-        let mut flagged = (0, 0);
-        check_times(
-            r,
-            ctx.export_ms,
-            self.settings.max_time_skew_ms,
-            &mut flagged,
-        );
+        let export_ms = self.export_ms;
+        match how {
+            TimeFallback::None => {}
+            TimeFallback::DeltaMicros => {
+                each(recs, aux, &slot, |a| export_ms - i64::from(raw(a).1 / 1000))
+            }
+            TimeFallback::Uptime => match (self.sys_uptime, self.system_init) {
+                // NetFlow v9: relative to the header's sysUptime.
+                (Some(up), _) => each(recs, aux, &slot, |a| {
+                    export_ms - i64::from(up.wrapping_sub(raw(a).0) as i32)
+                }),
+                // IPFIX: from the system init time, the record's own or the scope's.
+                (None, _) if self.facts.system_init => each(recs, aux, &slot, |a| {
+                    a.system_init.saturating_add(i64::from(raw(a).0))
+                }),
+                (None, Some(init)) => each(recs, aux, &slot, |a| {
+                    init.saturating_add(i64::from(raw(a).0))
+                }),
+                (None, None) => {}
+            },
+        }
+    }
+
+    /// The record's sampling rate and where it came from, when it depends on the record.
+    #[inline(always)]
+    fn rate(&self, r: &FlowRecord, a: &Aux) -> (u32, SamplingSource) {
+        let bits = self.facts.rate_fields;
+        if bits != 0 {
+            let get = |bit: u8, i: usize| (bits & bit != 0).then_some(a.sampling[i]);
+            let in_record = rate_from(
+                get(rate_field::INTERVAL, 0),
+                get(rate_field::RANDOM, 1),
+                get(rate_field::PACKET_INTERVAL, 2),
+                get(rate_field::PACKET_SPACE, 3),
+                get(rate_field::SIZE, 4),
+                get(rate_field::POPULATION, 5),
+            );
+            if let Some(v) = in_record {
+                return (v, SamplingSource::Record);
+            }
+        }
+        if self.by_sampler
+            && let Some(v) = sampler_rate(self.samplers, r.sampler_id)
+        {
+            return (v, SamplingSource::OptionsData);
+        }
+        self.fallback
+    }
+
+    /// Finish records whose fields the plan has written, one concern at a time across the chunk,
+    /// each chosen once by the template's facts: times, ICMP from the port, the time checks,
+    /// sampling, and the counters. Returns the records with a field of a length its meaning
+    /// cannot take.
+    #[inline]
+    fn finish(&self, recs: &mut [FlowRecord], aux: &[Aux], counters: &mut Counters) -> u32 {
+        fn start(r: &mut FlowRecord) -> &mut Option<i64> {
+            &mut r.flow_start
+        }
+        fn end(r: &mut FlowRecord) -> &mut Option<i64> {
+            &mut r.flow_end
+        }
+        let f = &self.facts;
+        if !f.start_direct {
+            let raw = |a: &Aux| (a.start_uptime, a.start_delta_us);
+            self.times(recs, aux, f.start_fallback, start, raw);
+        }
+        if !f.end_direct {
+            let raw = |a: &Aux| (a.end_uptime, a.end_delta_us);
+            self.times(recs, aux, f.end_fallback, end, raw);
+        }
+        // NetFlow v5/v9 exporters put ICMP type × 256 + code in the destination port.
+        if f.icmp_from_port {
+            for r in recs.iter_mut() {
+                if matches!(r.protocol, Some(1) | Some(58))
+                    && let Some(p) = r.dst_port
+                {
+                    r.icmp_type = Some((p >> 8) as u8);
+                    r.icmp_code = Some((p & 0xff) as u8);
+                }
+            }
+        }
+        let mut flagged = (0u64, 0u64);
+        for r in recs.iter_mut() {
+            check_times(r, self.export_ms, self.max_skew, &mut flagged);
+        }
         counters.end_before_start += flagged.0;
         counters.far_from_export += flagged.1;
 
-        let in_record = rate_from(
-            s.sampling_interval,
-            s.random_interval,
-            s.packet_interval,
-            s.packet_space,
-            s.sampling_size,
-            s.sampling_population,
-        );
-        let (rate, source) = if let Some(o) = self.override_rate {
-            (o, SamplingSource::Override)
-        } else if let Some(v) = in_record {
-            (v, SamplingSource::Record)
-        } else if let Some(v) = sampler_rate(self.samplers, r.sampler_id) {
-            (v, SamplingSource::OptionsData)
-        } else if let Some(v) = self.settings.default_sampling_rate {
-            (v, SamplingSource::ConfigDefault)
+        let mut unknown = 0u64;
+        match self.fixed_rate {
+            Some((rate, source)) => {
+                let unknown_flag = if source == SamplingSource::Unknown {
+                    unknown = recs.len() as u64;
+                    flags::SAMPLING_UNKNOWN
+                } else {
+                    0
+                };
+                for r in recs.iter_mut() {
+                    r.sampling_rate = rate;
+                    r.sampling_source = source;
+                    r.flags |= unknown_flag;
+                }
+            }
+            None => {
+                for (r, a) in recs.iter_mut().zip(aux) {
+                    let (rate, source) = self.rate(r, a);
+                    if source == SamplingSource::Unknown {
+                        unknown += 1;
+                        r.flags |= flags::SAMPLING_UNKNOWN;
+                    }
+                    r.sampling_rate = rate;
+                    r.sampling_source = source;
+                }
+            }
+        }
+        counters.sampling_unknown += unknown;
+        if let Some(r) = recs.last() {
+            counters.last_sampling = Some((r.sampling_rate, r.sampling_source));
+        }
+        if f.bad_every_record {
+            recs.len() as u32
+        } else if f.checked_per_record {
+            aux.iter().take(recs.len()).filter(|a| a.bad).count() as u32
         } else {
-            counters.sampling_unknown += 1;
-            r.flags |= flags::SAMPLING_UNKNOWN;
-            (1, SamplingSource::Unknown)
-        };
-        r.sampling_rate = rate;
-        r.sampling_source = source;
-        counters.last_sampling = Some((rate, source));
+            0
+        }
     }
 }
 
@@ -1491,22 +1754,6 @@ fn sampler_rate(samplers: &[(Option<u32>, u32)], id: Option<u32>) -> Option<u32>
         return Some(samplers[0].1);
     }
     None
-}
-
-/// ICMP type and code from IE 32/139, or from the destination port where NetFlow v5/v9 exporters put
-/// them (type × 256 + code).
-#[inline]
-fn derive_icmp(r: &mut FlowRecord, type_code: Option<u16>) {
-    if let Some(tc) = type_code {
-        r.icmp_type.get_or_insert((tc >> 8) as u8);
-        r.icmp_code.get_or_insert((tc & 0xff) as u8);
-    } else if matches!(r.protocol, Some(1) | Some(58))
-        && r.icmp_type.is_none()
-        && let Some(p) = r.dst_port
-    {
-        r.icmp_type = Some((p >> 8) as u8);
-        r.icmp_code = Some((p & 0xff) as u8);
-    }
 }
 
 #[inline]

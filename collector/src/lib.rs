@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod cidr;
+mod columns;
 pub mod config;
 pub mod decoder;
 pub mod error;

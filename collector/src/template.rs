@@ -1,20 +1,18 @@
 //! Templates and their compiled decode plans (RFC 3954 §5.2–5.3, RFC 7011 §3.4).
 //!
 //! Owns: parsing template records into [`FieldSpec`]s, checking them against the limits, and
-//! compiling a data template into a [`Plan`]: a list of steps (offset, length, destination) that a
-//! data record runs straight into the [`Scratch`] it is normalised from, with no allocation and no
-//! per-field lookup. Options templates keep their field list; options data is rare and takes the
-//! general path.
+//! compiling a data template into a [`Plan`]: operations (where a value is, its width, where it
+//! goes) that a data set runs one at a time across its records, and the [`Facts`] every record of
+//! the template shares (how its times and sampling rate are found, which fields stand in for
+//! absent ones), resolved once here rather than per record. Options templates keep their field
+//! list; options data is rare and takes the general path.
 //! Must never: read the clock, allocate while decoding a data record, or trust a length it has not
 //! checked.
-
-use std::net::Ipv6Addr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
-use crate::record::FlowRecord;
-use crate::wire::{Reader, be_uint};
+use crate::wire::Reader;
 
 /// The field length that marks a variable-length field (RFC 7011 §7).
 ///
@@ -172,27 +170,270 @@ pub fn dest_for(ie: u16) -> Dest {
     }
 }
 
-/// One compiled step: read `len` bytes at `offset` in the record and put them in `dest`.
+/// How a fixed-length field is read: the widths that have a reader of their own, and the rest
+/// (reduced-size encodings of odd widths, and fields longer than 8 bytes, which keep their last 8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
-    /// Offset in the record (fixed-length plans only).
-    pub offset: u16,
-    /// Field length, or [`VARLEN`].
-    pub len: u16,
-    /// Destination.
-    pub dest: Dest,
+pub enum Width {
+    /// 1 byte.
+    W1,
+    /// 2 bytes.
+    W2,
+    /// 4 bytes.
+    W4,
+    /// 8 bytes.
+    W8,
+    /// 16 bytes (IPv6 addresses; as a number, the last 8 bytes).
+    W16,
+    /// Any other length (0, 3, 5–7, 9–15, over 16).
+    Other(u16),
 }
 
-/// A data template compiled for decoding.
+impl Width {
+    /// The width of a fixed-length field of `len` bytes.
+    pub fn of(len: u16) -> Width {
+        match len {
+            1 => Width::W1,
+            2 => Width::W2,
+            4 => Width::W4,
+            8 => Width::W8,
+            16 => Width::W16,
+            n => Width::Other(n),
+        }
+    }
+}
+
+/// Where an operation reads its value in a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src {
+    /// A fixed-length field at `offset` among the record's fixed-length bytes. In a fixed-length
+    /// template that is the offset in the record; in a variable-length one, the fixed-length
+    /// fields are packed together in template order and the offset is among those.
+    Fixed {
+        /// Offset among the fixed-length bytes.
+        offset: u16,
+        /// Field width.
+        width: Width,
+    },
+    /// The `n`th kept variable-length field of the record (see [`Segment::Var`]).
+    Var(u16),
+}
+
+/// An address field of the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrField {
+    /// `src_addr`.
+    Src,
+    /// `dst_addr`.
+    Dst,
+    /// `next_hop`.
+    NextHop,
+    /// `post_nat_src_addr`.
+    PostNatSrc,
+    /// `post_nat_dst_addr`.
+    PostNatDst,
+}
+
+/// What an operation does with its value: a [`Dest`] after the template's own precedence rules
+/// are resolved (a total counter where no delta counter is present, a physical interface where no
+/// logical one is, ICMP type and code from IE 32/139 where IE 176–179 are absent), so that no
+/// record needs to decide them again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Bytes,
+    Packets,
+    Protocol,
+    Tos,
+    TcpFlags,
+    SrcPort,
+    DstPort,
+    SrcMask,
+    DstMask,
+    InIf,
+    OutIf,
+    SrcAs,
+    DstAs,
+    StartSecs,
+    EndSecs,
+    StartMillis,
+    EndMillis,
+    StartUptime,
+    EndUptime,
+    StartDeltaMicros,
+    EndDeltaMicros,
+    SystemInitMillis,
+    /// IE 32/139 gives both ICMP type and code.
+    IcmpTypeCode,
+    /// IE 32/139 gives the type only (IE 177/179 gives the code).
+    IcmpTypeOfTypeCode,
+    /// IE 32/139 gives the code only (IE 176/178 gives the type).
+    IcmpCodeOfTypeCode,
+    IcmpType,
+    IcmpCode,
+    Direction,
+    Vlan,
+    ForwardingStatus,
+    PostNatSrcPort,
+    PostNatDstPort,
+    SamplerId,
+    SamplingInterval,
+    SamplerRandomInterval,
+    SamplingPacketInterval,
+    SamplingPacketSpace,
+    SamplingSize,
+    SamplingPopulation,
+    /// An address (4 or 16 bytes). When a template carries both the IPv4 and the IPv6 element
+    /// for one meaning, the one that is not unspecified wins, whatever their order.
+    Addr(AddrField),
+    /// Flow start as an NTP timestamp (8 bytes).
+    StartNtp,
+    /// Flow end as an NTP timestamp (8 bytes).
+    EndNtp,
+}
+
+/// One operation of a plan: read a value, put it somewhere. Six bytes, so that a plan costs
+/// the template budget no more than the steps it replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// Offset among the fixed-length bytes, or the index of a kept variable-length value.
+    offset: u16,
+    /// Field length, or [`VARLEN`] for a variable-length value.
+    len: u16,
+    /// Where the value goes.
+    pub target: Target,
+}
+
+impl Op {
+    /// A fixed-length field of `len` bytes (not [`VARLEN`]) at `offset` among the fixed-length
+    /// bytes.
+    pub fn fixed(offset: u16, len: u16, target: Target) -> Op {
+        Op {
+            offset,
+            len,
+            target,
+        }
+    }
+
+    /// The `n`th kept variable-length value.
+    pub fn var(n: u16, target: Target) -> Op {
+        Op {
+            offset: n,
+            len: VARLEN,
+            target,
+        }
+    }
+
+    /// Where the value is.
+    #[inline]
+    pub fn src(&self) -> Src {
+        if self.len == VARLEN {
+            Src::Var(self.offset)
+        } else {
+            Src::Fixed {
+                offset: self.offset,
+                width: Width::of(self.len),
+            }
+        }
+    }
+}
+
+/// One part of a variable-length template's record layout, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// Consecutive fixed-length fields, this many bytes.
+    Fixed(u32),
+    /// A variable-length field; `Some(n)` when an operation reads it as [`Src::Var`] `n`.
+    Var(Option<u16>),
+}
+
+/// What fills a flow time that no field of the record gives directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFallback {
+    /// sysUptime-relative milliseconds (IE 21/22).
+    Uptime,
+    /// Microseconds before export (IE 158/159).
+    DeltaMicros,
+    /// Nothing: the time stays unset.
+    None,
+}
+
+/// Facts of a data template that every one of its records shares, resolved when it is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Facts {
+    /// A fixed-length field always gives the flow start directly (seconds, ms, NTP).
+    pub start_direct: bool,
+    /// What gives the flow start otherwise.
+    pub start_fallback: TimeFallback,
+    /// A fixed-length field always gives the flow end directly.
+    pub end_direct: bool,
+    /// What gives the flow end otherwise.
+    pub end_fallback: TimeFallback,
+    /// The record carries systemInitTimeMilliseconds (IE 160).
+    pub system_init: bool,
+    /// In-record sampling elements present: bit 0 samplingInterval (34), 1 samplerRandomInterval
+    /// (50), 2 samplingPacketInterval (305), 3 samplingPacketSpace (306), 4 samplingSize (309),
+    /// 5 samplingPopulation (310).
+    pub rate_fields: u8,
+    /// The record names its sampler (IE 48/302).
+    pub sampler_id: bool,
+    /// ICMP type and code come from the destination port when the protocol is ICMP (no ICMP
+    /// element in the template, a destination port and a protocol are).
+    pub icmp_from_port: bool,
+    /// Every record has a field of a length its meaning cannot take.
+    pub bad_every_record: bool,
+    /// A variable-length field goes to an address or a time, so its length is checked per record.
+    pub checked_per_record: bool,
+}
+
+/// Bits of [`Facts::rate_fields`].
+pub mod rate_field {
+    /// samplingInterval (34).
+    pub const INTERVAL: u8 = 1 << 0;
+    /// samplerRandomInterval (50).
+    pub const RANDOM: u8 = 1 << 1;
+    /// samplingPacketInterval (305).
+    pub const PACKET_INTERVAL: u8 = 1 << 2;
+    /// samplingPacketSpace (306).
+    pub const PACKET_SPACE: u8 = 1 << 3;
+    /// samplingSize (309).
+    pub const SIZE: u8 = 1 << 4;
+    /// samplingPopulation (310).
+    pub const POPULATION: u8 = 1 << 5;
+}
+
+/// A data template compiled for decoding: a list of operations that a data set runs one at a
+/// time across its records (each operation's reader specialised by width), and the facts its
+/// records share. Kept small (48 bytes, 6 per operation): templates are charged to the template
+/// budget by their footprint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Fixed-length templates: only the steps that write somewhere, with offsets.
-    /// Variable-length templates: every field in order (offsets unused).
-    pub steps: Vec<Step>,
+    /// The operations, in template order (a later field of the same meaning overwrites an earlier
+    /// one, as the fields are read in order).
+    pub ops: Box<[Op]>,
     /// Record length (fixed), or the minimum record length (variable: one length byte per field).
-    pub record_len: usize,
-    /// True when a field is variable-length and the slow, sequential path must be taken.
-    pub varlen: bool,
+    pub record_len: u16,
+    /// Bytes of fixed-length fields in one record (the record length when fixed).
+    pub fixed_len: u16,
+    /// Variable-length templates: the record layout, whose records are first located one by
+    /// one. Empty for fixed-length templates.
+    pub segments: Box<[Segment]>,
+    /// Variable-length fields an operation reads.
+    pub var_values: u16,
+    /// What every record shares.
+    pub facts: Facts,
+}
+
+impl Plan {
+    /// True when a field is variable-length.
+    #[inline]
+    pub fn varlen(&self) -> bool {
+        !self.segments.is_empty()
+    }
+
+    /// Record length (fixed), or the minimum record length.
+    #[inline]
+    pub fn record_len(&self) -> usize {
+        usize::from(self.record_len)
+    }
 }
 
 /// The kind of template.
@@ -213,7 +454,7 @@ pub enum TemplateKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     /// The fields as the exporter sent them (kept for persistence and options decoding).
-    pub fields: Vec<FieldSpec>,
+    pub fields: Box<[FieldSpec]>,
     /// Compiled form.
     pub kind: TemplateKind,
     /// When it was last (re)learned, ms.
@@ -224,11 +465,14 @@ impl Template {
     /// Approximate heap plus inline bytes, for the global template budget.
     pub fn footprint(&self) -> usize {
         let steps = match &self.kind {
-            TemplateKind::Data(p) => p.steps.capacity() * std::mem::size_of::<Step>(),
+            TemplateKind::Data(p) => {
+                std::mem::size_of_val::<[Op]>(&p.ops)
+                    + std::mem::size_of_val::<[Segment]>(&p.segments)
+            }
             TemplateKind::Options { .. } => 0,
         };
         std::mem::size_of::<Self>()
-            + self.fields.capacity() * std::mem::size_of::<FieldSpec>()
+            + std::mem::size_of_val::<[FieldSpec]>(&self.fields)
             + steps
             + 32
     }
@@ -303,7 +547,17 @@ pub fn min_record_len(fields: &[FieldSpec]) -> usize {
         .sum()
 }
 
-/// Compile a data template into a plan.
+// Every meaning has a bit in a u64.
+const _: () = assert!((Dest::SamplingPopulation as u8) < 64);
+
+/// One bit per [`Dest`], for the set of meanings a template carries.
+#[inline]
+fn bit(d: Dest) -> u64 {
+    1u64 << (d as u8)
+}
+
+/// Compile a data template into a plan: resolve, once for every record of the template, which
+/// field fills which part of the record and how each time and rate will be found.
 pub fn compile(fields: &[FieldSpec], enterprise: &[EnterpriseMap]) -> Result<Plan, DecodeError> {
     let record_len = min_record_len(fields);
     if record_len == 0 {
@@ -314,248 +568,185 @@ pub fn compile(fields: &[FieldSpec], enterprise: &[EnterpriseMap]) -> Result<Pla
             "record longer than a datagram",
         ));
     }
-    let varlen = fields.iter().any(|f| f.len == VARLEN);
-    let mut steps = Vec::with_capacity(fields.len());
-    let mut offset = 0usize;
-    for f in fields {
-        let dest = if f.pen == 0 {
+    let dest_of = |f: &FieldSpec| {
+        if f.pen == 0 {
             dest_for(f.ie)
         } else {
             enterprise
                 .iter()
                 .find(|m| m.pen == f.pen && m.id == f.ie)
                 .map_or(Dest::Skip, |m| dest_for(m.as_ie))
-        };
-        if varlen || dest != Dest::Skip {
-            steps.push(Step {
-                offset: offset as u16,
-                len: f.len,
-                dest,
+        }
+    };
+    // The meanings the template carries, for the precedence rules resolved here.
+    let present = fields.iter().fold(0u64, |m, f| m | bit(dest_of(f)));
+    let has = |d: Dest| present & bit(d) != 0;
+    let varlen = fields.iter().any(|f| f.len == VARLEN);
+
+    let mut ops = Vec::with_capacity(fields.len());
+    let mut segments = Vec::new();
+    let mut offset = 0usize;
+    let mut var_values = 0u16;
+    let mut start_direct = false;
+    let mut end_direct = false;
+    let mut bad_every_record = false;
+    let mut checked_per_record = false;
+    for f in fields {
+        let target = target_for(dest_of(f), &has);
+        if f.len == VARLEN {
+            let keep = target.map(|target| {
+                let n = var_values;
+                var_values += 1;
+                ops.push(Op::var(n, target));
+                if matches!(target, Target::Addr(_) | Target::StartNtp | Target::EndNtp) {
+                    checked_per_record = true;
+                }
+                n
             });
+            segments.push(Segment::Var(keep));
+            continue;
         }
-        if f.len != VARLEN {
-            offset += usize::from(f.len);
+        if let Some(target) = target {
+            let fits = match target {
+                Target::Addr(_) => f.len == 4 || f.len == 16,
+                Target::StartNtp | Target::EndNtp => f.len == 8,
+                _ => true,
+            };
+            if fits {
+                match target {
+                    Target::StartSecs | Target::StartMillis | Target::StartNtp => {
+                        start_direct = true
+                    }
+                    Target::EndSecs | Target::EndMillis | Target::EndNtp => end_direct = true,
+                    _ => {}
+                }
+                ops.push(Op::fixed(offset as u16, f.len, target));
+            } else {
+                bad_every_record = true;
+            }
         }
+        match segments.last_mut() {
+            Some(Segment::Fixed(n)) => *n += u32::from(f.len),
+            _ => segments.push(Segment::Fixed(u32::from(f.len))),
+        }
+        offset += usize::from(f.len);
     }
-    steps.shrink_to_fit();
+    if !varlen {
+        segments.clear();
+    }
+    let fallback = |uptime: Dest, delta: Dest| {
+        if has(uptime) {
+            TimeFallback::Uptime
+        } else if has(delta) {
+            TimeFallback::DeltaMicros
+        } else {
+            TimeFallback::None
+        }
+    };
+    let rate_fields = [
+        (Dest::SamplingInterval, rate_field::INTERVAL),
+        (Dest::SamplerRandomInterval, rate_field::RANDOM),
+        (Dest::SamplingPacketInterval, rate_field::PACKET_INTERVAL),
+        (Dest::SamplingPacketSpace, rate_field::PACKET_SPACE),
+        (Dest::SamplingSize, rate_field::SIZE),
+        (Dest::SamplingPopulation, rate_field::POPULATION),
+    ]
+    .iter()
+    .filter(|(d, _)| has(*d))
+    .fold(0, |m, (_, b)| m | b);
+    let facts = Facts {
+        start_direct,
+        start_fallback: fallback(Dest::StartUptime, Dest::StartDeltaMicros),
+        end_direct,
+        end_fallback: fallback(Dest::EndUptime, Dest::EndDeltaMicros),
+        system_init: has(Dest::SystemInitMillis),
+        rate_fields,
+        sampler_id: has(Dest::SamplerId),
+        icmp_from_port: !has(Dest::IcmpTypeCode)
+            && !has(Dest::IcmpType)
+            && has(Dest::DstPort)
+            && has(Dest::Protocol),
+        bad_every_record,
+        checked_per_record,
+    };
     Ok(Plan {
-        steps,
-        record_len,
-        varlen,
+        ops: ops.into_boxed_slice(),
+        // Both checked above: at most u16::MAX.
+        record_len: record_len as u16,
+        fixed_len: offset as u16,
+        segments: segments.into_boxed_slice(),
+        var_values,
+        facts,
     })
 }
 
-/// The values of one data record before normalisation: the flow record plus what is needed to
-/// resolve times and sampling.
-#[derive(Clone, Copy, Debug)]
-pub struct Scratch {
-    /// The record being filled.
-    pub rec: FlowRecord,
-    /// Presence bits for counters (delta counters win over totals).
-    pub have_bytes: bool,
-    /// See `have_bytes`.
-    pub have_packets: bool,
-    /// Total counters, used when delta counters are absent.
-    pub bytes_total: Option<u64>,
-    /// See `bytes_total`.
-    pub packets_total: Option<u64>,
-    /// Physical interfaces, used when logical ones are absent.
-    pub in_phys: Option<u32>,
-    /// See `in_phys`.
-    pub out_phys: Option<u32>,
-    /// 802.1q VLAN, used when IE 58 is absent.
-    pub dot1q: Option<u16>,
-    /// sysUptime-relative start, ms.
-    pub start_uptime: Option<u32>,
-    /// sysUptime-relative end, ms.
-    pub end_uptime: Option<u32>,
-    /// Start microseconds before export.
-    pub start_delta_us: Option<u32>,
-    /// End microseconds before export.
-    pub end_delta_us: Option<u32>,
-    /// systemInitTimeMilliseconds.
-    pub system_init: Option<i64>,
-    /// ICMP type/code from IE 32/139.
-    pub icmp_type_code: Option<u16>,
-    /// In-record samplingInterval (34).
-    pub sampling_interval: Option<u64>,
-    /// In-record samplerRandomInterval (50).
-    pub random_interval: Option<u64>,
-    /// In-record samplingPacketInterval (305).
-    pub packet_interval: Option<u64>,
-    /// In-record samplingPacketSpace (306).
-    pub packet_space: Option<u64>,
-    /// In-record samplingSize (309).
-    pub sampling_size: Option<u64>,
-    /// In-record samplingPopulation (310).
-    pub sampling_population: Option<u64>,
-    /// A field had a length the decoder cannot interpret.
-    pub bad_field: bool,
-}
-
-impl Scratch {
-    /// A scratch whose record starts as `base` (the per-datagram fields already set).
-    #[inline]
-    pub fn new(base: FlowRecord) -> Self {
-        Scratch {
-            rec: base,
-            have_bytes: false,
-            have_packets: false,
-            bytes_total: None,
-            packets_total: None,
-            in_phys: None,
-            out_phys: None,
-            dot1q: None,
-            start_uptime: None,
-            end_uptime: None,
-            start_delta_us: None,
-            end_delta_us: None,
-            system_init: None,
-            icmp_type_code: None,
-            sampling_interval: None,
-            random_interval: None,
-            packet_interval: None,
-            packet_space: None,
-            sampling_size: None,
-            sampling_population: None,
-            bad_field: false,
-        }
-    }
-}
-
-const NTP_UNIX_OFFSET_SECS: i64 = 2_208_988_800;
-
-/// Convert an NTP-format timestamp (RFC 7011 §6.1.9–10) to Unix ms.
-#[inline]
-fn ntp_to_unix_ms(v: &[u8]) -> Option<i64> {
-    if v.len() != 8 {
-        return None;
-    }
-    let secs = i64::from(u32::from_be_bytes([v[0], v[1], v[2], v[3]]));
-    let frac = u64::from(u32::from_be_bytes([v[4], v[5], v[6], v[7]]));
-    Some((secs - NTP_UNIX_OFFSET_SECS) * 1000 + ((frac * 1000) >> 32) as i64)
-}
-
-#[inline(always)]
-fn addr(v: &[u8]) -> Option<Ipv6Addr> {
-    match *v {
-        [a, b, c, d] => Some(Ipv6Addr::from_bits(
-            0xffff_0000_0000 | u128::from(u32::from_be_bytes([a, b, c, d])),
-        )),
-        _ => <[u8; 16]>::try_from(v).ok().map(Ipv6Addr::from),
-    }
-}
-
-/// Set an address field. When a template carries both the IPv4 and the IPv6 element for the same
-/// meaning, the one that is not unspecified (0.0.0.0 or ::) wins, whatever their order.
-#[inline(always)]
-fn set_addr(slot: &mut Option<Ipv6Addr>, v: &[u8], bad: &mut bool) {
-    let Some(a) = addr(v) else {
-        *bad = true;
-        return;
-    };
-    // The common case, one element per meaning, takes the first branch only.
-    if slot.is_none() || !(a.is_unspecified() || a == Ipv6Addr::from_bits(0xffff_0000_0000)) {
-        *slot = Some(a);
-    }
-}
-
-/// Put one field value in the scratch.
-#[inline(always)]
-pub fn apply(dest: Dest, v: &[u8], s: &mut Scratch) {
-    let n = || be_uint(v);
-    let r = &mut s.rec;
-    match dest {
-        Dest::Skip => {}
-        Dest::Bytes => {
-            r.bytes = n();
-            s.have_bytes = true;
-        }
-        Dest::Packets => {
-            r.packets = n();
-            s.have_packets = true;
-        }
-        Dest::BytesTotal => s.bytes_total = Some(n()),
-        Dest::PacketsTotal => s.packets_total = Some(n()),
-        Dest::Protocol => r.protocol = Some(n() as u8),
-        Dest::Tos => r.tos = Some(n() as u8),
-        // RFC 7125: the top four bits (the TCP data offset) must be ignored by collectors.
-        Dest::TcpFlags => r.tcp_flags = Some(n() as u16 & 0x0fff),
-        Dest::SrcPort => r.src_port = Some(n() as u16),
-        Dest::DstPort => r.dst_port = Some(n() as u16),
-        Dest::SrcAddr => set_addr(&mut r.src_addr, v, &mut s.bad_field),
-        Dest::DstAddr => set_addr(&mut r.dst_addr, v, &mut s.bad_field),
-        Dest::NextHop => set_addr(&mut r.next_hop, v, &mut s.bad_field),
-        Dest::PostNatSrcAddr => set_addr(&mut r.post_nat_src_addr, v, &mut s.bad_field),
-        Dest::PostNatDstAddr => set_addr(&mut r.post_nat_dst_addr, v, &mut s.bad_field),
-        Dest::SrcMask => r.src_mask = Some(n() as u8),
-        Dest::DstMask => r.dst_mask = Some(n() as u8),
-        Dest::InIf => r.in_if = Some(n() as u32),
-        Dest::OutIf => r.out_if = Some(n() as u32),
-        Dest::InPhysIf => s.in_phys = Some(n() as u32),
-        Dest::OutPhysIf => s.out_phys = Some(n() as u32),
-        Dest::SrcAs => r.src_as = Some(n() as u32),
-        Dest::DstAs => r.dst_as = Some(n() as u32),
-        Dest::StartUptime => s.start_uptime = Some(n() as u32),
-        Dest::EndUptime => s.end_uptime = Some(n() as u32),
-        Dest::StartSecs => r.flow_start = Some((n() as i64).saturating_mul(1000)),
-        Dest::EndSecs => r.flow_end = Some((n() as i64).saturating_mul(1000)),
-        Dest::StartMillis => r.flow_start = Some(n() as i64),
-        Dest::EndMillis => r.flow_end = Some(n() as i64),
-        Dest::StartMicrosNtp | Dest::StartNanosNtp => match ntp_to_unix_ms(v) {
-            Some(t) => r.flow_start = Some(t),
-            None => s.bad_field = true,
+/// What a field of meaning `dest` does in a template that carries the meanings `has` says:
+/// `None` when it is unused (unknown, or outranked by another field of the template).
+fn target_for(dest: Dest, has: &impl Fn(Dest) -> bool) -> Option<Target> {
+    Some(match dest {
+        Dest::Skip => return None,
+        Dest::Bytes => Target::Bytes,
+        Dest::Packets => Target::Packets,
+        // Delta counters win over totals.
+        Dest::BytesTotal if !has(Dest::Bytes) => Target::Bytes,
+        Dest::PacketsTotal if !has(Dest::Packets) => Target::Packets,
+        Dest::BytesTotal | Dest::PacketsTotal => return None,
+        Dest::Protocol => Target::Protocol,
+        Dest::Tos => Target::Tos,
+        Dest::TcpFlags => Target::TcpFlags,
+        Dest::SrcPort => Target::SrcPort,
+        Dest::DstPort => Target::DstPort,
+        Dest::SrcAddr => Target::Addr(AddrField::Src),
+        Dest::DstAddr => Target::Addr(AddrField::Dst),
+        Dest::SrcMask => Target::SrcMask,
+        Dest::DstMask => Target::DstMask,
+        Dest::InIf => Target::InIf,
+        Dest::OutIf => Target::OutIf,
+        // Physical interfaces stand in for absent logical ones.
+        Dest::InPhysIf if !has(Dest::InIf) => Target::InIf,
+        Dest::OutPhysIf if !has(Dest::OutIf) => Target::OutIf,
+        Dest::InPhysIf | Dest::OutPhysIf => return None,
+        Dest::NextHop => Target::Addr(AddrField::NextHop),
+        Dest::SrcAs => Target::SrcAs,
+        Dest::DstAs => Target::DstAs,
+        Dest::StartUptime => Target::StartUptime,
+        Dest::EndUptime => Target::EndUptime,
+        Dest::StartSecs => Target::StartSecs,
+        Dest::EndSecs => Target::EndSecs,
+        Dest::StartMillis => Target::StartMillis,
+        Dest::EndMillis => Target::EndMillis,
+        Dest::StartMicrosNtp | Dest::StartNanosNtp => Target::StartNtp,
+        Dest::EndMicrosNtp | Dest::EndNanosNtp => Target::EndNtp,
+        Dest::StartDeltaMicros => Target::StartDeltaMicros,
+        Dest::EndDeltaMicros => Target::EndDeltaMicros,
+        Dest::SystemInitMillis => Target::SystemInitMillis,
+        // IE 176-179 win over the type and code packed in IE 32/139.
+        Dest::IcmpTypeCode => match (has(Dest::IcmpType), has(Dest::IcmpCode)) {
+            (false, false) => Target::IcmpTypeCode,
+            (false, true) => Target::IcmpTypeOfTypeCode,
+            (true, false) => Target::IcmpCodeOfTypeCode,
+            (true, true) => return None,
         },
-        Dest::EndMicrosNtp | Dest::EndNanosNtp => match ntp_to_unix_ms(v) {
-            Some(t) => r.flow_end = Some(t),
-            None => s.bad_field = true,
-        },
-        Dest::StartDeltaMicros => s.start_delta_us = Some(n() as u32),
-        Dest::EndDeltaMicros => s.end_delta_us = Some(n() as u32),
-        Dest::SystemInitMillis => s.system_init = Some(n() as i64),
-        Dest::IcmpTypeCode => s.icmp_type_code = Some(n() as u16),
-        Dest::IcmpType => r.icmp_type = Some(n() as u8),
-        Dest::IcmpCode => r.icmp_code = Some(n() as u8),
-        Dest::Direction => r.direction = Some(n() as u8),
-        Dest::Vlan => r.vlan = Some(n() as u16 & 0x0fff),
-        Dest::Dot1qVlan => s.dot1q = Some(n() as u16 & 0x0fff),
-        Dest::ForwardingStatus => r.forwarding_status = Some(n() as u8),
-        Dest::PostNatSrcPort => r.post_nat_src_port = Some(n() as u16),
-        Dest::PostNatDstPort => r.post_nat_dst_port = Some(n() as u16),
-        Dest::SamplingInterval => s.sampling_interval = Some(n()),
-        Dest::SamplerId => r.sampler_id = Some(n() as u32),
-        Dest::SamplerRandomInterval => s.random_interval = Some(n()),
-        Dest::SamplingPacketInterval => s.packet_interval = Some(n()),
-        Dest::SamplingPacketSpace => s.packet_space = Some(n()),
-        Dest::SamplingSize => s.sampling_size = Some(n()),
-        Dest::SamplingPopulation => s.sampling_population = Some(n()),
-    }
-}
-
-/// Run a plan over one record's bytes. Returns the bytes the record used, or `None` when the
-/// record does not fit in `data` (the rest of the set is then padding or truncation).
-#[inline]
-pub fn run_plan(plan: &Plan, data: &[u8], s: &mut Scratch) -> Option<usize> {
-    if !plan.varlen {
-        let rec = data.get(..plan.record_len)?;
-        for step in &plan.steps {
-            let start = usize::from(step.offset);
-            if let Some(v) = rec.get(start..start + usize::from(step.len)) {
-                apply(step.dest, v, s);
-            }
-        }
-        return Some(plan.record_len);
-    }
-    let mut r = Reader::new(data);
-    for step in &plan.steps {
-        let v = if step.len == VARLEN {
-            r.varlen()?
-        } else {
-            r.take(usize::from(step.len))?
-        };
-        apply(step.dest, v, s);
-    }
-    Some(data.len() - r.remaining())
+        Dest::IcmpType => Target::IcmpType,
+        Dest::IcmpCode => Target::IcmpCode,
+        Dest::Direction => Target::Direction,
+        Dest::Vlan => Target::Vlan,
+        // 802.1q VLAN stands in for an absent IE 58.
+        Dest::Dot1qVlan if !has(Dest::Vlan) => Target::Vlan,
+        Dest::Dot1qVlan => return None,
+        Dest::ForwardingStatus => Target::ForwardingStatus,
+        Dest::PostNatSrcAddr => Target::Addr(AddrField::PostNatSrc),
+        Dest::PostNatDstAddr => Target::Addr(AddrField::PostNatDst),
+        Dest::PostNatSrcPort => Target::PostNatSrcPort,
+        Dest::PostNatDstPort => Target::PostNatDstPort,
+        Dest::SamplingInterval => Target::SamplingInterval,
+        Dest::SamplerId => Target::SamplerId,
+        Dest::SamplerRandomInterval => Target::SamplerRandomInterval,
+        Dest::SamplingPacketInterval => Target::SamplingPacketInterval,
+        Dest::SamplingPacketSpace => Target::SamplingPacketSpace,
+        Dest::SamplingSize => Target::SamplingSize,
+        Dest::SamplingPopulation => Target::SamplingPopulation,
+    })
 }
 
 #[cfg(test)]
@@ -568,30 +759,138 @@ mod tests {
 
     const LIMITS: TemplateLimits = TemplateLimits { max_fields: 256 };
 
+    fn fixed(offset: u16, len: u16, target: Target) -> Op {
+        Op::fixed(offset, len, target)
+    }
+
     #[test]
-    fn compiles_a_fixed_template_into_steps_with_offsets_and_drops_unused_fields() {
-        let fields = [spec(8, 4), spec(999, 3), spec(1, 8), spec(2, 4)];
+    fn compiles_a_fixed_template_into_width_specialised_ops_and_drops_unused_fields() {
+        let fields = [spec(8, 4), spec(999, 3), spec(1, 8), spec(2, 4), spec(7, 2)];
         let plan = compile(&fields, &[]).unwrap();
-        assert!(!plan.varlen);
-        assert_eq!(plan.record_len, 19);
+        assert!(!plan.varlen());
+        assert_eq!((plan.record_len, plan.fixed_len), (21, 21));
         assert_eq!(
-            plan.steps,
+            *plan.ops,
+            [
+                fixed(0, 4, Target::Addr(AddrField::Src)),
+                fixed(7, 8, Target::Bytes),
+                fixed(15, 4, Target::Packets),
+                fixed(19, 2, Target::SrcPort),
+            ]
+        );
+        assert_eq!(
+            plan.ops[1].src(),
+            Src::Fixed {
+                offset: 7,
+                width: Width::W8
+            }
+        );
+        assert!(plan.segments.is_empty());
+        assert_eq!(
+            std::mem::size_of::<Op>(),
+            6,
+            "a plan costs what its steps did"
+        );
+        assert_eq!(std::mem::size_of::<Plan>(), 48);
+        assert!(!plan.facts.bad_every_record && !plan.facts.checked_per_record);
+    }
+
+    #[test]
+    fn resolves_precedence_times_and_sampling_once_per_template() {
+        let fields = [
+            spec(85, 8),  // octetTotalCount: outranked by the delta counter
+            spec(1, 4),   // octetDeltaCount
+            spec(86, 8),  // packetTotalCount: stands in for the absent delta
+            spec(252, 4), // ingressPhysicalInterface: stands in for the absent IE 10
+            spec(14, 4),  // egressInterface
+            spec(253, 4), // egressPhysicalInterface: outranked by IE 14
+            spec(22, 4),  // flowStartSysUpTime
+            spec(153, 8), // flowEndMilliseconds
+            spec(32, 2),  // icmpTypeCodeIPv4: only the type, IE 177 gives the code
+            spec(177, 1), // icmpCodeIPv4
+            spec(34, 4),  // samplingInterval
+            spec(48, 1),  // samplerId
+            spec(4, 1),   // protocol
+            spec(11, 2),  // destinationTransportPort
+        ];
+        let plan = compile(&fields, &[]).unwrap();
+        let targets: Vec<Target> = plan.ops.iter().map(|o| o.target).collect();
+        assert_eq!(
+            targets,
             vec![
-                Step {
-                    offset: 0,
-                    len: 4,
-                    dest: Dest::SrcAddr
-                },
-                Step {
-                    offset: 7,
-                    len: 8,
-                    dest: Dest::Bytes
-                },
-                Step {
-                    offset: 15,
-                    len: 4,
-                    dest: Dest::Packets
-                },
+                Target::Bytes,
+                Target::Packets,
+                Target::InIf,
+                Target::OutIf,
+                Target::StartUptime,
+                Target::EndMillis,
+                Target::IcmpTypeOfTypeCode,
+                Target::IcmpCode,
+                Target::SamplingInterval,
+                Target::SamplerId,
+                Target::Protocol,
+                Target::DstPort,
+            ]
+        );
+        let f = plan.facts;
+        assert!(!f.start_direct && f.end_direct);
+        assert_eq!(
+            (f.start_fallback, f.end_fallback),
+            (TimeFallback::Uptime, TimeFallback::None)
+        );
+        assert_eq!(f.rate_fields, rate_field::INTERVAL);
+        assert!(f.sampler_id && !f.system_init);
+        assert!(!f.icmp_from_port, "IE 32 is in the template");
+
+        let plan = compile(&[spec(4, 1), spec(11, 2), spec(159, 4)], &[]).unwrap();
+        assert!(plan.facts.icmp_from_port);
+        assert_eq!(plan.facts.end_fallback, TimeFallback::DeltaMicros);
+        assert_eq!(plan.facts.rate_fields, 0);
+    }
+
+    #[test]
+    fn lengths_a_meaning_cannot_take_are_marked_once_or_checked_per_record() {
+        // A 3-byte address and a 4-byte NTP time: no op, every record counted.
+        let plan = compile(&[spec(8, 3), spec(156, 4), spec(1, 4)], &[]).unwrap();
+        assert_eq!(*plan.ops, [fixed(7, 4, Target::Bytes)]);
+        assert!(plan.facts.bad_every_record);
+        assert!(!plan.facts.start_direct, "a bad time field gives no time");
+        // A variable-length address is checked record by record.
+        let plan = compile(&[spec(8, VARLEN), spec(1, 4)], &[]).unwrap();
+        assert!(plan.facts.checked_per_record && !plan.facts.bad_every_record);
+    }
+
+    #[test]
+    fn packs_the_fixed_fields_of_a_variable_length_template() {
+        let fields = [
+            spec(82, VARLEN),
+            spec(1, 2),
+            spec(8, VARLEN),
+            spec(7, 2),
+            spec(9, 1),
+        ];
+        let plan = compile(&fields, &[]).unwrap();
+        assert!(plan.varlen());
+        assert_eq!(
+            (plan.record_len, plan.fixed_len, plan.var_values),
+            (7, 5, 1)
+        );
+        assert_eq!(
+            *plan.segments,
+            [
+                Segment::Var(None),
+                Segment::Fixed(2),
+                Segment::Var(Some(0)),
+                Segment::Fixed(3),
+            ]
+        );
+        assert_eq!(
+            *plan.ops,
+            [
+                fixed(0, 2, Target::Bytes),
+                Op::var(0, Target::Addr(AddrField::Src)),
+                fixed(2, 2, Target::SrcPort),
+                fixed(4, 1, Target::SrcMask),
             ]
         );
     }
@@ -644,21 +943,14 @@ mod tests {
             }
         );
         let plan = compile(&out, &[]).unwrap();
-        assert_eq!(plan.steps.len(), 2, "unmapped enterprise field is skipped");
+        assert_eq!(plan.ops.len(), 2, "unmapped enterprise field is skipped");
         let map = [EnterpriseMap {
             pen: 29305,
             id: 5,
             as_ie: 7,
         }];
         let plan = compile(&out, &map).unwrap();
-        assert_eq!(
-            plan.steps[1],
-            Step {
-                offset: 4,
-                len: 2,
-                dest: Dest::SrcPort
-            }
-        );
+        assert_eq!(plan.ops[1], fixed(4, 2, Target::SrcPort));
     }
 
     #[test]
@@ -669,35 +961,9 @@ mod tests {
         read_fields(&mut Reader::new(&bytes), 2, false, LIMITS, &mut out).unwrap();
         assert_eq!(out, vec![spec(236, VARLEN), spec(0, 1)]);
         let plan = compile(&out, &[]).unwrap();
-        assert!(plan.varlen);
+        assert!(plan.varlen());
         assert_eq!(plan.record_len, 2);
-        assert!(plan.steps.iter().all(|s| s.dest == Dest::Skip));
-    }
-
-    #[test]
-    fn runs_a_variable_length_plan_sequentially() {
-        // IE 82 (interfaceName, varlen), IE 1 (2 bytes)
-        let plan = compile(&[spec(82, VARLEN), spec(1, 2)], &[]).unwrap();
-        assert!(plan.varlen);
-        assert_eq!(plan.record_len, 3);
-        let data = [3, b'e', b't', b'h', 0x01, 0x00, 0xee];
-        let mut s = Scratch::new(FlowRecord::default());
-        assert_eq!(run_plan(&plan, &data, &mut s), Some(6));
-        assert_eq!(s.rec.bytes, 256);
-        let mut s = Scratch::new(FlowRecord::default());
-        assert_eq!(run_plan(&plan, &data[..5], &mut s), None);
-    }
-
-    #[test]
-    fn reduced_size_counters_and_ntp_times_decode() {
-        let mut s = Scratch::new(FlowRecord::default());
-        apply(Dest::Bytes, &[0x01, 0x02, 0x03], &mut s);
-        assert_eq!(s.rec.bytes, 0x010203);
-        // 2026-01-01T00:00:00Z = 1767225600 Unix = 3976214400 NTP, plus half a second.
-        let ntp = [0xED, 0x00, 0x37, 0x80, 0x80, 0, 0, 0];
-        apply(Dest::StartNanosNtp, &ntp, &mut s);
-        assert_eq!(s.rec.flow_start, Some(1_767_225_600_500));
-        apply(Dest::SrcAddr, &[1, 2, 3], &mut s);
-        assert!(s.bad_field);
+        assert!(plan.ops.is_empty());
+        assert_eq!(*plan.segments, [Segment::Var(None), Segment::Fixed(1)]);
     }
 }

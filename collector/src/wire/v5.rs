@@ -90,16 +90,24 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let v = u16_at(self.b(), field::SAMPLING.start);
         ((v >> 14) as u8, v & 0x3fff)
     }
-    /// Record `i` (`i < count()`; checked by `new_checked`).
-    pub fn record(&self, i: usize) -> Record<'_> {
-        let at = HEADER_LEN + i * RECORD_LEN;
-        Record(&self.b()[at..at + RECORD_LEN])
+    /// Record `i`, or `None` when `i >= count()`.
+    pub fn record(&self, i: usize) -> Option<Record<'_>> {
+        self.records().nth(i)
+    }
+
+    /// The `count()` records, in order.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = Record<'_>> {
+        // `new_checked` saw every counted record; `get` keeps this total all the same.
+        let end = HEADER_LEN + self.count() * RECORD_LEN;
+        let body = self.b().get(HEADER_LEN..end).unwrap_or_default();
+        body.as_chunks::<RECORD_LEN>().0.iter().map(Record)
     }
 }
 
-/// One 48-byte v5 record.
+/// One 48-byte v5 record. Its fields sit at fixed offsets of a fixed-size array, so reading them
+/// takes no bounds check.
 #[derive(Debug, Clone, Copy)]
-pub struct Record<'a>(&'a [u8]);
+pub struct Record<'a>(pub &'a [u8; RECORD_LEN]);
 
 impl Record<'_> {
     /// Source IPv4 address.
@@ -212,7 +220,9 @@ mod tests {
         );
         assert_eq!((p.sequence(), p.engine_type(), p.engine_id()), (7, 1, 2));
         assert_eq!(p.sampling(), (1, 10));
-        let r = p.record(0);
+        let r = p.record(0).unwrap();
+        assert!(p.record(1).is_none());
+        assert_eq!(p.records().len(), 1);
         assert_eq!(r.src_addr(), [10, 0, 0, 1]);
         assert_eq!(r.dst_addr(), [10, 0, 0, 2]);
         assert_eq!(r.next_hop(), [10, 0, 0, 254]);
