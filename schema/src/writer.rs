@@ -145,6 +145,11 @@ impl Table {
             Table::WindowTop | Table::WindowTotals => "window_start",
         }
     }
+    /// The statement the writer inserts this table's batches with (the column list of
+    /// [`batch_body`]'s rows).
+    pub fn insert_statement(self) -> String {
+        self.insert_sql(PAYLOAD_VERSION)
+    }
     fn insert_sql(self, version: u8) -> String {
         format!(
             "INSERT INTO {} ({}) FORMAT RowBinary",
@@ -1255,6 +1260,9 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
         .await
         .map_err(retry)?;
     if n == u64::from(h.rows) {
+        if h.table == Table::Flows {
+            repair_rollups(client, h, from, to).await.map_err(retry)?;
+        }
         tracing::info!(
             table = h.table.name(),
             rows = h.rows,
@@ -1275,6 +1283,72 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
     Ok(false)
 }
 
+/// Legacy tier, for a `flows` batch found stored already: make sure its rollup rows are stored too.
+///
+/// 18.16 writes an insert into `flows` first and then through each rollup view, each as a part of
+/// its own: an insert cut short in between (the server killed) leaves the batch in `flows` without
+/// some of its rollup rows, which counting the batch in `flows` cannot tell from a whole insert. So
+/// for each rollup, compare the rows of `flows` in the batch's buckets with the rollup's
+/// `flow_count` there. When exactly this batch's rows are missing, they are filled in from `flows`
+/// with the view's own query restricted to the batch (one insert: stored whole or not at all, and
+/// checked again before the next attempt when its reply is lost). Any other difference (another
+/// writer inserting into the same buckets right now, older damage, a retention sweep) is logged
+/// and left alone.
+async fn repair_rollups(
+    client: &Client,
+    h: &Header,
+    from: u32,
+    to: u32,
+) -> Result<(), clickhouse::error::Error> {
+    for (table, bucket, width) in crate::migrations::ROLLUPS {
+        let range =
+            format!("{bucket}(toDateTime({from})) AND {bucket}(toDateTime({to})) + {width}");
+        let (raw, rolled): (u64, u64) = client
+            .query(&format!(
+                "SELECT (SELECT count() FROM flows WHERE time_received >= {lo} \
+                 AND time_received < {hi}), (SELECT sum(flow_count) FROM {table} \
+                 WHERE ts >= {lo} AND ts < {hi})",
+                lo = format_args!("{bucket}(toDateTime({from}))"),
+                hi = format_args!("{bucket}(toDateTime({to})) + {width}"),
+            ))
+            .fetch_one()
+            .await?;
+        if raw == rolled {
+            continue;
+        }
+        if raw.checked_sub(rolled) != Some(u64::from(h.rows)) {
+            tracing::error!(
+                table,
+                rows_in_flows = raw,
+                rows_in_rollup = rolled,
+                batch = %h.token,
+                "the rollup does not match flows between {range}, by other than this batch; left alone"
+            );
+            continue;
+        }
+        let filter = format!(
+            " WHERE time_received >= toDateTime({from}) AND time_received <= toDateTime({to}) \
+             AND batch_id = {}",
+            h.batch_id
+        );
+        client
+            .query(&format!(
+                "INSERT INTO {table} {}",
+                crate::migrations::rollup_select(bucket, &filter)
+            ))
+            .execute()
+            .await?;
+        tracing::warn!(
+            table,
+            rows = h.rows,
+            batch = %h.token,
+            "a spooled batch was stored in flows but not in this rollup (its insert was cut short): \
+             rollup rows filled in from flows"
+        );
+    }
+    Ok(())
+}
+
 /// A batch of raw flows as the writer spools and sends it (header, then RowBinary rows with their
 /// `batch_id`): batch `seq` of writer `instance`. For tools and tests that re-drive batches.
 pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> Vec<u8> {
@@ -1287,6 +1361,13 @@ pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> V
         b.note_row(now, rows::ms_to_datetime(r.time_received));
     }
     b.seal(instance).map(|(p, _)| p).unwrap_or_default()
+}
+
+/// The RowBinary rows of a batch payload ([`flows_batch`], a spool record, a dead letter): the
+/// insert body the writer sends. None when the payload does not start with a batch header.
+pub fn batch_body(payload: &[u8]) -> Option<&[u8]> {
+    let h = parse_header(payload)?;
+    payload.get(h.body..)
 }
 
 /// What re-driving one dead letter did (`sluice spool retry`).
