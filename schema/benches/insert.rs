@@ -1,11 +1,17 @@
 //! Insert throughput into the local ClickHouse: `cargo bench -p schema --bench insert`.
 //!
 //! Prints rows/s for (1) RowBinary encoding of `FlowRecord`s alone, (2) raw inserts of pre-encoded
-//! batches (LZ4, one request per batch) and (3) the whole writer (`send` + `flush`), with the batch
-//! size. Server: `SLUICE_TEST_CLICKHOUSE_URL` (default http://127.0.0.1:8123; start one with
-//! `scripts/clickhouse.sh start`). Env `SLUICE_BENCH_ROWS` (default 1,000,000) and
-//! `SLUICE_BENCH_BATCH` (default 100,000). Without `--bench` (i.e. under `cargo test`), it runs a
-//! tiny smoke pass instead.
+//! batches (LZ4, one request per batch), and (3), for `max_concurrent_inserts` = 1 and the default,
+//! the whole writer (`send` + `flush`: encoding, batching, inserts) beside `clickhouse-client`
+//! inserting the same RowBinary bytes the writer sends (the writer's batches, written to a file,
+//! `INSERT INTO flows (<the writer's column list>) FORMAT RowBinary`, blocks of the batch size)
+//! over the native protocol, run right before it, with the ratio writer / clickhouse-client.
+//! Server: `SLUICE_TEST_CLICKHOUSE_URL` (default http://127.0.0.1:8123; start one with
+//! `scripts/clickhouse.sh start`), its native port `SLUICE_BENCH_CLICKHOUSE_TCP_PORT` (default
+//! 9000) for `clickhouse-client` (skipped when it is not installed, or on the modern stand-in,
+//! which has no native port). Env `SLUICE_BENCH_ROWS` (default 1,000,000) and `SLUICE_BENCH_BATCH`
+//! (default 100,000). Without `--bench` (i.e. under `cargo test`), it runs a tiny smoke pass
+//! instead.
 //!
 //! First, without a server: (0) the spool's fsync cost, records/s of append and of peek + ack for
 //! each `spool_fsync` policy, on records of `SLUICE_BENCH_BATCH` rows (`SLUICE_BENCH_SPOOL_BATCHES`
@@ -14,10 +20,12 @@
 //! fsync costs nothing).
 
 use std::net::Ipv4Addr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aggregator::{Output, Sink};
 use collector::{FlowRecord, SamplingSource};
+use schema::writer::{Table, batch_body, flows_batch};
 use schema::{ClickhouseConfig, ClickhouseWriter, FsyncPolicy, Spool};
 
 fn make_flows(n: usize, now: i64) -> Vec<FlowRecord> {
@@ -168,22 +176,26 @@ async fn main() {
         .await
         .unwrap();
 
+    // The batches as the writer sends them (RowBinary with each row's batch_id), for the raw
+    // inserts and for clickhouse-client.
+    let sql = Table::Flows.insert_statement();
+    let instance = u64::from(std::process::id()) << 32;
+    let batches: Vec<bytes::Bytes> = recs
+        .chunks(batch)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let p = flows_batch(instance, i as u64 + 1, chunk);
+            bytes::Bytes::copy_from_slice(batch_body(&p).expect("a sealed batch"))
+        })
+        .collect();
+    let mut stored = 0u64;
+
     // 2. Raw inserts of pre-encoded batches.
-    let sql = format!(
-        "INSERT INTO flows ({}) FORMAT RowBinary",
-        schema::rows::FLOWS_COLUMNS.join(", ")
-    );
-    let mut batches = Vec::new();
-    for chunk in recs.chunks(batch) {
-        let mut b = Vec::with_capacity(chunk.len() * 220);
-        for r in chunk {
-            schema::rows::encode_flow(&mut b, r);
-        }
-        batches.push(bytes::Bytes::from(b));
-    }
     let t = Instant::now();
     for (i, b) in batches.iter().enumerate() {
-        let mut ins = client.insert_formatted_with(sql.clone());
+        let mut ins = client
+            .insert_formatted_with(sql.clone())
+            .with_setting("max_insert_block_size", batch.to_string());
         if tier == schema::Tier::Modern {
             // Unique per batch, like the writer's (the chdb stand-in also keeps SET values between
             // requests, so a stale token from an earlier run must not deduplicate these).
@@ -196,37 +208,121 @@ async fn main() {
         ins.end().await.unwrap();
     }
     let raw = t.elapsed();
+    stored += rows as u64;
     println!(
         "raw insert (LZ4, RowBinary, rollup MVs attached): {rows} rows in batches of {batch}: {:.0} rows/s ({:.2} s)",
         rows as f64 / raw.as_secs_f64(),
         raw.as_secs_f64()
     );
 
-    // 3. The writer end to end.
-    let mut w = ClickhouseWriter::start(&cfg, client.clone(), tier).unwrap();
-    let t = Instant::now();
-    for chunk in recs.chunks(10_000) {
-        w.send(Output::Flows(chunk.to_vec().into())).await.unwrap();
+    // 3. The writer end to end, beside clickhouse-client on the same bytes, per concurrency.
+    let file = std::env::temp_dir().join(format!("sluice-bench-{}.rowbinary", std::process::id()));
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        for b in &batches {
+            f.write_all(b).unwrap();
+        }
+        f.flush().unwrap();
     }
-    w.flush().await.unwrap();
-    let wt = t.elapsed();
-    let st = w.stats();
-    w.close().await.unwrap();
-    println!(
-        "writer (send + flush): {rows} rows, batch_rows {batch}: {:.0} rows/s ({} batches, mean insert {:.1} ms)",
-        rows as f64 / wt.as_secs_f64(),
-        st.batches_written,
-        st.insert_latency_us_total as f64 / st.batches_written.max(1) as f64 / 1000.0
-    );
+    let tcp_port =
+        std::env::var("SLUICE_BENCH_CLICKHOUSE_TCP_PORT").unwrap_or_else(|_| "9000".into());
+    let outputs: Vec<Output> = recs
+        .chunks(10_000)
+        .map(|c| Output::Flows(c.to_vec().into()))
+        .collect();
+    let default_concurrency = ClickhouseConfig::default()
+        .validate()
+        .unwrap()
+        .max_concurrent_inserts;
+    for concurrency in [1, default_concurrency] {
+        let cc = if tier == schema::Tier::Legacy {
+            clickhouse_client(&tcp_port, &db, &sql, batch, &file)
+        } else {
+            Err("the modern stand-in has no native port".to_string())
+        };
+        let cc_rate = match cc {
+            Ok(d) => {
+                stored += rows as u64;
+                let r = rows as f64 / d.as_secs_f64();
+                println!(
+                    "clickhouse-client (native, same RowBinary bytes, blocks of {batch}): {rows} rows: {r:.0} rows/s ({:.2} s)",
+                    d.as_secs_f64()
+                );
+                Some(r)
+            }
+            Err(e) => {
+                println!("clickhouse-client: skipped ({e})");
+                None
+            }
+        };
+        let cfg = schema::ValidatedClickhouseConfig {
+            max_concurrent_inserts: concurrency,
+            ..cfg.clone()
+        };
+        let mut w = ClickhouseWriter::start(&cfg, client.clone(), tier).unwrap();
+        let t = Instant::now();
+        for o in outputs.iter().cloned() {
+            w.send(o).await.unwrap();
+        }
+        w.flush().await.unwrap();
+        let wt = t.elapsed();
+        let st = w.stats();
+        w.close().await.unwrap();
+        assert_eq!(st.rows_written, rows as u64, "{st:?}");
+        stored += rows as u64;
+        let r = rows as f64 / wt.as_secs_f64();
+        println!(
+            "writer (send + flush), max_concurrent_inserts {concurrency}: {rows} rows, batch_rows {batch}: {r:.0} rows/s ({:.2} s, {} batches, mean insert {:.1} ms)",
+            wt.as_secs_f64(),
+            st.batches_written,
+            st.insert_latency_us_total as f64 / st.batches_written.max(1) as f64 / 1000.0
+        );
+        if let Some(c) = cc_rate {
+            println!(
+                "  max_concurrent_inserts {concurrency}: writer / clickhouse-client = {:.2}",
+                r / c
+            );
+        }
+    }
     let n: u64 = client
         .query("SELECT count() FROM flows")
         .fetch_one()
         .await
         .unwrap();
-    assert_eq!(n, 2 * rows as u64);
+    assert_eq!(n, stored);
+    let _ = std::fs::remove_file(&file);
     let _ = server
         .query(&format!("DROP DATABASE IF EXISTS {db}"))
         .execute()
         .await;
     let _ = std::fs::remove_dir_all(spool);
+}
+
+/// `clickhouse-client` inserting `file` (RowBinary) into `db.flows` with the writer's statement,
+/// in blocks of `block` rows; the wall time of the whole command.
+fn clickhouse_client(
+    port: &str,
+    db: &str,
+    sql: &str,
+    block: usize,
+    file: &Path,
+) -> Result<Duration, String> {
+    let input = std::fs::File::open(file).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let out = std::process::Command::new("clickhouse-client")
+        .args(["--host", "127.0.0.1", "--port", port, "--database", db])
+        .arg(format!("--max_insert_block_size={block}"))
+        .args(["--query", sql])
+        .stdin(input)
+        .output()
+        .map_err(|e| format!("clickhouse-client: {e}"))?;
+    let d = t.elapsed();
+    if !out.status.success() {
+        return Err(format!(
+            "clickhouse-client failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(d)
 }

@@ -117,6 +117,14 @@ pub struct ClickhouseConfig {
     /// that a slow server slows intake instead of growing memory.
     #[serde(default = "default_channel_batches")]
     pub channel_batches: usize,
+    /// Insert requests that may run at once, 1 to 16, on servers of the modern tier; on the legacy
+    /// tier (18.16) one runs at a time whatever this says, so that a rollup cut short by a server
+    /// crash can be told apart and repaired. Either way the writer encodes the next batch while
+    /// inserts run; a batch whose insert fails goes to the spool once every insert still running
+    /// has finished, so the spool keeps the order batches were sealed in. Memory holds up to this
+    /// many sealed batches besides the one being filled.
+    #[serde(default = "default_max_concurrent_inserts")]
+    pub max_concurrent_inserts: usize,
     /// Directory of the disk spool that holds batches while the server is unreachable.
     #[serde(default = "default_spool_dir")]
     pub spool_dir: PathBuf,
@@ -178,6 +186,9 @@ fn default_batch_age_ms() -> u64 {
 fn default_channel_batches() -> usize {
     16
 }
+fn default_max_concurrent_inserts() -> usize {
+    2
+}
 fn default_spool_dir() -> PathBuf {
     PathBuf::from("./data/spool")
 }
@@ -217,6 +228,7 @@ impl Default for ClickhouseConfig {
             batch_rows: default_batch_rows(),
             batch_age_ms: default_batch_age_ms(),
             channel_batches: default_channel_batches(),
+            max_concurrent_inserts: default_max_concurrent_inserts(),
             spool_dir: default_spool_dir(),
             spool_max_bytes: default_spool_max_bytes(),
             spool_full_policy: SpoolFullPolicy::default(),
@@ -281,6 +293,8 @@ pub struct ValidatedClickhouseConfig {
     pub batch_age: Duration,
     /// Channel capacity.
     pub channel_batches: usize,
+    /// Insert requests that may run at once (1..=16).
+    pub max_concurrent_inserts: usize,
     /// Spool directory.
     pub spool_dir: PathBuf,
     /// Spool bound, bytes.
@@ -393,6 +407,9 @@ impl ClickhouseConfig {
         if self.channel_batches == 0 {
             return Err(invalid("channel_batches", "must be > 0"));
         }
+        if !(1..=16).contains(&self.max_concurrent_inserts) {
+            return Err(invalid("max_concurrent_inserts", "must be in 1..=16"));
+        }
         if self.spool_max_bytes < 1 << 20 {
             return Err(invalid("spool_max_bytes", "must be at least 1 MiB"));
         }
@@ -464,6 +481,7 @@ impl ClickhouseConfig {
             batch_rows: self.batch_rows,
             batch_age: Duration::from_millis(self.batch_age_ms),
             channel_batches: self.channel_batches,
+            max_concurrent_inserts: self.max_concurrent_inserts,
             spool_dir: self.spool_dir.clone(),
             spool_max_bytes: self.spool_max_bytes,
             spool_full_policy: self.spool_full_policy,
@@ -490,6 +508,7 @@ mod tests {
         assert_eq!(v.batch_rows, 100_000);
         assert_eq!(v.batch_age, Duration::from_secs(1));
         assert_eq!(v.spool_max_bytes, 1 << 30);
+        assert_eq!(v.max_concurrent_inserts, 2);
         assert_eq!(v.retention.flows_days, 7);
         assert_eq!(v.retention.flows_5m_days, 90);
         assert_eq!(v.retention.flows_1h_days, 365);
@@ -555,6 +574,26 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn max_concurrent_inserts_is_bounded() {
+        let parse = |v: &str| -> Result<usize, String> {
+            let c: ClickhouseConfig = toml::from_str(&format!("max_concurrent_inserts = {v}"))
+                .map_err(|e| e.to_string())?;
+            c.validate()
+                .map(|v| v.max_concurrent_inserts)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("1"), Ok(1));
+        assert_eq!(parse("16"), Ok(16));
+        for bad in ["0", "17"] {
+            let e = parse(bad).unwrap_err();
+            assert!(
+                e.contains("clickhouse.max_concurrent_inserts"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

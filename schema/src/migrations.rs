@@ -245,15 +245,30 @@ fn rollup_ddl(
         // drops is dropped here as well (newer servers push it through the view otherwise).
         s = d.settings(),
     );
-    // Aliases differ from every `flows` column name, so no alias shadows a column inside sum().
     let mv = format!(
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS SELECT \
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {}",
+        rollup_select(bucket_fn, "")
+    );
+    vec![tbl, mv]
+}
+
+/// The rollups the `flows` views fill: (table, bucket function, bucket width in seconds).
+pub(crate) const ROLLUPS: [(&str, &str, u32); 2] = [
+    ("flows_5m", "toStartOfFiveMinute", 300),
+    ("flows_1h", "toStartOfHour", 3_600),
+];
+
+/// A rollup view's query over `flows` (`filter`: a ` WHERE ...` clause, or empty as in the view).
+pub(crate) fn rollup_select(bucket_fn: &str, filter: &str) -> String {
+    let keys = "ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port";
+    // Aliases differ from every `flows` column name, so no alias shadows a column inside sum().
+    format!(
+        "SELECT \
          {bucket_fn}(time_received) AS ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port, \
          sum(bytes_scaled) AS scaled_bytes, sum(packets_scaled) AS scaled_packets, \
          count() AS flow_count, sum(bytes) AS exported_bytes, sum(packets) AS exported_packets \
-         FROM flows GROUP BY {keys}"
-    );
-    vec![tbl, mv]
+         FROM flows{filter} GROUP BY {keys}"
+    )
 }
 
 fn inventory_ddl(d: &Dialect) -> Vec<String> {

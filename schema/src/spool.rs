@@ -396,10 +396,16 @@ impl Spool {
     /// [`Spool::sync`] when something is pending and the interval has passed; for a caller's timer,
     /// so that pending data does not wait for the next append or acknowledgement.
     pub fn sync_if_due(&mut self) -> Result<(), SpoolError> {
-        if (self.data_dirty || self.ledger_dirty) && self.due() {
+        if self.sync_due() {
             self.sync_pending()?;
         }
         Ok(())
+    }
+
+    /// Whether [`Spool::sync_if_due`] has something to do now (no I/O: for a caller that runs the
+    /// fsync elsewhere, e.g. on a blocking thread, only when needed).
+    pub fn sync_due(&self) -> bool {
+        (self.data_dirty || self.ledger_dirty) && self.due()
     }
 
     /// Record the read position as the policy says.

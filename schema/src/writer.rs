@@ -6,14 +6,25 @@
 //! unreachable and replaying them in order when it returns, and the counters in [`WriterStats`].
 //! Must never: drop a batch silently (drops happen only under the `drop_newest` full policy and are
 //! counted), retry an insert the server will always reject, or let memory grow with a slow server
-//! (the channel is bounded; while an insert runs, intake waits).
+//! (the channel is bounded; while `max_concurrent_inserts` inserts run, intake waits).
 //!
 //! # Order and delivery
 //!
-//! While the spool is empty, a sealed batch is inserted directly. If that fails with an error that
-//! can succeed later (network, timeout, 5xx, "too many parts" 252...), the batch goes to the spool,
-//! and from then on every new batch goes to the spool behind it, so ClickHouse receives batches in
-//! the order they were sealed. The spool is replayed head first; once empty, direct inserts resume.
+//! While the spool is empty, a sealed batch is inserted directly, in a task of its own: the service
+//! goes on encoding the next rows meanwhile, and up to `max_concurrent_inserts` such inserts run at
+//! once (when that many run, sealing the next batch waits for one to finish; on the legacy tier one
+//! runs at a time, see `Service::insert_limit`). Direct inserts may
+//! finish in any order; their outcomes are settled in the order the batches were sealed, as the
+//! one-at-a-time writer would have: a success is counted, a refusal for good is dead-lettered, and
+//! an error that can succeed later (network, timeout, 5xx, "too many parts" 252...) sends the batch
+//! to the spool, but only after every other running insert has finished, so that failed batches
+//! enter the spool in seal order. From then on every new batch goes to the spool behind them. The
+//! spool is replayed head first, one batch at a time (never while a direct insert runs); once
+//! empty, direct inserts resume. `flush` waits for every running insert before it drains the spool.
+//!
+//! The spool's file I/O (append and its fsync, peek, acknowledge) and the dead-letter writes run
+//! on tokio's blocking pool (`spawn_blocking`); the service awaits each before the next, so their
+//! order is unchanged.
 //!
 //! An error that can never succeed (syntax 62, type mismatch 53, unknown table 60, unknown column
 //! 16...) puts the writer in a **failed** state: the batch stays at the spool's head, nothing more
@@ -49,22 +60,22 @@
 //! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals][u64 LE instance]`
 //! `[u64 LE sequence][u32 LE rows][RowBinary rows, columns as in crate::rows]`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use aggregator::{Output, Sink, SinkError};
 use bytes::Bytes;
 use clickhouse::Client;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::config::{SpoolFullPolicy, ValidatedClickhouseConfig};
 use crate::connection::{self, Retry, Tier};
 use crate::rows;
-use crate::spool::{Spool, SpoolError};
+use crate::spool::{Spool, SpoolCounters, SpoolError};
 
 /// Payload version 2 adds the time range of the rows (for the 18.16 stored-already check) and a
 /// `batch_id` column at the end of every row; version 1 records (from an older spool) are still
@@ -144,6 +155,11 @@ impl Table {
             Table::Flows => "time_received",
             Table::WindowTop | Table::WindowTotals => "window_start",
         }
+    }
+    /// The statement the writer inserts this table's batches with (the column list of
+    /// [`batch_body`]'s rows).
+    pub fn insert_statement(self) -> String {
+        self.insert_sql(PAYLOAD_VERSION)
     }
     fn insert_sql(self, version: u8) -> String {
         format!(
@@ -378,7 +394,11 @@ impl ClickhouseWriter {
             client,
             tier,
             cfg: cfg.clone(),
-            spool,
+            spool: SpoolHandle(Arc::new(Mutex::new(spool))),
+            inflight: JoinSet::new(),
+            inflight_batches: BTreeMap::new(),
+            inflight_ids: HashMap::new(),
+            dispatched: 0,
             batchers: [
                 Batcher::new(Table::Flows),
                 Batcher::new(Table::WindowTop),
@@ -647,6 +667,81 @@ enum InsertError {
     Never(String),
 }
 
+/// The writer's spool, shared with the blocking threads its file I/O runs on.
+///
+/// Append (with its fsync), peek, acknowledge and the interval fsync run on tokio's blocking pool
+/// (`spawn_blocking`), not on the async workers. The service awaits each operation before it starts
+/// the next one, so operations happen in the same order as when they ran inline, and the on-disk
+/// format is the spool's own. The mutex is never contended: only the service uses the spool, one
+/// operation at a time; the in-memory reads (`len`, `disk_bytes`, `fits`...) lock it briefly from
+/// the async side.
+#[derive(Clone)]
+struct SpoolHandle(Arc<Mutex<Spool>>);
+
+impl SpoolHandle {
+    fn lock(&self) -> MutexGuard<'_, Spool> {
+        // A panic inside a spool operation leaves the spool as the operation left it, which the
+        // spool's own recovery rules cover; keep using it rather than dropping every later batch.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+    fn len(&self) -> u64 {
+        self.lock().len()
+    }
+    fn max_bytes(&self) -> u64 {
+        self.lock().max_bytes()
+    }
+    fn fits(&self, len: usize) -> bool {
+        self.lock().fits(len)
+    }
+    /// (disk bytes, records, counters) in one lock.
+    fn snapshot(&self) -> (u64, u64, SpoolCounters) {
+        let s = self.lock();
+        (s.disk_bytes(), s.len(), s.counters())
+    }
+    /// Run `f` on the blocking pool and wait for it.
+    async fn io<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> Result<T, SpoolError> + Send + 'static,
+    ) -> Result<T, SpoolError> {
+        let s = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            f(&mut s.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(SpoolError::Io(std::io::Error::other(format!(
+                "spool operation did not complete: {e}"
+            ))))
+        })
+    }
+    async fn append(&self, payload: Bytes) -> Result<(), SpoolError> {
+        self.io(move |s| s.append(&payload)).await
+    }
+    async fn peek(&self) -> Result<Option<Bytes>, SpoolError> {
+        self.io(|s| Ok(s.peek()?.map(Bytes::copy_from_slice))).await
+    }
+    async fn ack(&self) -> Result<(), SpoolError> {
+        self.io(|s| s.ack()).await
+    }
+    async fn sync_if_due(&self) -> Result<(), SpoolError> {
+        if !self.lock().sync_due() {
+            return Ok(());
+        }
+        self.io(|s| s.sync_if_due()).await
+    }
+}
+
+/// The outcome of an insert that ran in its own task.
+struct Done {
+    /// The batch's dispatch number (the order it was sealed in).
+    no: u64,
+    result: Result<(), InsertError>,
+    latency_us: u64,
+}
+
 struct Service {
     client: Client,
     /// `None` until a deferred start has prepared the server.
@@ -654,7 +749,17 @@ struct Service {
     /// The legacy retention sweep started after a deferred start.
     sweeper: Option<JoinHandle<()>>,
     cfg: ValidatedClickhouseConfig,
-    spool: Spool,
+    spool: SpoolHandle,
+    /// Inserts running in their own tasks: at most `max_concurrent_inserts`, and only while the
+    /// spool and `blocked` are empty (a batch enters the spool only once none runs).
+    inflight: JoinSet<Done>,
+    /// The batches of those inserts by dispatch number, kept to spool or dead-letter one whose
+    /// insert fails.
+    inflight_batches: BTreeMap<u64, (Bytes, u32)>,
+    /// The dispatch number of each insert task.
+    inflight_ids: HashMap<tokio::task::Id, u64>,
+    /// Batches handed to an insert task so far (numbers them).
+    dispatched: u64,
     batchers: [Batcher; 3],
     shared: Arc<Shared>,
     /// Consecutive failed attempts (drives the backoff).
@@ -711,6 +816,11 @@ impl Service {
         if let Some(s) = self.sweeper.take() {
             s.abort();
         }
+        // Closing the spool may fsync (interval policy): that too off the async workers. Awaited,
+        // so that the spool's lock is released when `close` returns.
+        let spool = self.spool.clone();
+        drop(self);
+        let _ = tokio::task::spawn_blocking(move || drop(spool)).await;
     }
 
     async fn serve(&mut self, rx: &mut mpsc::Receiver<Cmd>) {
@@ -718,6 +828,7 @@ impl Service {
             let now = Instant::now();
             let deadline = self.deadline(now);
             let accept = self.blocked.is_empty();
+            let running = !self.inflight.is_empty();
             tokio::select! {
                 cmd = rx.recv(), if accept => match cmd {
                     Some(Cmd::Data(out)) => self.ingest(out).await,
@@ -732,6 +843,10 @@ impl Service {
                         return;
                     }
                 },
+                Some(r) = self.inflight.join_next_with_id(), if running => {
+                    let d = self.done_of(r);
+                    self.finish(d).await;
+                }
                 _ = tokio::time::sleep_until(deadline) => self.tick().await,
             }
         }
@@ -766,12 +881,14 @@ impl Service {
                 self.seal_and_dispatch(i).await;
             }
         }
-        if Instant::now() >= self.next_attempt {
+        if (!self.spool.is_empty() || !self.blocked.is_empty())
+            && Instant::now() >= self.next_attempt
+        {
             self.replay_one().await;
         }
         // spool_fsync = "interval": what was spooled since the last fsync reaches the disk by the
         // next tick (ticks come at least every retry_max while the spool holds batches).
-        if let Err(e) = self.spool.sync_if_due() {
+        if let Err(e) = self.spool.sync_if_due().await {
             tracing::error!("spool fsync: {e}");
         }
     }
@@ -831,32 +948,178 @@ impl Service {
             return;
         };
         // Bytes: the insert body is a zero-copy slice of it.
-        let payload = Bytes::from(payload);
-        let direct = !self.failed()
-            && self.spool.is_empty()
-            && self.blocked.is_empty()
-            && Instant::now() >= self.next_attempt;
-        if direct {
-            match self.insert(&payload).await {
-                Ok(()) => {
-                    self.on_success(&payload);
-                    return;
+        self.dispatch(Bytes::from(payload), rows).await;
+    }
+
+    /// Hand a sealed batch to an insert task, or to the spool.
+    ///
+    /// While the spool is empty (and nothing is blocked, nothing failed, no backoff runs) the batch
+    /// gets its own insert task, and `ingest` goes on encoding meanwhile; when
+    /// `max_concurrent_inserts` run already, this waits for one to finish first. Otherwise the
+    /// batch goes to the spool, but only once every running insert has finished and been settled:
+    /// a failed one is spooled first, so the spool keeps the order batches were sealed in.
+    async fn dispatch(&mut self, payload: Bytes, rows: u32) {
+        loop {
+            let direct = !self.failed()
+                && self.spool.is_empty()
+                && self.blocked.is_empty()
+                && Instant::now() >= self.next_attempt;
+            if !direct {
+                if !self.inflight.is_empty() {
+                    self.settle_all().await;
+                    continue;
                 }
-                Err(InsertError::Never(msg)) => {
-                    if self.dead_letter(&payload, &msg) {
-                        return;
-                    }
+                self.spool_batch(payload, rows).await;
+                return;
+            }
+            let tier = match self.ensure_prepared().await {
+                Ok(t) => t,
+                Err(e) => {
+                    // Backoff set: the next round spools the batch.
+                    self.on_failure(e);
+                    continue;
                 }
-                Err(e) => self.on_failure(e),
+            };
+            if self.inflight.len() >= self.insert_limit(tier) {
+                if let Some(d) = self.next_done().await {
+                    self.finish(d).await;
+                }
+                continue;
+            }
+            let Some(h) = parse_header(&payload) else {
+                // Cannot happen for a batch sealed here; handled like a batch refused for good.
+                if !self.inflight.is_empty() {
+                    self.settle_all().await;
+                    continue;
+                }
+                let msg = "sealed batch with an unknown payload header";
+                if !self.dead_letter(&payload, msg).await {
+                    self.spool_batch(payload, rows).await;
+                }
+                return;
+            };
+            self.spawn_insert(tier, h, payload, rows);
+            return;
+        }
+    }
+
+    /// How many inserts may run at once: `max_concurrent_inserts`, but one on the legacy tier.
+    ///
+    /// On 18.16 an insert cut short (server killed) can leave a batch in `flows` without its rollup
+    /// rows; the stored-already check repairs that by attributing a difference between `flows` and
+    /// a rollup to the one batch it checks ([`repair_rollups`]), which only holds while a single
+    /// insert can be cut short at a time.
+    fn insert_limit(&self, tier: Tier) -> usize {
+        match tier {
+            Tier::Legacy => 1,
+            Tier::Modern => self.cfg.max_concurrent_inserts,
+        }
+    }
+
+    /// Start the insert of a batch in its own task.
+    fn spawn_insert(&mut self, tier: Tier, h: Header, payload: Bytes, rows: u32) {
+        self.dispatched += 1;
+        let no = self.dispatched;
+        let client = self.client.clone();
+        let timeout = self.cfg.request_timeout;
+        let body = payload.clone();
+        let task = self.inflight.spawn(async move {
+            let started = std::time::Instant::now();
+            let result = send_batch(&client, tier, timeout, &h, &body).await;
+            Done {
+                no,
+                result,
+                latency_us: started.elapsed().as_micros() as u64,
+            }
+        });
+        self.inflight_ids.insert(task.id(), no);
+        self.inflight_batches.insert(no, (payload, rows));
+    }
+
+    /// The next insert task to finish; None when none runs.
+    async fn next_done(&mut self) -> Option<Done> {
+        let r = self.inflight.join_next_with_id().await?;
+        Some(self.done_of(r))
+    }
+
+    fn done_of(&mut self, r: Result<(tokio::task::Id, Done), JoinError>) -> Done {
+        match r {
+            Ok((id, d)) => {
+                self.inflight_ids.remove(&id);
+                d
+            }
+            // The task panicked or was cancelled: its batch was perhaps not stored. Retried from
+            // the spool (on 18.16 after the stored-already check).
+            Err(e) => Done {
+                no: self.inflight_ids.remove(&e.id()).unwrap_or(0),
+                result: Err(InsertError::Retry(format!("insert task failed: {e}"))),
+                latency_us: 0,
+            },
+        }
+    }
+
+    /// Settle a finished insert. When it failed, every other running insert is awaited first, so
+    /// that the failed batches reach the spool in the order they were sealed.
+    async fn finish(&mut self, first: Done) {
+        let mut done = vec![first];
+        if done[0].result.is_err() {
+            while let Some(d) = self.next_done().await {
+                done.push(d);
             }
         }
-        self.spool_batch(payload, rows);
+        self.settle(done).await;
+    }
+
+    /// Wait for every running insert and settle them all.
+    async fn settle_all(&mut self) {
+        let mut done = Vec::new();
+        while let Some(d) = self.next_done().await {
+            done.push(d);
+        }
+        self.settle(done).await;
+    }
+
+    /// Settle finished inserts in the order their batches were sealed, as the one-at-a-time writer
+    /// did: a success is counted (and resets the backoff and the refusal streak), a refusal for
+    /// good is dead-lettered, anything else goes to the spool (only called for failures once no
+    /// insert runs any more).
+    async fn settle(&mut self, mut done: Vec<Done>) {
+        done.sort_by_key(|d| d.no);
+        for d in done {
+            let Some((payload, rows)) = self.inflight_batches.remove(&d.no) else {
+                tracing::error!(batch = d.no, "finished insert of an unknown batch");
+                continue;
+            };
+            match d.result {
+                Ok(()) => {
+                    self.count_insert(rows, d.latency_us);
+                    self.on_success(&payload);
+                }
+                Err(InsertError::Never(msg)) => {
+                    if !self.dead_letter(&payload, &msg).await {
+                        self.spool_batch(payload, rows).await;
+                    }
+                }
+                Err(e) => {
+                    self.on_failure(e);
+                    self.spool_batch(payload, rows).await;
+                }
+            }
+        }
+    }
+
+    fn count_insert(&self, rows: u32, us: u64) {
+        let c = &self.shared.c;
+        c.rows_written.fetch_add(u64::from(rows), Ordering::Relaxed);
+        c.batches_written.fetch_add(1, Ordering::Relaxed);
+        c.last_insert_latency_us.store(us, Ordering::Relaxed);
+        c.insert_latency_us_total.fetch_add(us, Ordering::Relaxed);
     }
 
     /// A batch the server refused for good: into the dead-letter directory, unless refusals come in
     /// a streak (the schema is broken: then the writer turns unhealthy and keeps batches in the
     /// spool) or the directory is full. True when the batch is in the dead-letter directory.
-    fn dead_letter(&mut self, payload: &[u8], msg: &str) -> bool {
+    async fn dead_letter(&mut self, payload: &Bytes, msg: &str) -> bool {
         self.shared
             .c
             .permanent_errors
@@ -888,7 +1151,14 @@ impl Service {
             h.batch_id,
             h.render(payload)
         );
-        match self.dead.write(&stem, payload, &text) {
+        // Written and fsynced on the blocking pool, like the spool's I/O.
+        let dead = self.dead.clone();
+        let p = payload.clone();
+        let written = tokio::task::spawn_blocking(move || dead.write(&stem, &p, &text))
+            .await
+            .map_err(|e| format!("dead-letter task failed: {e}"))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match written {
             Ok(d) => {
                 let c = &self.shared.c;
                 c.dead_letter_batches.fetch_add(1, Ordering::Relaxed);
@@ -913,16 +1183,20 @@ impl Service {
         }
     }
 
-    fn spool_batch(&mut self, payload: Bytes, rows: u32) {
+    async fn spool_batch(&mut self, payload: Bytes, rows: u32) {
+        debug_assert!(
+            self.inflight.is_empty(),
+            "a batch enters the spool only once no insert runs"
+        );
         if !self.blocked.is_empty() {
             // Behind batches already waiting for space: keep the order.
             self.blocked.push_back((payload, rows));
             return;
         }
-        self.append_or_apply_policy(payload, rows);
+        self.append_or_apply_policy(payload, rows).await;
     }
 
-    fn append_or_apply_policy(&mut self, payload: Bytes, rows: u32) {
+    async fn append_or_apply_policy(&mut self, payload: Bytes, rows: u32) {
         if payload.len() as u64 + 8 > self.spool.max_bytes() {
             // Could never fit, even empty: blocking would stall forever. (validate() keeps the
             // bound far above a batch; this is the last line of defence.)
@@ -934,7 +1208,7 @@ impl Service {
             self.count_drop(rows);
             return;
         }
-        match self.spool.append(&payload) {
+        match self.spool.append(payload.clone()).await {
             Ok(()) => {
                 self.shared
                     .c
@@ -976,10 +1250,9 @@ impl Service {
 
     fn publish_spool(&self) {
         let c = &self.shared.c;
-        c.spool_bytes
-            .store(self.spool.disk_bytes(), Ordering::Relaxed);
-        c.spool_batches.store(self.spool.len(), Ordering::Relaxed);
-        let sc = self.spool.counters();
+        let (bytes, batches, sc) = self.spool.snapshot();
+        c.spool_bytes.store(bytes, Ordering::Relaxed);
+        c.spool_batches.store(batches, Ordering::Relaxed);
         c.spool_torn_tails.store(sc.torn_tails, Ordering::Relaxed);
         c.spool_corrupt_records
             .store(sc.corrupt_records, Ordering::Relaxed);
@@ -1045,16 +1318,20 @@ impl Service {
 
     /// Insert the spool's head, if any; ack on success.
     async fn replay_one(&mut self) {
+        debug_assert!(
+            self.inflight.is_empty(),
+            "no insert runs while the spool is replayed"
+        );
         while let Some((payload, _)) = self.blocked.front() {
             if !self.spool.fits(payload.len()) {
                 break;
             }
             if let Some((payload, rows)) = self.blocked.pop_front() {
-                self.append_or_apply_policy(payload, rows);
+                self.append_or_apply_policy(payload, rows).await;
             }
         }
-        let head = match self.spool.peek() {
-            Ok(Some(p)) => Bytes::copy_from_slice(p),
+        let head = match self.spool.peek().await {
+            Ok(Some(p)) => p,
             Ok(None) => {
                 self.publish_spool();
                 return;
@@ -1087,14 +1364,14 @@ impl Service {
         };
         match r {
             Ok(()) => {
-                if let Err(e) = self.spool.ack() {
+                if let Err(e) = self.spool.ack().await {
                     tracing::error!("acknowledging spool record: {e}");
                 }
                 self.on_success(&head);
             }
             Err(InsertError::Never(msg)) => {
-                if self.dead_letter(&head, &msg) {
-                    if let Err(e) = self.spool.ack() {
+                if self.dead_letter(&head, &msg).await {
+                    if let Err(e) = self.spool.ack().await {
                         tracing::error!("acknowledging spool record: {e}");
                     }
                     // The next batch goes at once: only this one was refused.
@@ -1129,17 +1406,12 @@ impl Service {
         };
         let started = std::time::Instant::now();
         send_batch(&self.client, tier, self.cfg.request_timeout, &h, payload).await?;
-        let us = started.elapsed().as_micros() as u64;
-        let c = &self.shared.c;
-        c.rows_written
-            .fetch_add(u64::from(h.rows), Ordering::Relaxed);
-        c.batches_written.fetch_add(1, Ordering::Relaxed);
-        c.last_insert_latency_us.store(us, Ordering::Relaxed);
-        c.insert_latency_us_total.fetch_add(us, Ordering::Relaxed);
+        self.count_insert(h.rows, started.elapsed().as_micros() as u64);
         Ok(())
     }
 
-    /// Seal everything, then drain the spool for up to `flush_timeout`.
+    /// Seal everything, wait for every running insert, then drain the spool for up to
+    /// `flush_timeout`.
     async fn flush(&mut self) -> Result<(), String> {
         for i in 0..self.batchers.len() {
             self.seal_and_dispatch(i).await;
@@ -1255,6 +1527,9 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
         .await
         .map_err(retry)?;
     if n == u64::from(h.rows) {
+        if h.table == Table::Flows {
+            repair_rollups(client, h, from, to).await.map_err(retry)?;
+        }
         tracing::info!(
             table = h.table.name(),
             rows = h.rows,
@@ -1275,6 +1550,72 @@ async fn batch_stored(client: &Client, h: &Header, timeout: Duration) -> Result<
     Ok(false)
 }
 
+/// Legacy tier, for a `flows` batch found stored already: make sure its rollup rows are stored too.
+///
+/// 18.16 writes an insert into `flows` first and then through each rollup view, each as a part of
+/// its own: an insert cut short in between (the server killed) leaves the batch in `flows` without
+/// some of its rollup rows, which counting the batch in `flows` cannot tell from a whole insert. So
+/// for each rollup, compare the rows of `flows` in the batch's buckets with the rollup's
+/// `flow_count` there. When exactly this batch's rows are missing, they are filled in from `flows`
+/// with the view's own query restricted to the batch (one insert: stored whole or not at all, and
+/// checked again before the next attempt when its reply is lost). Any other difference (another
+/// writer inserting into the same buckets right now, older damage, a retention sweep) is logged
+/// and left alone.
+async fn repair_rollups(
+    client: &Client,
+    h: &Header,
+    from: u32,
+    to: u32,
+) -> Result<(), clickhouse::error::Error> {
+    for (table, bucket, width) in crate::migrations::ROLLUPS {
+        let range =
+            format!("{bucket}(toDateTime({from})) AND {bucket}(toDateTime({to})) + {width}");
+        let (raw, rolled): (u64, u64) = client
+            .query(&format!(
+                "SELECT (SELECT count() FROM flows WHERE time_received >= {lo} \
+                 AND time_received < {hi}), (SELECT sum(flow_count) FROM {table} \
+                 WHERE ts >= {lo} AND ts < {hi})",
+                lo = format_args!("{bucket}(toDateTime({from}))"),
+                hi = format_args!("{bucket}(toDateTime({to})) + {width}"),
+            ))
+            .fetch_one()
+            .await?;
+        if raw == rolled {
+            continue;
+        }
+        if raw.checked_sub(rolled) != Some(u64::from(h.rows)) {
+            tracing::error!(
+                table,
+                rows_in_flows = raw,
+                rows_in_rollup = rolled,
+                batch = %h.token,
+                "the rollup does not match flows between {range}, by other than this batch; left alone"
+            );
+            continue;
+        }
+        let filter = format!(
+            " WHERE time_received >= toDateTime({from}) AND time_received <= toDateTime({to}) \
+             AND batch_id = {}",
+            h.batch_id
+        );
+        client
+            .query(&format!(
+                "INSERT INTO {table} {}",
+                crate::migrations::rollup_select(bucket, &filter)
+            ))
+            .execute()
+            .await?;
+        tracing::warn!(
+            table,
+            rows = h.rows,
+            batch = %h.token,
+            "a spooled batch was stored in flows but not in this rollup (its insert was cut short): \
+             rollup rows filled in from flows"
+        );
+    }
+    Ok(())
+}
+
 /// A batch of raw flows as the writer spools and sends it (header, then RowBinary rows with their
 /// `batch_id`): batch `seq` of writer `instance`. For tools and tests that re-drive batches.
 pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> Vec<u8> {
@@ -1287,6 +1628,13 @@ pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> V
         b.note_row(now, rows::ms_to_datetime(r.time_received));
     }
     b.seal(instance).map(|(p, _)| p).unwrap_or_default()
+}
+
+/// The RowBinary rows of a batch payload ([`flows_batch`], a spool record, a dead letter): the
+/// insert body the writer sends. None when the payload does not start with a batch header.
+pub fn batch_body(payload: &[u8]) -> Option<&[u8]> {
+    let h = parse_header(payload)?;
+    payload.get(h.body..)
 }
 
 /// What re-driving one dead letter did (`sluice spool retry`).

@@ -63,3 +63,89 @@ async fn modern_batch_sent_twice_is_stored_once() {
     )
     .await;
 }
+
+/// Rollup totals: (sum flow_count, sum scaled_bytes) of `table`.
+async fn rolled(client: &clickhouse::Client, table: &str) -> (u64, u64) {
+    client
+        .query(&format!(
+            "SELECT sum(flow_count), sum(scaled_bytes) FROM {table}"
+        ))
+        .fetch_one()
+        .await
+        .unwrap()
+}
+
+/// 18.16 writes an insert into `flows` first and then through the rollup views: a server killed in
+/// between leaves a batch in `flows` without its rollup rows. The writer, replaying that batch from
+/// its spool, finds it stored already and fills in the missing rollup rows; a second replay of the
+/// same batch changes nothing. Every row once in `flows`, `flows_5m` and `flows_1h`.
+#[tokio::test]
+async fn legacy_batch_cut_short_before_its_rollups_is_completed_on_replay() {
+    let test = "legacy_batch_cut_short_before_its_rollups_is_completed_on_replay";
+    let Some(url) = server_url(LEGACY, test) else {
+        return;
+    };
+    let db = unique_db("cut");
+    let (client, tier) = setup(&url, &db).await;
+    assert_eq!(tier, Tier::Legacy);
+    let now = now_secs();
+    // Rows of an earlier batch, whole in every table, in the same buckets.
+    let before = gen_flows(0, 200, now);
+    let timeout = std::time::Duration::from_secs(10);
+    let earlier = schema::writer::flows_batch(0xc0ffee, 1, &before);
+    assert_eq!(
+        schema::redrive(&client, tier, timeout, &earlier).await,
+        Redrive::Stored(200)
+    );
+    // The batch cut short: in `flows` only (inserted while the views are away).
+    let recs = gen_flows(200, 500, now);
+    let batch = schema::writer::flows_batch(0xc0ffee, 2, &recs);
+    for v in ["flows_5m_mv", "flows_1h_mv"] {
+        client
+            .query(&format!("DROP TABLE {v}"))
+            .execute()
+            .await
+            .unwrap();
+    }
+    let mut ins = client.insert_formatted_with(schema::writer::Table::Flows.insert_statement());
+    ins.send(bytes::Bytes::copy_from_slice(
+        schema::writer::batch_body(&batch).unwrap(),
+    ))
+    .await
+    .unwrap();
+    ins.end().await.unwrap();
+    for m in schema::migrations::migrations(tier, &Default::default()) {
+        m.apply(&client).await.unwrap();
+    }
+    let all: Vec<_> = before.iter().chain(&recs).cloned().collect();
+    let s = sums(&all);
+    assert_eq!(flow_sums(&client).await, s);
+    assert_eq!(rolled(&client, "flows_5m").await, (200, sums(&before).3));
+    // Its insert failed as far as the writer knows: the batch is in its spool. Replay it, twice.
+    let spool = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let mut sp = schema::Spool::open(spool.path(), 1 << 30).unwrap();
+        sp.append(&batch).unwrap();
+        drop(sp);
+        let cfg = test_config(&url, &db, spool.path());
+        let mut w = schema::ClickhouseWriter::connect(&cfg).await.unwrap();
+        aggregator::Sink::flush(&mut w).await.unwrap();
+        let st = w.stats();
+        w.close().await.unwrap();
+        assert_eq!(st.already_stored_batches, 1, "round {round}: {st:?}");
+        assert_eq!(
+            (st.rows_written, st.spool_batches),
+            (0, 0),
+            "round {round}: {st:?}"
+        );
+        assert_eq!(flow_sums(&client).await, s, "round {round}: flows once");
+        for t in ["flows_5m", "flows_1h"] {
+            assert_eq!(
+                rolled(&client, t).await,
+                (s.0, s.3),
+                "round {round}: {t} counts every row once"
+            );
+        }
+    }
+    drop_db(&url, &db).await;
+}
