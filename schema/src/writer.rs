@@ -1416,6 +1416,9 @@ impl Service {
         for i in 0..self.batchers.len() {
             self.seal_and_dispatch(i).await;
         }
+        // Every insert still running is settled first: a success is counted, a failure goes to
+        // the spool (in seal order) and is drained below like any spooled batch.
+        self.settle_all().await;
         let until = Instant::now() + self.cfg.flush_timeout;
         while !self.spool.is_empty() || !self.blocked.is_empty() {
             if self.failed() {
