@@ -137,6 +137,35 @@ fn bench(c: &mut Criterion) {
         )
     });
 
+    // The next window: an aggregator that has counted one minute of flows gets the same flows one
+    // minute later, so every key is new in a window that just opened while the one before it is
+    // still open, and the flows that cross the boundary are split between the two: the busiest
+    // phase of a window in production (`sluice run` under load drops in the first seconds of each
+    // window, not at its close).
+    let next_minute: Vec<FlowRecord> = input
+        .iter()
+        .map(|f| FlowRecord {
+            time_received: f.time_received + 60_000,
+            flow_start: f.flow_start.map(|t| t + 60_000),
+            flow_end: f.flow_end.map(|t| t + 60_000),
+            ..f.clone()
+        })
+        .collect();
+    g.bench_function("record_batch_next_window_9_dims", |b| {
+        b.iter_batched(
+            || {
+                let mut a = aggregator(1_000_000);
+                input.chunks(BATCH).for_each(|c| a.record_batch(c));
+                a
+            },
+            |mut a| {
+                next_minute.chunks(BATCH).for_each(|c| a.record_batch(c));
+                a
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
     // Closing: emit windows holding the keys of 100k flows (top 100 of each of 9 dimensions).
     g.bench_function("flush_all_after_100k_flows", |b| {
         b.iter_batched(
