@@ -473,4 +473,81 @@ mod tests {
             assert!(bad.parse::<Prefix>().is_err(), "{bad}");
         }
     }
+
+    mod against_reference {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The reference: among all prefixes holding `a`, longest first, the first that sets each
+        /// attribute gives it.
+        fn naive(entries: &[(Prefix, NetworkAttrs)], a: Ipv6Addr) -> Option<NetworkAttrs> {
+            let mut holding: Vec<&(Prefix, NetworkAttrs)> =
+                entries.iter().filter(|(p, _)| p.contains(a)).collect();
+            holding.sort_by_key(|(p, _)| std::cmp::Reverse(p.stored_len()));
+            let mut out = holding.first()?.1.clone();
+            for (_, up) in &holding[1..] {
+                out = out.inherit_from(up);
+            }
+            Some(out)
+        }
+
+        fn attr() -> impl Strategy<Value = Option<Arc<str>>> {
+            prop::option::of(prop::sample::select(vec!["a", "b", "c"]).prop_map(Arc::from))
+        }
+
+        fn entry() -> impl Strategy<Value = (Prefix, NetworkAttrs)> {
+            // Few distinct high bits so that prefixes nest and touch often, both families.
+            let v4 = (0u32..4, any::<u32>(), 6u8..=32).prop_map(|(hi, lo, len)| {
+                let a = std::net::Ipv4Addr::from((10 << 24) | (hi << 22) | (lo >> 10));
+                Prefix::new(IpAddr::V4(a), len).unwrap()
+            });
+            let v6 = (0u128..4, any::<u128>(), 0u8..=128).prop_map(|(hi, lo, len)| {
+                let a = Ipv6Addr::from((0x2001_0db8u128 << 96) | (hi << 94) | (lo >> 34));
+                Prefix::new(IpAddr::V6(a), len).unwrap()
+            });
+            (prop_oneof![3 => v4, 1 => v6], attr(), attr(), attr(), attr(), attr()).prop_map(
+                |(p, name, role, site, region, tenant)| {
+                    (
+                        p,
+                        NetworkAttrs {
+                            name,
+                            role,
+                            site,
+                            region,
+                            tenant,
+                        },
+                    )
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn lookup_agrees_with_the_longest_prefix_walk_up(
+                raw in prop::collection::vec(entry(), 0..40),
+                picks in prop::collection::vec((any::<prop::sample::Index>(), 0u8..5, any::<u128>()), 1..60),
+            ) {
+                let mut seen = std::collections::HashSet::new();
+                let entries: Vec<_> = raw.into_iter().filter(|(p, _)| seen.insert(*p)).collect();
+                let n = Networks::build(entries.clone()).unwrap();
+                for (i, how, r) in picks {
+                    // Addresses at and beside every prefix edge, and random ones.
+                    let a = if entries.is_empty() || how == 4 {
+                        r
+                    } else {
+                        let p = entries[i.index(entries.len())].0;
+                        match how {
+                            0 => p.first(),
+                            1 => p.last(),
+                            2 => p.last().wrapping_add(1),
+                            _ => p.first().wrapping_sub(1),
+                        }
+                    };
+                    let a = Ipv6Addr::from(a);
+                    prop_assert_eq!(n.lookup(a).cloned(), naive(&entries, a), "{}", a);
+                }
+            }
+        }
+    }
 }
