@@ -505,8 +505,15 @@ mod tests {
                 let a = Ipv6Addr::from((0x2001_0db8u128 << 96) | (hi << 94) | (lo >> 34));
                 Prefix::new(IpAddr::V6(a), len).unwrap()
             });
-            (prop_oneof![3 => v4, 1 => v6], attr(), attr(), attr(), attr(), attr()).prop_map(
-                |(p, name, role, site, region, tenant)| {
+            (
+                prop_oneof![3 => v4, 1 => v6],
+                attr(),
+                attr(),
+                attr(),
+                attr(),
+                attr(),
+            )
+                .prop_map(|(p, name, role, site, region, tenant)| {
                     (
                         p,
                         NetworkAttrs {
@@ -517,8 +524,7 @@ mod tests {
                             tenant,
                         },
                     )
-                },
-            )
+                })
         }
 
         proptest! {
