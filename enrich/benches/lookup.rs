@@ -44,7 +44,7 @@ fn prefixes(n: usize, rng: &mut Rng) -> Vec<(Prefix, NetworkAttrs)> {
         if !seen.insert(p) {
             continue;
         }
-        let mut pick = |rng: &mut Rng| {
+        let pick = |rng: &mut Rng| {
             (rng.below(2) == 0).then(|| values[rng.below(values.len() as u64) as usize].clone())
         };
         let attrs = NetworkAttrs {

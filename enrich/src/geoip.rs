@@ -181,13 +181,13 @@ fn asn_of(db: &Db, ip: IpAddr) -> Option<AsInfo<'_>> {
     }
 }
 
-/// Which layout's fields one record has, if any.
+/// Whether one record, read with the database's current layout, has that layout's fields.
 type Probe = fn(&Db, IpAddr) -> bool;
 
 fn open(
     key: &'static str,
     path: &Path,
-    probes: [(Layout, Probe); 2],
+    probe: Probe,
     expected: &'static str,
 ) -> Result<Db, GeoIpError> {
     let open_err = |source| GeoIpError::Open {
@@ -221,7 +221,7 @@ fn open(
             .collect(),
         Err(_) => Vec::new(),
     };
-    for (layout, probe) in probes {
+    for layout in [Layout::MaxMind, Layout::IpInfo] {
         db.layout = layout;
         if addrs.iter().any(|&a| probe(&db, a)) {
             return Ok(db);
@@ -243,10 +243,7 @@ impl GeoIp {
                 open(
                     COUNTRY_KEY,
                     p,
-                    [
-                        (Layout::MaxMind, |d, a| country_of(d, a).is_some()),
-                        (Layout::IpInfo, |d, a| country_of(d, a).is_some()),
-                    ],
+                    |d, a| country_of(d, a).is_some(),
                     "country.iso_code (MaxMind) or country (IPinfo)",
                 )
             })
@@ -256,10 +253,7 @@ impl GeoIp {
                 open(
                     ASN_KEY,
                     p,
-                    [
-                        (Layout::MaxMind, |d, a| asn_of(d, a).is_some()),
-                        (Layout::IpInfo, |d, a| asn_of(d, a).is_some()),
-                    ],
+                    |d, a| asn_of(d, a).is_some(),
                     "autonomous_system_number (MaxMind) or asn (IPinfo)",
                 )
             })

@@ -18,6 +18,8 @@
 //! probe; [`Interfaces::classify_unknown`] walks only the rules that have no regex), do I/O, panic.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
@@ -332,8 +334,8 @@ pub struct StaticInterface {
 /// makes a new value.
 #[derive(Clone, Debug, Default)]
 pub struct Interfaces {
-    map: HashMap<(Ipv6Addr, u32), InterfaceInfo>,
-    statics: Arc<HashMap<(Ipv6Addr, u32), StaticInterface>>,
+    map: HashMap<(Ipv6Addr, u32), InterfaceInfo, RandomState>,
+    statics: Arc<HashMap<(Ipv6Addr, u32), StaticInterface, RandomState>>,
     rules: Arc<Rules>,
 }
 
@@ -341,12 +343,12 @@ impl Interfaces {
     /// The map from static entries and rules. Static entries are unique by (exporter, ifIndex)
     /// (checked by `validate`; a later duplicate would replace an earlier one).
     pub fn new(statics: Vec<StaticInterface>, rules: Rules) -> Interfaces {
-        let statics: HashMap<_, _> = statics
+        let statics: HashMap<_, _, RandomState> = statics
             .into_iter()
             .map(|s| ((s.exporter, s.if_index), s))
             .collect();
         let mut out = Interfaces {
-            map: HashMap::with_capacity(statics.len()),
+            map: HashMap::with_capacity_and_hasher(statics.len(), RandomState::default()),
             statics: Arc::new(statics),
             rules: Arc::new(rules),
         };
@@ -433,6 +435,44 @@ impl Interfaces {
             },
             name,
             description,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn templates_parse_text_captures_and_dollars() {
+        let t = Template::parse("a$$b-${x}_${y_2}").unwrap();
+        assert_eq!(t.captures().collect::<Vec<_>>(), ["x", "y_2"]);
+        assert_eq!(
+            Template::parse("plain").unwrap().literal().as_deref(),
+            Some("plain")
+        );
+        assert_eq!(
+            Template::parse("$$").unwrap().literal().as_deref(),
+            Some("$")
+        );
+        for bad in ["$", "$x", "${", "${}", "${a-b}", "x${y"] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_and_expanding_any_text_never_panics(
+            text in "\\PC{0,24}",
+            subject in "\\PC{0,24}",
+        ) {
+            if let Ok(t) = Template::parse(&text) {
+                let re = Regex::new("(?P<x>.)(?P<y>.)?").unwrap();
+                let caps = re.captures(&subject);
+                let _ = t.expand(caps.as_ref(), None);
+                let _ = t.literal();
+            }
         }
     }
 }

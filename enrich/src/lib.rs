@@ -14,6 +14,8 @@
 //! reach into decoding, aggregation or storage (it sits between collector and aggregator and is
 //! not wired into `sluice run` yet).
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod geoip;
 pub mod interfaces;

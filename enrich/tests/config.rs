@@ -211,3 +211,20 @@ fn a_missing_database_is_an_error_at_build_not_at_validate() {
         "{e}"
     );
 }
+
+#[test]
+fn the_section_renders_as_a_json_schema_with_its_docs() {
+    let schema = serde_json::to_string(&schemars::schema_for!(EnrichConfig)).unwrap();
+    for key in [
+        "geoip_country",
+        "geoip_asn",
+        "as_source",
+        "flow-except-private",
+        "interface_rules",
+        "speed_mbps",
+        "connectivity",
+        "first non-zero wins",
+    ] {
+        assert!(schema.contains(key), "{key} missing from the schema");
+    }
+}
