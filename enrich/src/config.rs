@@ -61,7 +61,9 @@ fn default_as_source() -> Vec<AsSource> {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// The prefix, IPv4 or IPv6 (`10.0.0.0/8`, `2001:db8::/32`); host bits must be zero.
+    /// The prefix, IPv4 or IPv6 (`10.0.0.0/8`, `2001:db8::/32`); host bits must be zero. IPv4
+    /// addresses are looked up in their IPv4-mapped form (`::ffff:0:0/96`), so an IPv6 prefix that
+    /// covers that range (`::/0`, `::/1`...) covers every IPv4 address too.
     pub cidr: String,
     /// Network name.
     #[serde(default)]
@@ -217,7 +219,8 @@ impl EnrichConfig {
             let prefix: Prefix = n.cidr.parse().map_err(|e: crate::networks::PrefixError| {
                 invalid(format!("{key}.cidr"), e.to_string())
             })?;
-            if let Some(j) = seen.insert(prefix, i) {
+            // Keyed by the stored form: 10.0.0.0/8 and ::ffff:10.0.0.0/104 are the same prefix.
+            if let Some(j) = seen.insert((prefix.first(), prefix.stored_len()), i) {
                 return Err(invalid(
                     format!("{key}.cidr"),
                     format!("{prefix} is already given by enrich.networks[{j}]"),

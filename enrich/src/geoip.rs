@@ -100,6 +100,18 @@ pub struct AsInfo<'a> {
 struct Db {
     reader: Reader<Vec<u8>>,
     layout: Layout,
+    /// The database only has IPv4 networks (`ip_version` 4): IPv6 addresses are not looked up
+    /// (the reader would return an error, which allocates).
+    v4_only: bool,
+}
+
+impl Db {
+    fn lookup(&self, ip: IpAddr) -> Option<maxminddb::LookupResult<'_, Vec<u8>>> {
+        if self.v4_only && ip.is_ipv6() {
+            return None;
+        }
+        self.reader.lookup(ip).ok()
+    }
 }
 
 /// The GeoIP databases of a snapshot; either may be absent.
@@ -130,7 +142,7 @@ fn stored_to_ip(addr: Ipv6Addr) -> IpAddr {
 }
 
 fn country_of(db: &Db, ip: IpAddr) -> Option<CountryCode> {
-    let r = db.reader.lookup(ip).ok()?;
+    let r = db.lookup(ip)?;
     let code: Option<&str> = match db.layout {
         Layout::MaxMind => r
             .decode_path(&[PathElement::Key("country"), PathElement::Key("iso_code")])
@@ -150,7 +162,7 @@ fn parse_asn_text(s: &str) -> Option<u32> {
 }
 
 fn asn_of(db: &Db, ip: IpAddr) -> Option<AsInfo<'_>> {
-    let r = db.reader.lookup(ip).ok()?;
+    let r = db.lookup(ip)?;
     match db.layout {
         Layout::MaxMind => {
             let number: u32 = r
@@ -205,9 +217,11 @@ fn open(
     } else {
         None
     };
+    let v4_only = reader.metadata.ip_version == 4;
     let mut db = Db {
         reader,
         layout: named.unwrap_or(Layout::MaxMind),
+        v4_only,
     };
     if named.is_some() {
         return Ok(db);

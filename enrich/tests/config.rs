@@ -142,6 +142,10 @@ fn bad_values_name_their_key() {
             "enrich.networks[1].cidr: 10.0.0.0/8 is already given by enrich.networks[0]",
         ),
         (
+            "[[enrich.networks]]\ncidr = \"10.0.0.0/8\"\n[[enrich.networks]]\ncidr = \"::ffff:10.0.0.0/104\"\n",
+            "enrich.networks[1].cidr: ::ffff:10.0.0.0/104 is already given by enrich.networks[0]",
+        ),
+        (
             "[[enrich.networks]]\ncidr = \"2001:db8::/129\"\n",
             "enrich.networks[0].cidr: invalid CIDR",
         ),
