@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Value, addr, temp_file, write};
+use common::{Value, addr, temp_file, write, write_v4};
 use enrich::{GeoIp, GeoIpError, Layout};
 
 fn mmdb_dir(test: &str) -> Option<PathBuf> {
@@ -252,4 +252,35 @@ fn truncated_shared_databases_are_refused() {
         let p = temp_file(&format!("city-cut-{cut}.mmdb"), &full[..cut]);
         assert!(GeoIp::open(Some(&p), None).is_err(), "cut at {cut}");
     }
+}
+
+#[test]
+fn an_ipv4_only_database_answers_ipv4_and_ignores_ipv6() {
+    let bytes = write_v4(
+        "GeoLite2-Country",
+        &[
+            (
+                "198.51.100.0/24",
+                Value::Map(vec![(
+                    "country",
+                    Value::Map(vec![("iso_code", Value::Str("NL"))]),
+                )]),
+            ),
+            (
+                "0.0.0.0/8",
+                Value::Map(vec![(
+                    "country",
+                    Value::Map(vec![("iso_code", Value::Str("ZZ"))]),
+                )]),
+            ),
+        ],
+    );
+    let p = temp_file("v4-only.mmdb", &bytes);
+    let g = GeoIp::open(Some(&p), None).unwrap();
+    assert_eq!(country(&g, "198.51.100.20").as_deref(), Some("NL"));
+    assert_eq!(country(&g, "0.1.2.3").as_deref(), Some("ZZ"));
+    assert_eq!(country(&g, "203.0.113.1"), None);
+    // An IPv6 address whose top bits are zero would walk the IPv4 tree if it were looked up.
+    assert_eq!(country(&g, "::1"), None);
+    assert_eq!(country(&g, "2001:db8::1"), None);
 }

@@ -79,6 +79,19 @@ enum Rec {
 
 /// An IPv6 database (IPv4 networks under `::/96`) of type `database_type` holding `records`.
 pub fn write(database_type: &'static str, records: &[(&str, Value)]) -> Vec<u8> {
+    write_version(6, database_type, records)
+}
+
+/// An IPv4-only database (`ip_version` 4); `records` must be IPv4.
+pub fn write_v4(database_type: &'static str, records: &[(&str, Value)]) -> Vec<u8> {
+    write_version(4, database_type, records)
+}
+
+fn write_version(
+    ip_version: u16,
+    database_type: &'static str,
+    records: &[(&str, Value)],
+) -> Vec<u8> {
     let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
     let mut data = Vec::new();
     for (cidr, value) in records {
@@ -86,6 +99,7 @@ pub fn write(database_type: &'static str, records: &[(&str, Value)]) -> Vec<u8> 
         let ip: IpAddr = a.parse().unwrap();
         let l: u32 = l.parse().unwrap();
         let (bits, len) = match ip {
+            IpAddr::V4(v4) if ip_version == 4 => (u128::from(u32::from(v4)) << 96, l),
             IpAddr::V4(v4) => (u128::from(u32::from(v4)), l + 96),
             IpAddr::V6(v6) => (u128::from(v6), l),
         };
@@ -136,7 +150,7 @@ pub fn write(database_type: &'static str, records: &[(&str, Value)]) -> Vec<u8> 
                 "description",
                 Value::Map(vec![("en", Value::Str("sluice test fixture"))]),
             ),
-            ("ip_version", Value::U16(6)),
+            ("ip_version", Value::U16(ip_version)),
             ("languages", Value::Array(vec![Value::Str("en")])),
             ("node_count", Value::U32(count as u32)),
             ("record_size", Value::U16(24)),
