@@ -148,7 +148,7 @@ fn bench(c: &mut Criterion) {
             time_received: f.time_received + 60_000,
             flow_start: f.flow_start.map(|t| t + 60_000),
             flow_end: f.flow_end.map(|t| t + 60_000),
-            ..f.clone()
+            ..*f
         })
         .collect();
     g.bench_function("record_batch_next_window_9_dims", |b| {
