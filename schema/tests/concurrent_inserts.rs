@@ -2,20 +2,11 @@
 //! flight is dead-lettered and every other row is stored once; `flush` waits for every insert in
 //! flight; batches whose inserts fail in flight reach the spool in the order they were sealed.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use aggregator::{Output, Sink};
 use schema::{ClickhouseWriter, Spool};
 use testkit::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The record whose batch the server refuses for good (in the 11th of 20 batches of 500 rows).
 const POISON: u32 = 5_123;

@@ -15,14 +15,6 @@ use aggregator::{Output, Sink};
 use schema::ClickhouseWriter;
 use testkit::*;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn parse_assignments(out: &str) -> Vec<(String, String)> {
     out.split_whitespace()
         .filter_map(|kv| kv.split_once('='))

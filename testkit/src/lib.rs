@@ -128,6 +128,15 @@ pub fn tool(test: &str, tool: &str) -> bool {
     found
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, released), for a test that
+/// needs a port nothing answers on, or one to start a server on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
