@@ -105,8 +105,11 @@ stop_sluice-agg() { kill -TERM "$PID"; wait "$PID" || true; echo "$(grep 'stoppe
 start_nfcapd() { mkdir -p "$1/flows"; nfcapd -w "$1/flows" -b 127.0.0.1 -p $PORT -B $RCVBUF -t 3600 >"$1/log" 2>&1 & PID=$!; }
 stop_nfcapd() {
   kill -TERM "$PID"; wait "$PID" || true
-  # Every stored record is one line of nfdump's csv output (-q: no header, no summary).
-  local n; n=$(nfdump -R "$1/flows" -q -o csv 2>/dev/null | grep -c '^[0-9]' || true)
+  # The stored records, from the statistics nfcapd writes into each file (`nfdump -I`, summed over
+  # the files of the directory): the same count as one line per record of `-o csv` (checked on a
+  # 3.75 M record step: equal), in milliseconds instead of minutes for a long step.
+  local n; n=$(nfdump -R "$1/flows" -I 2>/dev/null | sed -n 's/^Flows: *\([0-9]*\)$/\1/p' | head -1)
+  n=${n:-0}
   echo "$n -"
 }
 
