@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use crate::record::to_v6;
 
-/// An address prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// An address prefix. Ordered by (network, stored length, family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Cidr {
     net: u128,
     len: u8,
@@ -24,18 +24,48 @@ pub struct CidrError {
     reason: &'static str,
 }
 
+/// The mask of a stored (IPv6) prefix length.
+fn mask(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
+}
+
 impl Cidr {
-    /// True when `addr` (stored form) is inside the prefix.
-    pub fn contains(&self, addr: Ipv6Addr) -> bool {
-        let mask = if self.len == 0 {
-            0
+    /// A prefix from an address and a length in that address's family (`/0..=32` for IPv4,
+    /// `/0..=128` for IPv6). Host bits below the length are cleared. `None` when the length is too
+    /// long for the family.
+    pub fn new(addr: IpAddr, len: u8) -> Option<Cidr> {
+        let (max, stored_len) = if addr.is_ipv4() {
+            (32, len.checked_add(96)?)
         } else {
-            u128::MAX << (128 - u32::from(self.len))
+            (128, len)
         };
-        u128::from(addr) & mask == self.net
+        (len <= max).then(|| Cidr {
+            net: u128::from(to_v6(addr)) & mask(stored_len),
+            len: stored_len,
+            v4: addr.is_ipv4(),
+        })
     }
 
-    /// Prefix length in the stored (IPv6) form.
+    /// True when `addr` (stored form) is inside the prefix.
+    pub fn contains(&self, addr: Ipv6Addr) -> bool {
+        u128::from(addr) & mask(self.len) == self.net
+    }
+
+    /// The first address of the prefix, stored form.
+    pub fn first(&self) -> u128 {
+        self.net
+    }
+
+    /// The last address of the prefix, stored form.
+    pub fn last(&self) -> u128 {
+        self.net | !mask(self.len)
+    }
+
+    /// Prefix length in the stored (IPv6) form: an IPv4 `/8` is `104`.
     pub fn stored_len(&self) -> u8 {
         self.len
     }
@@ -53,32 +83,20 @@ impl FromStr for Cidr {
             None => (s, None),
         };
         let ip: IpAddr = a.trim().parse().map_err(|_| err("not an IP address"))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
         let len: u8 = match l {
             Some(l) => l
                 .trim()
                 .parse()
                 .map_err(|_| err("prefix length is not a number"))?,
-            None => max,
+            None if ip.is_ipv4() => 32,
+            None => 128,
         };
-        if len > max {
-            return Err(err("prefix length too long for the address family"));
-        }
-        let len = if ip.is_ipv4() { len + 96 } else { len };
-        let mask = if len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(len))
-        };
-        let net = u128::from(to_v6(ip));
-        if net & !mask != 0 {
+        let c = Cidr::new(ip, len)
+            .ok_or_else(|| err("prefix length too long for the address family"))?;
+        if u128::from(to_v6(ip)) != c.net {
             return Err(err("host bits are set"));
         }
-        Ok(Cidr {
-            net,
-            len,
-            v4: ip.is_ipv4(),
-        })
+        Ok(c)
     }
 }
 

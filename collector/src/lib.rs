@@ -18,7 +18,7 @@ pub mod socket;
 pub mod template;
 pub mod wire;
 
-pub use cidr::Cidr;
+pub use cidr::{Cidr, CidrError};
 pub use config::{ConfigError, DecoderConfig, DecoderSettings};
 pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, Stats, Summary};
 pub use error::{DecodeError, ErrorKind};

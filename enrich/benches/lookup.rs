@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use enrich::{GeoIp, NetworkAttrs, Networks, Prefix};
+use enrich::{Cidr, GeoIp, NetworkAttrs, Networks};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -25,7 +25,7 @@ impl Rng {
     }
 }
 
-fn prefixes(n: usize, rng: &mut Rng) -> Vec<(Prefix, NetworkAttrs)> {
+fn prefixes(n: usize, rng: &mut Rng) -> Vec<(Cidr, NetworkAttrs)> {
     let values: Vec<Arc<str>> = ["a", "b", "c", "d", "e", "f", "g", "h"]
         .into_iter()
         .map(Arc::from)
@@ -35,11 +35,11 @@ fn prefixes(n: usize, rng: &mut Rng) -> Vec<(Prefix, NetworkAttrs)> {
     while out.len() < n {
         let p = if rng.below(4) < 3 {
             let len = 8 + rng.below(25) as u8;
-            Prefix::new(IpAddr::V4(Ipv4Addr::from(rng.next() as u32)), len).unwrap()
+            Cidr::new(IpAddr::V4(Ipv4Addr::from(rng.next() as u32)), len).unwrap()
         } else {
             let len = 16 + rng.below(49) as u8;
             let a = (u128::from(rng.next()) << 64) | u128::from(rng.next());
-            Prefix::new(IpAddr::V6(Ipv6Addr::from(a)), len).unwrap()
+            Cidr::new(IpAddr::V6(Ipv6Addr::from(a)), len).unwrap()
         };
         if !seen.insert(p) {
             continue;

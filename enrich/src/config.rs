@@ -19,7 +19,7 @@ use crate::geoip::{GeoIp, GeoIpError};
 use crate::interfaces::{
     Boundary, Connectivity, Interfaces, Rule, Rules, StaticInterface, Template,
 };
-use crate::networks::{NetworkAttrs, Networks, Prefix};
+use crate::networks::{Cidr, NetworkAttrs, Networks};
 use crate::{AsSource, Snapshot};
 
 /// The `[enrich]` section of the sluice config.
@@ -166,7 +166,7 @@ pub struct ValidatedEnrichConfig {
     /// AS source precedence.
     pub as_source: Vec<AsSource>,
     /// Prefixes and their own attributes.
-    pub networks: Vec<(Prefix, NetworkAttrs)>,
+    pub networks: Vec<(Cidr, NetworkAttrs)>,
     /// Static interface entries.
     pub interfaces: Vec<StaticInterface>,
     /// Classification rules, in order.
@@ -216,7 +216,7 @@ impl EnrichConfig {
         let mut seen = std::collections::HashMap::new();
         for (i, n) in self.networks.iter().enumerate() {
             let key = format!("enrich.networks[{i}]");
-            let prefix: Prefix = n.cidr.parse().map_err(|e: crate::networks::PrefixError| {
+            let prefix: Cidr = n.cidr.parse().map_err(|e: crate::networks::CidrError| {
                 invalid(format!("{key}.cidr"), e.to_string())
             })?;
             // Keyed by the stored form: 10.0.0.0/8 and ::ffff:10.0.0.0/104 are the same prefix.
@@ -287,7 +287,7 @@ impl EnrichConfig {
                 .exporter
                 .as_deref()
                 .map(|c| {
-                    c.parse::<Prefix>()
+                    c.parse::<Cidr>()
                         .map_err(|e| invalid(format!("{key}.exporter"), e.to_string()))
                 })
                 .transpose()?;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use regex::{Captures, Regex};
 use serde::Deserialize;
 
-use crate::networks::Prefix;
+use crate::networks::Cidr;
 
 /// Which side of the network an interface faces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
@@ -204,7 +204,7 @@ impl Template {
 #[derive(Clone, Debug)]
 pub struct Rule {
     /// The exporter must be inside this prefix.
-    pub exporter: Option<Prefix>,
+    pub exporter: Option<Cidr>,
     /// The interface name must match.
     pub name: Option<Regex>,
     /// The interface description must match.
@@ -271,7 +271,7 @@ pub struct Rules {
     rules: Vec<Rule>,
     /// For [`Interfaces::classify_unknown`]: the rules without a regex (a rule with one cannot
     /// match an interface without name or description), in order, with their fixed result.
-    fixed: Vec<(Option<Prefix>, Classification)>,
+    fixed: Vec<(Option<Cidr>, Classification)>,
 }
 
 impl Rules {

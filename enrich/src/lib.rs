@@ -36,7 +36,7 @@ pub use crate::geoip::{AsInfo, CountryCode, GeoIp, GeoIpError, Layout};
 pub use crate::interfaces::{
     Boundary, Classification, Connectivity, InterfaceInfo, InterfaceSource, Interfaces,
 };
-pub use crate::networks::{NetworkAttrs, Networks, Prefix};
+pub use crate::networks::{Cidr, NetworkAttrs, Networks};
 
 /// One place a flow's AS number may come from (`enrich.as_source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]

@@ -1,8 +1,7 @@
 //! Network attributes by address: `[[enrich.networks]]` prefixes flattened into a range table.
 //!
-//! Owns: [`Prefix`] (an IPv4 or IPv6 CIDR in the collector's stored form: IPv4 is IPv4-mapped,
-//! `/n` becomes `/96+n`, so one table serves both families), [`NetworkAttrs`] and [`Networks`],
-//! the lookup structure.
+//! Owns: [`NetworkAttrs`] and [`Networks`], the lookup structure, over the collector's [`Cidr`]
+//! (IPv4 stored IPv4-mapped, `/n` as `/96+n`, so one table serves both families).
 //!
 //! How the table is built: the prefixes are sorted so that every prefix comes after the prefixes
 //! that enclose it, then swept once with a stack of the prefixes still open. Every stretch of the
@@ -17,115 +16,10 @@
 //! Must never: do I/O, read the clock, allocate or panic in [`Networks::lookup`].
 
 use std::collections::HashMap;
-use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
-use std::str::FromStr;
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 
-/// An address prefix in the stored form (IPv4-mapped for IPv4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Prefix {
-    net: u128,
-    len: u8,
-    v4: bool,
-}
-
-/// Why a prefix did not parse.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid CIDR {text:?}: {reason}")]
-pub struct PrefixError {
-    text: String,
-    reason: &'static str,
-}
-
-fn mask(len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(len.min(128)))
-    }
-}
-
-impl Prefix {
-    /// A prefix from an address and a length in that address's family (`/0..=32` for IPv4,
-    /// `/0..=128` for IPv6). Host bits below the length are cleared. `None` when the length is too
-    /// long for the family.
-    pub fn new(addr: IpAddr, len: u8) -> Option<Prefix> {
-        let (stored, len, v4) = match addr {
-            IpAddr::V4(a) if len <= 32 => (a.to_ipv6_mapped(), len + 96, true),
-            IpAddr::V6(a) if len <= 128 => (a, len, false),
-            _ => return None,
-        };
-        Some(Prefix {
-            net: u128::from(stored) & mask(len),
-            len,
-            v4,
-        })
-    }
-
-    /// True when `addr` (stored form: IPv4-mapped for IPv4) is inside the prefix.
-    pub fn contains(&self, addr: Ipv6Addr) -> bool {
-        u128::from(addr) & mask(self.len) == self.net
-    }
-
-    /// The first address of the prefix, stored form.
-    pub fn first(&self) -> u128 {
-        self.net
-    }
-
-    /// The last address of the prefix, stored form.
-    pub fn last(&self) -> u128 {
-        self.net | !mask(self.len)
-    }
-
-    /// Prefix length in the stored (IPv6) form: an IPv4 `/8` is `104`.
-    pub fn stored_len(&self) -> u8 {
-        self.len
-    }
-}
-
-impl FromStr for Prefix {
-    type Err = PrefixError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| PrefixError {
-            text: s.to_string(),
-            reason,
-        };
-        let (a, l) = match s.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (s, None),
-        };
-        let ip: IpAddr = a.trim().parse().map_err(|_| err("not an IP address"))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let len: u8 = match l {
-            Some(l) => l
-                .trim()
-                .parse()
-                .map_err(|_| err("prefix length is not a number"))?,
-            None => max,
-        };
-        let p = Prefix::new(ip, len).ok_or_else(|| err("prefix length too long for the family"))?;
-        let stored = match ip {
-            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
-            IpAddr::V6(a) => u128::from(a),
-        };
-        if stored != p.net {
-            return Err(err("host bits are set"));
-        }
-        Ok(p)
-    }
-}
-
-impl fmt::Display for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = Ipv6Addr::from(self.net);
-        if self.v4 {
-            write!(f, "{}/{}", a.to_canonical(), self.len - 96)
-        } else {
-            write!(f, "{}/{}", a, self.len)
-        }
-    }
-}
+pub use collector::{Cidr, CidrError};
 
 /// The attributes a network carries. Every one is optional; a prefix that does not set one
 /// inherits it from the nearest enclosing prefix that does.
@@ -163,7 +57,7 @@ impl NetworkAttrs {
 pub enum NetworksError {
     /// The same prefix was given twice.
     #[error("prefix {0} is given twice")]
-    Duplicate(Prefix),
+    Duplicate(Cidr),
 }
 
 /// One family's part of the table: sorted, non-overlapping ranges, each with the index of its
@@ -238,13 +132,13 @@ impl Sweep {
 impl Networks {
     /// Builds the table from prefixes and their own (not yet inherited) attributes.
     pub fn build(
-        entries: impl IntoIterator<Item = (Prefix, NetworkAttrs)>,
+        entries: impl IntoIterator<Item = (Cidr, NetworkAttrs)>,
     ) -> Result<Networks, NetworksError> {
-        let mut entries: Vec<(Prefix, NetworkAttrs)> = entries.into_iter().collect();
+        let mut entries: Vec<(Cidr, NetworkAttrs)> = entries.into_iter().collect();
         // Enclosing prefixes first: by first address, then shorter (wider) first.
-        entries.sort_by_key(|(p, _)| (p.net, p.len));
+        entries.sort_by_key(|(p, _)| (p.first(), p.stored_len()));
         for w in entries.windows(2) {
-            if w[0].0.net == w[1].0.net && w[0].0.len == w[1].0.len {
+            if w[0].0.first() == w[1].0.first() && w[0].0.stored_len() == w[1].0.stored_len() {
                 return Err(NetworksError::Duplicate(w[0].0));
             }
         }
@@ -361,6 +255,7 @@ impl Networks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn v6(s: &str) -> Ipv6Addr {
         match s.parse::<IpAddr>().unwrap() {
@@ -525,10 +420,10 @@ mod tests {
     #[test]
     fn parses_and_prints_prefixes_and_rejects_bad_ones() {
         for good in ["10.0.0.0/8", "2001:db8::/32", "0.0.0.0/0", "192.0.2.1/32"] {
-            assert_eq!(good.parse::<Prefix>().unwrap().to_string(), good);
+            assert_eq!(good.parse::<Cidr>().unwrap().to_string(), good);
         }
         assert_eq!(
-            "192.0.2.1".parse::<Prefix>().unwrap().to_string(),
+            "192.0.2.1".parse::<Cidr>().unwrap().to_string(),
             "192.0.2.1/32"
         );
         for bad in [
@@ -539,7 +434,7 @@ mod tests {
             "::/129",
             "",
         ] {
-            assert!(bad.parse::<Prefix>().is_err(), "{bad}");
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
     }
 
@@ -549,8 +444,8 @@ mod tests {
 
         /// The reference: among all prefixes holding `a`, longest first, the first that sets each
         /// attribute gives it.
-        fn naive(entries: &[(Prefix, NetworkAttrs)], a: Ipv6Addr) -> Option<NetworkAttrs> {
-            let mut holding: Vec<&(Prefix, NetworkAttrs)> =
+        fn naive(entries: &[(Cidr, NetworkAttrs)], a: Ipv6Addr) -> Option<NetworkAttrs> {
+            let mut holding: Vec<&(Cidr, NetworkAttrs)> =
                 entries.iter().filter(|(p, _)| p.contains(a)).collect();
             holding.sort_by_key(|(p, _)| std::cmp::Reverse(p.stored_len()));
             let mut out = holding.first()?.1.clone();
@@ -564,15 +459,15 @@ mod tests {
             prop::option::of(prop::sample::select(vec!["a", "b", "c"]).prop_map(Arc::from))
         }
 
-        fn entry() -> impl Strategy<Value = (Prefix, NetworkAttrs)> {
+        fn entry() -> impl Strategy<Value = (Cidr, NetworkAttrs)> {
             // Few distinct high bits so that prefixes nest and touch often, both families.
             let v4 = (0u32..4, any::<u32>(), 6u8..=32).prop_map(|(hi, lo, len)| {
                 let a = std::net::Ipv4Addr::from((10 << 24) | (hi << 22) | (lo >> 10));
-                Prefix::new(IpAddr::V4(a), len).unwrap()
+                Cidr::new(IpAddr::V4(a), len).unwrap()
             });
             let v6 = (0u128..4, any::<u128>(), 0u8..=128).prop_map(|(hi, lo, len)| {
                 let a = Ipv6Addr::from((0x2001_0db8u128 << 96) | (hi << 94) | (lo >> 34));
-                Prefix::new(IpAddr::V6(a), len).unwrap()
+                Cidr::new(IpAddr::V6(a), len).unwrap()
             });
             (
                 prop_oneof![3 => v4, 1 => v6],
