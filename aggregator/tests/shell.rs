@@ -151,11 +151,14 @@ async fn shell_closes_due_windows_on_its_timer_with_the_clock_it_is_given() {
     assert_eq!(outcome.sink.totals_rows, 3);
 }
 
-#[tokio::test]
-async fn shell_ends_with_the_sink_error() {
+/// A shell with `threads` shard threads, whose sink fails, ends with the sink's error.
+async fn ends_with_the_sink_error(threads: u32) {
     let (tx, rx) = mpsc::channel(4);
     let task = tokio::spawn(run_with_clock(
-        agg(AggregatorConfig::default()),
+        agg(AggregatorConfig {
+            threads,
+            ..AggregatorConfig::default()
+        }),
         rx,
         FailingSink,
         options(),
@@ -165,6 +168,11 @@ async fn shell_ends_with_the_sink_error() {
     drop(tx);
     let err = task.await.unwrap().unwrap_err();
     assert!(matches!(err, SinkError::Closed(_)), "{err}");
+}
+
+#[tokio::test]
+async fn shell_ends_with_the_sink_error() {
+    ends_with_the_sink_error(AggregatorConfig::default().threads).await;
 }
 
 #[tokio::test]
@@ -366,19 +374,5 @@ async fn shards_by_dimension_emit_exactly_what_one_thread_emits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_shell_ends_with_the_sink_error_too() {
-    let (tx, rx) = mpsc::channel(4);
-    let task = tokio::spawn(run_with_clock(
-        agg(AggregatorConfig {
-            threads: 3,
-            ..AggregatorConfig::default()
-        }),
-        rx,
-        FailingSink,
-        options(),
-        || T0,
-    ));
-    tx.send(batch(0).into()).await.unwrap();
-    drop(tx);
-    let err = task.await.unwrap().unwrap_err();
-    assert!(matches!(err, SinkError::Closed(_)), "{err}");
+    ends_with_the_sink_error(3).await;
 }
