@@ -43,6 +43,10 @@ pub struct Config {
     /// Scheduled reports (`[[reports]]`), run by `sluice run` and `sluice schedule`.
     #[serde(default)]
     pub reports: Vec<report::schedule::ScheduledReport>,
+    /// Enrichment: network names by prefix, interface names and classification, GeoIP country
+    /// and AS. Off when the section is absent. Reloaded on SIGHUP, and when a GeoIP file changes.
+    #[serde(default)]
+    pub enrich: Option<enrich::EnrichConfig>,
 }
 
 /// Which sink receives the pipeline's output.
@@ -211,6 +215,10 @@ pub struct ValidatedConfig {
     pub metrics_interval: Duration,
     /// Most exporters with series of their own.
     pub max_exporter_series: usize,
+    /// Enrichment (checked by `validate`; the databases are opened at start).
+    pub enrich: Option<enrich::EnrichConfig>,
+    /// The file the config was read from (SIGHUP re-reads its `[enrich]` section).
+    pub config_path: Option<PathBuf>,
 }
 
 fn problem(path: impl Into<String>, reason: impl Into<String>) -> Problem {
@@ -337,6 +345,24 @@ impl Config {
         if let Err(e) = report::schedule::validate_all(&self.reports) {
             problems.push(problem("reports", format!("{e:#}")));
         }
+        if let Some(e) = &self.enrich
+            && let Err(err) = e.validate()
+        {
+            problems.push(problem(err.key.clone(), err.reason.clone()));
+        }
+        if self.enrich.is_none() {
+            for d in &self.aggregator.dimensions {
+                if d.needs_enrichment() {
+                    problems.push(problem(
+                        "aggregator.dimensions",
+                        format!(
+                            "`{}` is filled by enrichment: it needs an [enrich] section",
+                            d.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
         if !self.reports.is_empty() && self.clickhouse.is_none() {
             problems.push(problem(
                 "reports",
@@ -355,6 +381,8 @@ impl Config {
                     metrics,
                     metrics_interval: Duration::from_millis(m.interval_ms),
                     max_exporter_series: m.max_exporter_series,
+                    enrich: self.enrich.clone(),
+                    config_path: None,
                 })
             }
             _ => Err(Problems(problems)),
@@ -411,6 +439,20 @@ fn path_at(text: &str, start: usize, end: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enrichment_dimensions_need_an_enrich_section() {
+        let text = "[aggregator]\ndimensions = [\"src_addr\", \"src_country\", \"in_if_provider\"]\n";
+        let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("`src_country` is filled by enrichment"), "{err}");
+        assert!(err.contains("`in_if_provider` is filled by enrichment"), "{err}");
+        let ok = format!("{text}[enrich]\n");
+        let v = Config::parse(&ok).unwrap().validate().unwrap();
+        assert!(v.enrich.is_some());
+        let bad = format!("{text}[enrich]\n[[enrich.networks]]\ncidr = \"10.0.0.1/8\"\n");
+        let err = Config::parse(&bad).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("enrich.networks[0].cidr"), "{err}");
+    }
 
     #[test]
     fn an_empty_file_is_the_default_config() {

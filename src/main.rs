@@ -6,6 +6,7 @@ mod config;
 mod config_cmd;
 mod config_ref;
 mod decode_cmd;
+mod enrichment;
 mod metrics;
 mod migrate_cmd;
 mod report_cmd;

@@ -48,6 +48,8 @@ pub struct WorkerReport {
     pub batches: u64,
     /// Records handed to the aggregator.
     pub records: u64,
+    /// What the worker's enrich stage did.
+    pub enrich: enrich::StageStats,
 }
 
 /// Install the Prometheus recorder and its HTTP listener, and describe every metric.
@@ -160,6 +162,26 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "sluice_queue_records_total",
         "Records handed to the aggregator.",
     ),
+    (
+        "sluice_enrich_records_total",
+        "Records the enrich stage saw (every record, when [enrich] is on; none is ever dropped).",
+    ),
+    (
+        "sluice_enrich_cache_hits_total",
+        "Address lookups the enrich stage's per-worker cache answered.",
+    ),
+    (
+        "sluice_enrich_cache_misses_total",
+        "Address lookups that went to the networks table and the GeoIP databases.",
+    ),
+    (
+        "sluice_enrich_reloads_total",
+        "Enrichment reloads (SIGHUP, a GeoIP file changed): `outcome` is `ok` or `error` (the previous data stays).",
+    ),
+    (
+        "sluice_enrich_interface_write_errors_total",
+        "Writes of the interfaces table that failed (tried again at the next interval).",
+    ),
     ("sluice_state_saves_total", "Template state file saves."),
     (
         "sluice_state_save_errors_total",
@@ -270,6 +292,14 @@ pub const GAUGES: &[(&str, &str)] = &[
     (
         "sluice_exporters_folded",
         "Exporters without a series of their own (not known, or past metrics.max_exporter_series), summed in exporter=\"other\".",
+    ),
+    (
+        "sluice_enrich_interfaces",
+        "Interfaces enrichment knows (static config, options data, SNMP).",
+    ),
+    (
+        "sluice_enrich_as_names",
+        "AS numbers with an organisation name from the GeoIP ASN database.",
     ),
     (
         "sluice_template_bytes",
@@ -502,7 +532,11 @@ pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
     let (mut denied, mut truncated, mut errors) = (0, 0, 0);
     let (mut batches, mut records) = (0, 0);
     let (mut tbytes, mut pbytes) = (0, 0);
+    let mut enriched = enrich::StageStats::default();
     for r in reports {
+        enriched.records += r.enrich.records;
+        enriched.cache_hits += r.enrich.cache_hits;
+        enriched.cache_misses += r.enrich.cache_misses;
         let l = by_listener.entry(r.listener.as_str()).or_default();
         l.0 += r.datagrams;
         l.1 += r.unsupported;
@@ -534,6 +568,9 @@ pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
     counter!("sluice_queue_batches_total").absolute(batches);
     counter!("sluice_queue_records_total").absolute(records);
     counter!("sluice_queue_drops_total").absolute(0);
+    counter!("sluice_enrich_records_total").absolute(enriched.records);
+    counter!("sluice_enrich_cache_hits_total").absolute(enriched.cache_hits);
+    counter!("sluice_enrich_cache_misses_total").absolute(enriched.cache_misses);
     gauge!("sluice_template_bytes").set(tbytes as f64);
     gauge!("sluice_pending_bytes").set(pbytes as f64);
 }

@@ -50,9 +50,10 @@ pub struct RunArgs {
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let raw = Config::load(&args.config)
         .map_err(|p| anyhow!("{}: invalid config:\n{p}", args.config.display()))?;
-    let cfg = raw
+    let mut cfg = raw
         .validate()
         .map_err(|p| anyhow!("{}: invalid config:\n{p}", args.config.display()))?;
+    cfg.config_path = Some(args.config.clone());
     // `validate` checked the [[reports]] and that they have a [clickhouse] section to read.
     let scheduled = match raw.clickhouse.as_ref() {
         Some(ch) if !raw.reports.is_empty() => Some((
@@ -112,6 +113,8 @@ struct Shared {
     metrics_interval: Duration,
     /// Which exporters have Prometheus series of their own (the rest are `exporter="other"`).
     exporter_series: Mutex<m::ExporterSeries>,
+    /// Enrichment, when `[enrich]` is configured.
+    enricher: Option<Arc<enrich::Enricher>>,
 }
 
 impl Shared {
@@ -172,6 +175,10 @@ struct Worker {
     /// Batches handed off lately, kept to reuse their buffers once every consumer dropped them
     /// (no allocation and no fresh pages per batch in steady state).
     spent: Vec<FlowBatch>,
+    /// The enrich stage, applied to each batch before it is handed off.
+    stage: Option<enrich::Stage>,
+    /// The decoder's interfaces version last handed to the enricher.
+    interfaces_version: u64,
 }
 
 /// Handed-off batches a worker keeps for reuse.
@@ -189,6 +196,19 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         ),
         Some(list) => tracing::info!(prefixes = list.len(), "exporter allowlist active"),
     }
+    // Enrichment first: a missing or corrupt database stops the start here, with its path.
+    let enricher = match &cfg.enrich {
+        Some(e) => Some(crate::enrichment::start(e)?),
+        None => None,
+    };
+    let reloader = match (&enricher, &cfg.enrich) {
+        (Some(e), Some(c)) => Some(tokio::spawn(crate::enrichment::reload_loop(
+            e.clone(),
+            c.clone(),
+            cfg.config_path.clone(),
+        ))),
+        _ => None,
+    };
     let snapshot = match &cfg.listen.state_file {
         Some(p) => persist::load(p).with_context(|| "loading template state")?,
         None => None,
@@ -280,6 +300,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             cfg.max_exporter_series,
             cfg.listen.allowed_exporters.clone(),
         )),
+        enricher,
     });
 
     let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
@@ -308,6 +329,8 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             linger: cfg.listen.batch_linger,
             report_every: cfg.metrics_interval,
             spent: Vec::with_capacity(RECYCLE_BATCHES),
+            stage: shared.enricher.clone().map(enrich::Stage::new),
+            interfaces_version: 0,
             snapshot_every: cfg
                 .listen
                 .state_file
@@ -370,6 +393,9 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         None => pipeline.await,
     };
     publisher.abort();
+    if let Some(r) = reloader {
+        r.abort();
+    }
     if let Some(path) = &cfg.listen.state_file {
         let snaps: Vec<Snapshot> = decoders.iter().map(|d| d.snapshot()).collect();
         match save_state(path, merge(snaps)) {
@@ -564,6 +590,9 @@ impl Worker {
         let next = self
             .reusable()
             .unwrap_or_else(|| Vec::with_capacity(self.batch_records + 64));
+        if let Some(stage) = &mut self.stage {
+            stage.enrich(batch);
+        }
         let full: FlowBatch = Arc::new(std::mem::replace(batch, next));
         if self.spent.len() == RECYCLE_BATCHES {
             self.spent.remove(0);
@@ -599,7 +628,7 @@ impl Worker {
         Some(v)
     }
 
-    fn report(&self, report: &mut WorkerReport) {
+    fn report(&mut self, report: &mut WorkerReport) {
         let stats = self.decoder.stats();
         report.exporters = stats
             .exporters
@@ -612,6 +641,19 @@ impl Worker {
         report.pending = self.decoder.pending_by_exporter();
         report.template_bytes = self.decoder.template_bytes();
         report.pending_bytes = self.decoder.pending_bytes();
+        if let Some(stage) = &self.stage {
+            report.enrich = stage.stats();
+            let v = self.decoder.interfaces_version();
+            if v != self.interfaces_version {
+                self.interfaces_version = v;
+                if let Some(e) = &self.shared.enricher {
+                    let changed = crate::enrichment::learn_from_options(e, &self.decoder.scopes());
+                    if changed > 0 {
+                        tracing::info!(changed, "interface names learned from options data");
+                    }
+                }
+            }
+        }
         if let Ok(mut r) = self.shared.reports[self.index].lock() {
             *r = report.clone();
         }
@@ -998,6 +1040,12 @@ async fn run_pipeline(
                 )),
                 None => None,
             };
+            if let Some(e) = &shared.enricher {
+                windows_writer.set_enrichment(e.registry().clone());
+                if let Some((_, f)) = &flows_writer {
+                    f.set_enrichment(e.registry().clone());
+                }
+            }
             if let Ok(mut w) = shared.writers.lock() {
                 w.push(windows_writer.stats_handle());
                 if let Some((_, f)) = &flows_writer {
@@ -1013,9 +1061,23 @@ async fn run_pipeline(
                     None
                 }
             };
+            // The interfaces table, from the enricher's snapshot (names, speeds, classification).
+            let interfaces = match (&shared.enricher, schema::build_client(&cfg)) {
+                (Some(e), Ok(client)) => {
+                    Some(tokio::spawn(crate::enrichment::interfaces_table_loop(
+                        client,
+                        e.clone(),
+                        shared.metrics_interval,
+                    )))
+                }
+                _ => None,
+            };
             let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
             let windows = Metered::new(windows_writer, "clickhouse");
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            if let Some(h) = interfaces {
+                h.abort();
+            }
             if let Some(h) = inventory {
                 // One last write, so the table holds the final counters.
                 h.abort();

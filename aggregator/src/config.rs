@@ -79,7 +79,7 @@ fn default_allowed_lateness_windows() -> u32 {
     2
 }
 fn default_dimensions() -> Vec<Dimension> {
-    Dimension::ALL.to_vec()
+    Dimension::FLOW.to_vec()
 }
 fn default_top_n() -> u32 {
     100
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(v.time_key, TimeKey::End);
         assert!(v.prorate);
         assert_eq!(v.lateness_ms, 120_000);
-        assert_eq!(v.dimensions, Dimension::ALL.to_vec());
+        assert_eq!(v.dimensions, Dimension::FLOW.to_vec());
         assert_eq!(v.top_n, 100);
         assert_eq!(v.max_keys_per_window, 1_000_000);
         assert_eq!(v.sketch_capacity, 1024);

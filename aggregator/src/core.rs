@@ -63,7 +63,7 @@ pub struct AggregatorStats {
     pub windows_open: u64,
     /// Keys (or sketch counters) held now, summed over open windows; index = position in
     /// [`Dimension::ALL`]. Unconfigured dimensions stay 0.
-    pub keys_per_dimension: [u64; 9],
+    pub keys_per_dimension: [u64; Dimension::ALL.len()],
     /// Current watermark, Unix ms (None before the first flow or flush).
     pub watermark_ms: Option<i64>,
 }
@@ -519,7 +519,7 @@ impl Aggregator {
 
     /// Current counters.
     pub fn stats(&self) -> AggregatorStats {
-        let mut keys = [0u64; 9];
+        let mut keys = [0u64; Dimension::ALL.len()];
         for (_, win) in &self.windows {
             for table in &win.tables {
                 keys[table.dimension() as usize] += table.len() as u64;
@@ -550,6 +550,12 @@ fn dimension_cost(dim: Dimension) -> u32 {
         Dimension::SrcAddr | Dimension::DstAddr => 3,
         Dimension::InIf | Dimension::OutIf | Dimension::App => 2,
         Dimension::Protocol | Dimension::SrcAs | Dimension::DstAs => 1,
+        Dimension::SrcCountry
+        | Dimension::DstCountry
+        | Dimension::SrcNet
+        | Dimension::DstNet
+        | Dimension::InIfProvider
+        | Dimension::OutIfProvider => 1,
     }
 }
 

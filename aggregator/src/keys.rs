@@ -58,6 +58,20 @@ pub(crate) struct Proto(pub u8);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Interface(pub A128, pub u32);
 
+/// A number that is the whole key: country letters, or an enrichment name id (`SrcCountry`,
+/// `DstCountry`, `SrcNet`, `DstNet`, `InIfProvider`, `OutIfProvider`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Label(pub u32);
+
+impl DimKey for Label {
+    fn to_key(self) -> Key {
+        Key {
+            num: self.0,
+            ..Key::default()
+        }
+    }
+}
+
 /// An AS number (`SrcAs`, `DstAs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct AsNum(pub u32);
@@ -165,6 +179,37 @@ pub(crate) fn dst_as(f: &FlowRecord) -> AsNum {
     AsNum(f.dst_as.unwrap_or(0))
 }
 
+/// Source country key.
+#[inline]
+pub(crate) fn src_country(f: &FlowRecord) -> Label {
+    Label(u32::from(u16::from_be_bytes(f.enrichment.src_country)))
+}
+/// Destination country key.
+#[inline]
+pub(crate) fn dst_country(f: &FlowRecord) -> Label {
+    Label(u32::from(u16::from_be_bytes(f.enrichment.dst_country)))
+}
+/// Source network name key.
+#[inline]
+pub(crate) fn src_net(f: &FlowRecord) -> Label {
+    Label(f.enrichment.src_net_name)
+}
+/// Destination network name key.
+#[inline]
+pub(crate) fn dst_net(f: &FlowRecord) -> Label {
+    Label(f.enrichment.dst_net_name)
+}
+/// Input interface provider key.
+#[inline]
+pub(crate) fn in_if_provider(f: &FlowRecord) -> Label {
+    Label(f.enrichment.in_if_provider)
+}
+/// Output interface provider key.
+#[inline]
+pub(crate) fn out_if_provider(f: &FlowRecord) -> Label {
+    Label(f.enrichment.out_if_provider)
+}
+
 /// The key of `flow` in dimension `dim`, following the layout documented on [`Key`].
 pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
     match dim {
@@ -177,6 +222,12 @@ pub fn key_for(dim: Dimension, flow: &FlowRecord) -> Key {
         Dimension::OutIf => out_if(flow).to_key(),
         Dimension::SrcAs => src_as(flow).to_key(),
         Dimension::DstAs => dst_as(flow).to_key(),
+        Dimension::SrcCountry => src_country(flow).to_key(),
+        Dimension::DstCountry => dst_country(flow).to_key(),
+        Dimension::SrcNet => src_net(flow).to_key(),
+        Dimension::DstNet => dst_net(flow).to_key(),
+        Dimension::InIfProvider => in_if_provider(flow).to_key(),
+        Dimension::OutIfProvider => out_if_provider(flow).to_key(),
     }
 }
 

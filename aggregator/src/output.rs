@@ -43,11 +43,43 @@ pub enum Dimension {
     SrcAs,
     /// Destination AS.
     DstAs,
+    /// Source country (enrichment; ISO 3166 alpha-2).
+    SrcCountry,
+    /// Destination country (enrichment).
+    DstCountry,
+    /// Source network name (enrichment, `[[enrich.networks]]`).
+    SrcNet,
+    /// Destination network name (enrichment).
+    DstNet,
+    /// Provider of the input interface (enrichment, interface classification).
+    InIfProvider,
+    /// Provider of the output interface (enrichment).
+    OutIfProvider,
 }
 
 impl Dimension {
-    /// Every dimension, in a stable order.
-    pub const ALL: [Dimension; 9] = [
+    /// Every dimension, in a stable order (the nine flow dimensions, then the six that need
+    /// enrichment).
+    pub const ALL: [Dimension; 15] = [
+        Dimension::SrcAddr,
+        Dimension::DstAddr,
+        Dimension::Conversation,
+        Dimension::App,
+        Dimension::Protocol,
+        Dimension::InIf,
+        Dimension::OutIf,
+        Dimension::SrcAs,
+        Dimension::DstAs,
+        Dimension::SrcCountry,
+        Dimension::DstCountry,
+        Dimension::SrcNet,
+        Dimension::DstNet,
+        Dimension::InIfProvider,
+        Dimension::OutIfProvider,
+    ];
+
+    /// The dimensions that come from the flow itself: the default set.
+    pub const FLOW: [Dimension; 9] = [
         Dimension::SrcAddr,
         Dimension::DstAddr,
         Dimension::Conversation,
@@ -71,7 +103,18 @@ impl Dimension {
             Dimension::OutIf => "out_if",
             Dimension::SrcAs => "src_as",
             Dimension::DstAs => "dst_as",
+            Dimension::SrcCountry => "src_country",
+            Dimension::DstCountry => "dst_country",
+            Dimension::SrcNet => "src_net",
+            Dimension::DstNet => "dst_net",
+            Dimension::InIfProvider => "in_if_provider",
+            Dimension::OutIfProvider => "out_if_provider",
         }
+    }
+
+    /// True for the dimensions whose keys enrichment gives (countries, networks, providers).
+    pub fn needs_enrichment(self) -> bool {
+        (self as usize) >= Dimension::FLOW.len()
     }
 }
 
@@ -83,7 +126,12 @@ impl Dimension {
 /// - `App`: `proto`, `num` (port);
 /// - `Protocol`: `proto`;
 /// - `InIf`, `OutIf`: `exporter`, `num` (ifIndex);
-/// - `SrcAs`, `DstAs`: `num` (AS number).
+/// - `SrcAs`, `DstAs`: `num` (AS number);
+/// - `SrcCountry`, `DstCountry`: `num`, the two ASCII letters as a big-endian `u16` (0 unknown);
+/// - `SrcNet`, `DstNet`: `num`, the network-name id of enrichment's registry (0 none);
+/// - `InIfProvider`, `OutIfProvider`: `num`, the provider id of enrichment's registry (0 none).
+///
+/// Storage turns the enrichment ids into text (the `label` column) with the same registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Key {
     /// First address (IPv4-mapped when IPv4).

@@ -16,7 +16,7 @@ use collector::FlowRecord;
 use foldhash::fast::RandomState;
 
 use crate::counts::Counts;
-use crate::keys::{self, AsNum, DimKey, Interface, Pair, Proto, ProtoPort};
+use crate::keys::{self, AsNum, DimKey, Interface, Label, Pair, Proto, ProtoPort};
 use crate::output::{Dimension, Key, WindowTopRow};
 use crate::sketch::{Slot, SpaceSaving};
 
@@ -207,6 +207,8 @@ pub(crate) enum DimTable {
     OutIf(Table<Interface>),
     SrcAs(Table<AsNum>),
     DstAs(Table<AsNum>),
+    /// The enrichment dimensions: one number per key, picked by the dimension.
+    Label(Dimension, Table<Label>),
 }
 
 impl DimTable {
@@ -225,6 +227,12 @@ impl DimTable {
             Dimension::OutIf => DimTable::OutIf(Table::new()),
             Dimension::SrcAs => DimTable::SrcAs(Table::new()),
             Dimension::DstAs => DimTable::DstAs(Table::new()),
+            Dimension::SrcCountry
+            | Dimension::DstCountry
+            | Dimension::SrcNet
+            | Dimension::DstNet
+            | Dimension::InIfProvider
+            | Dimension::OutIfProvider => DimTable::Label(dim, Table::new()),
         }
     }
 
@@ -240,6 +248,7 @@ impl DimTable {
             DimTable::OutIf(_) => Dimension::OutIf,
             DimTable::SrcAs(_) => Dimension::SrcAs,
             DimTable::DstAs(_) => Dimension::DstAs,
+            DimTable::Label(d, _) => *d,
         }
     }
 
@@ -252,6 +261,7 @@ impl DimTable {
             DimTable::Protocol(t) => t.len(),
             DimTable::InIf(t) | DimTable::OutIf(t) => t.len(),
             DimTable::SrcAs(t) | DimTable::DstAs(t) => t.len(),
+            DimTable::Label(_, t) => t.len(),
         }
     }
 
@@ -268,6 +278,17 @@ impl DimTable {
             DimTable::OutIf(t) => t.add(keys::out_if(flow), c, max_keys, cap),
             DimTable::SrcAs(t) => t.add(keys::src_as(flow), c, max_keys, cap),
             DimTable::DstAs(t) => t.add(keys::dst_as(flow), c, max_keys, cap),
+            DimTable::Label(d, t) => {
+                let k = match d {
+                    Dimension::SrcCountry => keys::src_country(flow),
+                    Dimension::DstCountry => keys::dst_country(flow),
+                    Dimension::SrcNet => keys::src_net(flow),
+                    Dimension::DstNet => keys::dst_net(flow),
+                    Dimension::InIfProvider => keys::in_if_provider(flow),
+                    _ => keys::out_if_provider(flow),
+                };
+                t.add(k, c, max_keys, cap)
+            }
         }
     }
 
@@ -281,6 +302,7 @@ impl DimTable {
             DimTable::Protocol(t) => t.emit(dim, ctx, out),
             DimTable::InIf(t) | DimTable::OutIf(t) => t.emit(dim, ctx, out),
             DimTable::SrcAs(t) | DimTable::DstAs(t) => t.emit(dim, ctx, out),
+            DimTable::Label(_, t) => t.emit(dim, ctx, out),
         }
     }
 }

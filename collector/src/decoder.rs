@@ -347,6 +347,8 @@ struct Scope {
     samplers: Vec<(Option<u32>, u32)>,
     system_init: Option<i64>,
     interfaces: Vec<InterfaceInfo>,
+    /// Bumped whenever `interfaces` gains or changes an entry.
+    interfaces_version: u64,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
     template_bytes: usize,
@@ -496,6 +498,20 @@ impl Decoder {
             *m.entry(*e).or_default() += s.pending.len();
         }
         m
+    }
+
+    /// A number that changes whenever options data adds or changes an interface of any scope
+    /// (or a scope holding interfaces expires): cheap to poll, so a caller can ask for
+    /// [`Decoder::scopes`] only when it moved.
+    pub fn interfaces_version(&self) -> u64 {
+        self.scopes
+            .values()
+            .map(|s| {
+                s.interfaces_version
+                    .wrapping_mul(31)
+                    .wrapping_add(s.interfaces.len() as u64)
+            })
+            .fold(self.scopes.len() as u64, u64::wrapping_add)
     }
 
     /// A description of every scope.
@@ -1489,9 +1505,13 @@ fn options_record(
             description: text(descr),
         };
         if let Some(e) = scope.interfaces.iter_mut().find(|i| i.index == index) {
-            *e = info;
+            if *e != info {
+                *e = info;
+                scope.interfaces_version += 1;
+            }
         } else if scope.interfaces.len() < MAX_INTERFACES {
             scope.interfaces.push(info);
+            scope.interfaces_version += 1;
         }
     }
     Some(data.len() - r.remaining())

@@ -22,4 +22,4 @@ pub use cidr::{Cidr, CidrError};
 pub use config::{ConfigError, DecoderConfig, DecoderSettings};
 pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, Stats, Summary};
 pub use error::{DecodeError, ErrorKind};
-pub use record::{FlowBatch, FlowRecord, SamplingSource};
+pub use record::{Enrichment, FlowBatch, FlowRecord, SamplingSource};

@@ -138,6 +138,47 @@ pub struct FlowRecord {
     pub post_nat_dst_port: Option<u16>,
     /// Bits from [`flags`].
     pub flags: u8,
+    /// What the enrich stage found (all zero when enrichment is off or found nothing).
+    #[serde(skip)]
+    pub enrichment: Enrichment,
+}
+
+/// What the enrich stage found for a record: ids into its registry (`enrich::registry`; 0 means
+/// nothing found) and ISO 3166 alpha-2 country codes (`[0, 0]` when unknown). Fixed size, so the
+/// record stays `Copy`; the decoder leaves it zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Enrichment {
+    /// Network attribute set of the source address.
+    pub src_net: u32,
+    /// Network attribute set of the destination address.
+    pub dst_net: u32,
+    /// Interface entry of (exporter, input ifIndex).
+    pub in_if: u32,
+    /// Interface entry of (exporter, output ifIndex).
+    pub out_if: u32,
+    /// Name of the source network (an id among network names; the `src_net` window dimension).
+    pub src_net_name: u32,
+    /// Name of the destination network.
+    pub dst_net_name: u32,
+    /// Provider of the input interface (an id among providers; the `in_if_provider` dimension).
+    pub in_if_provider: u32,
+    /// Provider of the output interface.
+    pub out_if_provider: u32,
+    /// Country of the source address.
+    pub src_country: [u8; 2],
+    /// Country of the destination address.
+    pub dst_country: [u8; 2],
+}
+
+impl Enrichment {
+    /// A country code as text (empty when unknown or not two ASCII letters).
+    pub fn country_str(code: &[u8; 2]) -> &str {
+        if code.iter().all(u8::is_ascii_uppercase) {
+            std::str::from_utf8(code).unwrap_or("")
+        } else {
+            ""
+        }
+    }
 }
 
 impl Default for FlowRecord {
@@ -178,6 +219,7 @@ impl Default for FlowRecord {
             post_nat_src_port: None,
             post_nat_dst_port: None,
             flags: 0,
+            enrichment: Enrichment::default(),
         }
     }
 }

@@ -379,6 +379,8 @@ impl ValidatedEnrichConfig {
             interfaces,
             geoip: std::sync::Arc::new(geoip),
             as_source: self.as_source.clone(),
+            net_ids: Vec::new(),
+            if_ids: Default::default(),
         })
     }
 }

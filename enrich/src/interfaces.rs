@@ -76,12 +76,26 @@ impl Connectivity {
 }
 
 /// Where an interface's entry came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum InterfaceSource {
     /// `[[enrich.interfaces]]` in the config.
     Static,
-    /// Learned from the exporter (options data, SNMP) through [`Interfaces::learn`].
-    Learned,
+    /// Learned from the exporter's IPFIX / NetFlow v9 options data (IE 82, 83).
+    #[default]
+    OptionsData,
+    /// Polled over SNMP (ifName, ifAlias, ifHighSpeed).
+    Snmp,
+}
+
+impl InterfaceSource {
+    /// The stored spelling: `static`, `options_data` or `snmp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterfaceSource::Static => "static",
+            InterfaceSource::OptionsData => "options_data",
+            InterfaceSource::Snmp => "snmp",
+        }
+    }
 }
 
 /// What is known about one interface.
@@ -354,7 +368,7 @@ impl Interfaces {
         };
         let keys: Vec<_> = out.statics.keys().copied().collect();
         for k in keys {
-            let info = out.resolve(k, None, None);
+            let info = out.resolve(k, None, None, None);
             out.map.insert(k, info);
         }
         out
@@ -376,20 +390,47 @@ impl Interfaces {
             .unwrap_or_default()
     }
 
-    /// A new map where (exporter, ifIndex) has the learned name and description (from options
-    /// data or SNMP), classified again. A static entry keeps its own name and description and
-    /// takes the learned ones only where it has none. Not for the hot path: it copies the map.
+    /// A new map where (exporter, ifIndex) has the learned name, description and speed (from
+    /// options data or SNMP), classified again. A static entry keeps its own values and takes
+    /// the learned ones only where it has none. Not for the hot path: it copies the map.
     pub fn learn(
         &self,
         exporter: Ipv6Addr,
         if_index: u32,
         name: Option<&str>,
         description: Option<&str>,
+        speed_mbps: Option<u64>,
+        source: InterfaceSource,
     ) -> Interfaces {
         let mut out = self.clone();
-        let info = out.resolve((exporter, if_index), name, description);
-        out.map.insert((exporter, if_index), info);
+        out.learn_in_place(exporter, if_index, name, description, speed_mbps, source);
         out
+    }
+
+    /// [`Interfaces::learn`] without the copy: true when the entry changed.
+    pub(crate) fn learn_in_place(
+        &mut self,
+        exporter: Ipv6Addr,
+        if_index: u32,
+        name: Option<&str>,
+        description: Option<&str>,
+        speed_mbps: Option<u64>,
+        source: InterfaceSource,
+    ) -> bool {
+        let mut info = self.resolve((exporter, if_index), name, description, speed_mbps);
+        if info.source != InterfaceSource::Static {
+            info.source = source;
+        }
+        if self.map.get(&(exporter, if_index)) == Some(&info) {
+            return false;
+        }
+        self.map.insert((exporter, if_index), info);
+        true
+    }
+
+    /// Every interface known, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = ((Ipv6Addr, u32), &InterfaceInfo)> {
+        self.map.iter().map(|(k, v)| (*k, v))
     }
 
     /// Number of interfaces known.
@@ -407,6 +448,7 @@ impl Interfaces {
         key: (Ipv6Addr, u32),
         learned_name: Option<&str>,
         learned_description: Option<&str>,
+        learned_speed: Option<u64>,
     ) -> InterfaceInfo {
         let st = self.statics.get(&key);
         let name: Option<Arc<str>> = st
@@ -421,7 +463,7 @@ impl Interfaces {
             .rules
             .classify(key.0, name.as_deref(), description.as_deref());
         InterfaceInfo {
-            speed_mbps: st.and_then(|s| s.speed_mbps),
+            speed_mbps: st.and_then(|s| s.speed_mbps).or(learned_speed),
             boundary: st.and_then(|s| s.boundary).or(c.boundary),
             provider: st
                 .and_then(|s| s.provider.as_deref())
@@ -431,7 +473,7 @@ impl Interfaces {
             source: if st.is_some() {
                 InterfaceSource::Static
             } else {
-                InterfaceSource::Learned
+                InterfaceSource::OptionsData
             },
             name,
             description,

@@ -11,8 +11,8 @@
 //! I/O, reads the clock, allocates or panics on any input.
 //!
 //! Must never: do I/O outside `build` / [`Enricher::new`] / [`Enricher::reload`]; read the clock;
-//! reach into decoding, aggregation or storage (it sits between collector and aggregator and is
-//! not wired into `sluice run` yet).
+//! reach into decoding, aggregation or storage. It sits between collector and aggregator: each
+//! receive worker of `sluice run` runs a [`Stage`] on its batches before handing them off.
 
 #![deny(missing_docs)]
 
@@ -20,7 +20,10 @@ pub mod config;
 pub mod geoip;
 pub mod interfaces;
 pub mod networks;
+pub mod registry;
+pub mod stage;
 
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +40,8 @@ pub use crate::interfaces::{
     Boundary, Classification, Connectivity, InterfaceInfo, InterfaceSource, Interfaces,
 };
 pub use crate::networks::{Cidr, NetworkAttrs, Networks};
+pub use crate::registry::{InterfaceEntry, NetworkEntry, Registry, Tables};
+pub use crate::stage::{Stage, StageStats};
 
 /// One place a flow's AS number may come from (`enrich.as_source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
@@ -95,6 +100,10 @@ pub struct Snapshot {
     pub(crate) interfaces: Interfaces,
     pub(crate) geoip: Arc<GeoIp>,
     pub(crate) as_source: Vec<AsSource>,
+    /// Registry id of each of `networks`' attribute sets (filled by the [`Enricher`]).
+    pub(crate) net_ids: Vec<u32>,
+    /// Registry id of each known interface (filled by the [`Enricher`]).
+    pub(crate) if_ids: HashMap<(Ipv6Addr, u32), u32, foldhash::fast::RandomState>,
 }
 
 impl Snapshot {
@@ -146,8 +155,59 @@ impl Snapshot {
             interfaces,
             geoip: Arc::clone(&self.geoip),
             as_source: self.as_source.clone(),
+            net_ids: self.net_ids.clone(),
+            if_ids: HashMap::default(),
         }
     }
+
+    /// The registry id of the network attribute set holding `addr` (0 when none, or when the
+    /// snapshot was not made by an [`Enricher`]).
+    #[inline]
+    pub fn net_id(&self, addr: Ipv6Addr) -> u32 {
+        self.networks
+            .lookup_index(addr)
+            .and_then(|i| self.net_ids.get(i as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The registry id of interface (exporter, ifIndex) (0 when unknown).
+    #[inline]
+    pub fn if_id(&self, exporter: Ipv6Addr, if_index: u32) -> u32 {
+        if self.if_ids.is_empty() {
+            return 0;
+        }
+        self.if_ids.get(&(exporter, if_index)).copied().unwrap_or(0)
+    }
+
+    /// This snapshot with registry ids for its network sets and interfaces.
+    fn registered(mut self, registry: &Registry) -> Snapshot {
+        let keys: Vec<(Ipv6Addr, u32)> = self.interfaces.iter().map(|(k, _)| k).collect();
+        let entries: Vec<InterfaceEntry> = self
+            .interfaces
+            .iter()
+            .map(|(_, i)| InterfaceEntry::of(i))
+            .collect();
+        let (net_ids, if_ids) = registry.intern(self.networks.attribute_list(), &entries);
+        self.net_ids = net_ids;
+        self.if_ids = keys.into_iter().zip(if_ids).collect();
+        self
+    }
+}
+
+/// One interface as an exporter or an SNMP agent described it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LearnedInterface {
+    /// ifIndex.
+    pub if_index: u32,
+    /// Name (IE 82, ifName).
+    pub name: Option<String>,
+    /// Description (IE 83, ifAlias).
+    pub description: Option<String>,
+    /// Speed, Mbit/s (ifHighSpeed).
+    pub speed_mbps: Option<u64>,
+    /// Where it was learned (`OptionsData` or `Snmp`; `Static` is taken as `OptionsData`).
+    pub source: InterfaceSource,
 }
 
 /// Why a reload failed (the old snapshot stays).
@@ -165,16 +225,24 @@ pub enum ReloadError {
 #[derive(Debug)]
 pub struct Enricher {
     current: ArcSwap<Snapshot>,
+    registry: Arc<Registry>,
     reload_errors: AtomicU64,
 }
 
 impl Enricher {
-    /// An enricher over a built snapshot.
+    /// An enricher over a built snapshot, with a registry of its own.
     pub fn new(snapshot: Snapshot) -> Enricher {
+        let registry = Arc::new(Registry::new());
         Enricher {
-            current: ArcSwap::from_pointee(snapshot),
+            current: ArcSwap::from_pointee(snapshot.registered(&registry)),
+            registry,
             reload_errors: AtomicU64::new(0),
         }
+    }
+
+    /// The registry the ids in enriched records refer to.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// Validates and builds `config` (does the I/O: opens the databases).
@@ -192,8 +260,9 @@ impl Enricher {
         self.current.load_full()
     }
 
-    /// Builds a snapshot from `config` and swaps it in. On failure the current snapshot stays,
-    /// `reload_errors` goes up by one and the error is returned.
+    /// Builds a snapshot from `config` and swaps it in. Interfaces learned from the exporters
+    /// (options data, SNMP) are carried over into it, classified by the new rules. On failure
+    /// the current snapshot stays, `reload_errors` goes up by one and the error is returned.
     pub fn reload(&self, config: &EnrichConfig) -> Result<(), ReloadError> {
         match config
             .validate()
@@ -201,7 +270,22 @@ impl Enricher {
             .and_then(|v| v.build().map_err(ReloadError::from))
         {
             Ok(s) => {
-                self.current.store(Arc::new(s));
+                let cur = self.current.load_full();
+                let mut interfaces = s.interfaces.clone();
+                for ((exporter, if_index), info) in cur.interfaces.iter() {
+                    if info.source != InterfaceSource::Static {
+                        interfaces.learn_in_place(
+                            exporter,
+                            if_index,
+                            info.name.as_deref(),
+                            info.description.as_deref(),
+                            info.speed_mbps,
+                            info.source,
+                        );
+                    }
+                }
+                let s = s.with_interfaces(interfaces);
+                self.current.store(Arc::new(s.registered(&self.registry)));
                 Ok(())
             }
             Err(e) => {
@@ -211,19 +295,38 @@ impl Enricher {
         }
     }
 
-    /// Swaps in a snapshot where (exporter, ifIndex) has a learned name and description (from
-    /// options data or SNMP; see [`Interfaces::learn`]). Copies the interface map: not for the
-    /// hot path.
-    pub fn learn_interface(
-        &self,
-        exporter: Ipv6Addr,
-        if_index: u32,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) {
+    /// Swaps in a snapshot where each (exporter, ifIndex) of `learned` has the learned name,
+    /// description and speed (from options data or SNMP; see [`Interfaces::learn`]). Entries
+    /// that change nothing are skipped; nothing is swapped when none changes. Copies the
+    /// interface map: not for the hot path.
+    pub fn learn_interfaces(&self, exporter: Ipv6Addr, learned: &[LearnedInterface]) -> usize {
+        let mut changed = 0;
         self.current.rcu(|cur| {
-            cur.with_interfaces(cur.interfaces.learn(exporter, if_index, name, description))
+            changed = 0;
+            let mut interfaces = cur.interfaces.clone();
+            for l in learned {
+                let source = if l.source == InterfaceSource::Static {
+                    InterfaceSource::OptionsData
+                } else {
+                    l.source
+                };
+                if interfaces.learn_in_place(
+                    exporter,
+                    l.if_index,
+                    l.name.as_deref(),
+                    l.description.as_deref(),
+                    l.speed_mbps,
+                    source,
+                ) {
+                    changed += 1;
+                }
+            }
+            if changed == 0 {
+                return Arc::clone(cur);
+            }
+            Arc::new(cur.with_interfaces(interfaces).registered(&self.registry))
         });
+        changed
     }
 
     /// How many reloads failed since the enricher was made.

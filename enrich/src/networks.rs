@@ -227,13 +227,23 @@ impl Networks {
     /// The attributes of the most specific prefix holding `addr` (stored form: IPv4-mapped for
     /// IPv4), with inheritance applied; `None` when no prefix holds it.
     pub fn lookup(&self, addr: Ipv6Addr) -> Option<&NetworkAttrs> {
+        self.attrs.get(self.lookup_index(addr)? as usize)
+    }
+
+    /// The index, in [`Networks::attribute_list`], of what [`Networks::lookup`] returns.
+    #[inline]
+    pub fn lookup_index(&self, addr: Ipv6Addr) -> Option<u32> {
         let a = u128::from(addr);
-        let i = if (V4_FIRST..=V4_LAST).contains(&a) {
-            self.v4.find((a - V4_FIRST) as u32)?
+        if (V4_FIRST..=V4_LAST).contains(&a) {
+            self.v4.find((a - V4_FIRST) as u32)
         } else {
-            self.v6.find(a)?
-        };
-        self.attrs.get(i as usize)
+            self.v6.find(a)
+        }
+    }
+
+    /// The distinct resolved attribute sets, indexed as [`Networks::lookup_index`] gives.
+    pub fn attribute_list(&self) -> &[NetworkAttrs] {
+        &self.attrs
     }
 
     /// Number of ranges in the table (IPv4 and IPv6).

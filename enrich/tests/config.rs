@@ -9,7 +9,7 @@ use common::addr;
 use enrich::{AsSource, Boundary, Connectivity, EnrichConfig, InterfaceSource};
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct File {
     enrich: EnrichConfig,
 }
@@ -21,7 +21,7 @@ fn parse(text: &str) -> Result<EnrichConfig, String> {
 }
 
 fn example_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/enrich.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sluice-enrich.toml")
 }
 
 fn err(text: &str) -> String {

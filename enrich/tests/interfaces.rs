@@ -188,15 +188,29 @@ fn learned_names_are_classified_and_static_ones_kept() {
     let i = interfaces(RULES);
     let e = addr("192.0.2.1");
     assert!(i.get(e, 99).is_none());
-    let learned = i.learn(e, 99, Some("Gi0/0/99"), Some("peering: CDN-X"));
+    let learned = i.learn(
+        e,
+        99,
+        Some("Gi0/0/99"),
+        Some("peering: CDN-X"),
+        Some(1000),
+        InterfaceSource::Snmp,
+    );
     assert!(i.get(e, 99).is_none(), "learn makes a new map");
     let x = learned.get(e, 99).unwrap();
-    assert_eq!(x.source, InterfaceSource::Learned);
+    assert_eq!(x.source, InterfaceSource::Snmp);
     assert_eq!(x.name.as_deref(), Some("Gi0/0/99"));
     assert_eq!(x.provider.as_deref(), Some("CDN-X"));
     assert_eq!(x.connectivity, Some(Connectivity::Peering));
     // A static entry keeps its own name and description.
-    let again = learned.learn(e, 1, Some("renamed"), Some("peering: other"));
+    let again = learned.learn(
+        e,
+        1,
+        Some("renamed"),
+        Some("peering: other"),
+        None,
+        InterfaceSource::OptionsData,
+    );
     let x = again.get(e, 1).unwrap();
     assert_eq!(x.name.as_deref(), Some("Gi0/0/1"));
     assert_eq!(x.provider.as_deref(), Some("ISP-A"));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Value, addr, temp_file, write};
-use enrich::{AsSource, EnrichConfig, Enricher, is_private_as, resolve_as};
+use enrich::{AsSource, EnrichConfig, Enricher, LearnedInterface, is_private_as, resolve_as};
 
 use AsSource::{Flow, FlowExceptPrivate, Geoip};
 
@@ -158,7 +158,16 @@ fn a_learned_interface_is_swapped_in_and_shares_the_rest() {
     ))
     .unwrap();
     let before = e.snapshot_arc();
-    e.learn_interface(addr("192.0.2.1"), 5, Some("Gi5"), Some("transit: ISP-Z"));
+    e.learn_interfaces(
+        addr("192.0.2.1"),
+        &[LearnedInterface {
+            if_index: 5,
+            name: Some("Gi5".into()),
+            description: Some("transit: ISP-Z".into()),
+            speed_mbps: None,
+            ..Default::default()
+        }],
+    );
     let after = e.snapshot_arc();
     assert!(before.interfaces().get(addr("192.0.2.1"), 5).is_none());
     let x = after.interfaces().get(addr("192.0.2.1"), 5).unwrap();

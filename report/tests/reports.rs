@@ -330,6 +330,10 @@ async fn load(url: &str, db: &str, t0: i64, recs: &[FlowRecord]) -> clickhouse::
             description: "uplink".into(),
             speed: 10_000_000,
             last_seen: t,
+            boundary: "external".into(),
+            provider: "ISP-A".into(),
+            connectivity: "transit".into(),
+            source: "static".into(),
         }],
     )
     .await

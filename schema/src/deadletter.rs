@@ -315,6 +315,7 @@ mod tests {
         for i in 0..3 {
             rows::encode_flow(&mut body, &flow(i));
             rows::encode_batch_id(&mut body, 77);
+            rows::encode_flow_enrichment(&mut body, &flow(i), None);
         }
         assert_eq!(rows::FLOWS_TYPES.len(), rows::FLOWS_COLUMNS.len());
         let text = render(rows::FLOWS_COLUMNS, rows::FLOWS_TYPES, &body, 3);
@@ -329,7 +330,9 @@ mod tests {
         assert_eq!(cells[6], "2001:db8::1");
         assert_eq!(cells[7], "198.51.100.7");
         assert_eq!(cells[16], "record");
-        assert_eq!(*cells.last().unwrap(), "77");
+        assert_eq!(cells[38], "77");
+        assert_eq!(cells[39], "", "src_net_name, enrichment off");
+        assert_eq!(*cells.last().unwrap(), "0", "out_if_speed, enrichment off");
         assert!(!text.contains('#'), "every byte used: {text}");
     }
 

@@ -309,6 +309,35 @@ fn batch_id_ddl(table: &str) -> String {
     format!("ALTER TABLE {table}\n  ADD COLUMN batch_id UInt64")
 }
 
+/// What enrichment adds to every flow (names as text, so SQL needs no join; speeds in bit/s).
+fn flows_enrichment_ddl(d: &Dialect) -> String {
+    let lc = d.lc();
+    let mut cols: Vec<String> = [
+        "src_net_name",
+        "dst_net_name",
+        "src_net_role",
+        "dst_net_role",
+        "src_net_site",
+        "dst_net_site",
+        "src_country",
+        "dst_country",
+        "src_as_name",
+        "dst_as_name",
+        "in_if_name",
+        "out_if_name",
+        "in_if_boundary",
+        "out_if_boundary",
+        "in_if_provider",
+        "out_if_provider",
+    ]
+    .iter()
+    .map(|c| format!("ADD COLUMN {c} {lc}"))
+    .collect();
+    cols.push("ADD COLUMN in_if_speed UInt64".into());
+    cols.push("ADD COLUMN out_if_speed UInt64".into());
+    format!("ALTER TABLE flows\n  {}", cols.join(",\n  "))
+}
+
 /// Every migration for a tier and retention, in order.
 pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
     let d = Dialect { tier };
@@ -374,6 +403,31 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             name: "window_totals_batch_id",
             statements: vec![batch_id_ddl("window_totals")],
             unless_column: Some(("window_totals", "batch_id")),
+        },
+        Migration {
+            version: 9,
+            name: "flows_enrichment",
+            statements: vec![flows_enrichment_ddl(&d)],
+            unless_column: Some(("flows", "src_net_name")),
+        },
+        Migration {
+            version: 10,
+            name: "window_top_label",
+            statements: vec![format!(
+                "ALTER TABLE window_top\n  ADD COLUMN label {}",
+                d.lc()
+            )],
+            unless_column: Some(("window_top", "label")),
+        },
+        Migration {
+            version: 11,
+            name: "interfaces_classification",
+            statements: vec![format!(
+                "ALTER TABLE interfaces\n  ADD COLUMN boundary {lc},\n  ADD COLUMN provider {lc},\n  \
+                 ADD COLUMN connectivity {lc},\n  ADD COLUMN source {lc}",
+                lc = d.lc()
+            )],
+            unless_column: Some(("interfaces", "source")),
         },
     ]
 }

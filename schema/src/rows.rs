@@ -59,7 +59,28 @@ pub const FLOWS_COLUMNS: &[&str] = &[
     "app_port",
     "flags",
     "batch_id",
+    "src_net_name",
+    "dst_net_name",
+    "src_net_role",
+    "dst_net_role",
+    "src_net_site",
+    "dst_net_site",
+    "src_country",
+    "dst_country",
+    "src_as_name",
+    "dst_as_name",
+    "in_if_name",
+    "out_if_name",
+    "in_if_boundary",
+    "out_if_boundary",
+    "in_if_provider",
+    "out_if_provider",
+    "in_if_speed",
+    "out_if_speed",
 ];
+
+/// Columns of `flows` up to `batch_id`: the rows of spool payload version 2.
+pub const FLOWS_V2_COLUMNS: usize = 39;
 
 /// Columns of `window_top`, in insert order.
 pub const WINDOW_TOP_COLUMNS: &[&str] = &[
@@ -82,7 +103,11 @@ pub const WINDOW_TOP_COLUMNS: &[&str] = &[
     "packets_unscaled",
     "max_error",
     "batch_id",
+    "label",
 ];
+
+/// Columns of `window_top` up to `batch_id`: the rows of spool payload version 2.
+pub const WINDOW_TOP_V2_COLUMNS: usize = 19;
 
 /// Columns of `window_totals`, in insert order.
 pub const WINDOW_TOTALS_COLUMNS: &[&str] = &[
@@ -126,13 +151,13 @@ use Ty::{Addr, DateTime, I64, Str, U8, U16, U32, U64};
 pub const FLOWS_TYPES: &[Ty] = &[
     DateTime, Addr, U32, U16, I64, I64, Addr, Addr, U16, U16, U8, U16, U8, U64, U64, U32, Str, U64,
     U64, U32, U32, U32, U32, U32, U8, U8, Addr, U8, U16, U8, U8, U8, Addr, Addr, U16, U16, U16, U8,
-    U64,
+    U64, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, U64, U64,
 ];
 
 /// Types of [`WINDOW_TOP_COLUMNS`], in the same order.
 pub const WINDOW_TOP_TYPES: &[Ty] = &[
     DateTime, U32, Str, Addr, Addr, Addr, U32, U8, U8, U32, U32, U32, U64, U64, U64, U64, U64, U64,
-    U64,
+    U64, Str,
 ];
 
 /// Types of [`WINDOW_TOTALS_COLUMNS`], in the same order.
@@ -176,6 +201,10 @@ pub const INTERFACES_COLUMNS: &[&str] = &[
     "description",
     "speed",
     "last_seen",
+    "boundary",
+    "provider",
+    "connectivity",
+    "source",
 ];
 
 /// What an exporter looked like when last seen (one row per report; the table keeps the latest).
@@ -310,6 +339,14 @@ pub struct InterfaceRow {
     pub speed: u64,
     /// When this was learned, Unix seconds.
     pub last_seen: u32,
+    /// `external`, `internal` or empty.
+    pub boundary: String,
+    /// Provider (interface classification), or empty.
+    pub provider: String,
+    /// `transit`, `peering`, `ix`, `customer` or empty.
+    pub connectivity: String,
+    /// Where the name came from: `static`, `options_data`, `snmp`, or empty.
+    pub source: String,
 }
 
 #[inline]
@@ -480,6 +517,85 @@ pub fn encode_interface(out: &mut Vec<u8>, r: &InterfaceRow) {
     string(out, &r.description);
     u64_(out, r.speed);
     u32_(out, r.last_seen);
+    string(out, &r.boundary);
+    string(out, &r.provider);
+    string(out, &r.connectivity);
+    string(out, &r.source);
+}
+
+/// What the enrichment columns are resolved with: the registry the records' ids refer to, and
+/// its tables as of this batch.
+pub struct EnrichNames<'a> {
+    /// The registry (AS names).
+    pub registry: &'a enrich::Registry,
+    /// Its tables (taken once per batch; ids given out before are always in them).
+    pub tables: &'a enrich::Tables,
+}
+
+/// Append the enrichment columns of one `flows` row (after `batch_id`): empty strings and zero
+/// speeds for what enrichment did not find, or all of them when it is off (`names` = `None`).
+pub fn encode_flow_enrichment(out: &mut Vec<u8>, r: &FlowRecord, names: Option<&EnrichNames>) {
+    let e = &r.enrichment;
+    let Some(n) = names else {
+        // 16 empty strings (one zero length byte each), then two zero speeds.
+        out.extend_from_slice(&[0u8; 16]);
+        u64_(out, 0);
+        u64_(out, 0);
+        return;
+    };
+    let t = n.tables;
+    let (src, dst) = (t.net(e.src_net), t.net(e.dst_net));
+    string(out, net_attr(src, |a| &a.name));
+    string(out, net_attr(dst, |a| &a.name));
+    string(out, net_attr(src, |a| &a.role));
+    string(out, net_attr(dst, |a| &a.role));
+    string(out, net_attr(src, |a| &a.site));
+    string(out, net_attr(dst, |a| &a.site));
+    string(out, collector::Enrichment::country_str(&e.src_country));
+    string(out, collector::Enrichment::country_str(&e.dst_country));
+    for asn in [r.src_as, r.dst_as] {
+        match asn {
+            Some(a) if a != 0 => n.registry.with_as_name(a, |s| string(out, s)),
+            _ => string(out, ""),
+        }
+    }
+    let (i, o) = (t.iface(e.in_if), t.iface(e.out_if));
+    string(out, i.map_or("", |x| &x.name));
+    string(out, o.map_or("", |x| &x.name));
+    string(out, i.map_or("", |x| x.boundary_str()));
+    string(out, o.map_or("", |x| x.boundary_str()));
+    string(out, i.map_or("", |x| &x.provider));
+    string(out, o.map_or("", |x| &x.provider));
+    u64_(out, i.map_or(0, |x| x.speed_mbps.saturating_mul(1_000_000)));
+    u64_(out, o.map_or(0, |x| x.speed_mbps.saturating_mul(1_000_000)));
+}
+
+/// An attribute of a network entry, `""` when there is none.
+fn net_attr(
+    net: Option<&enrich::NetworkEntry>,
+    f: fn(&enrich::NetworkAttrs) -> &Option<std::sync::Arc<str>>,
+) -> &str {
+    net.and_then(|n| f(&n.attrs).as_deref()).unwrap_or("")
+}
+
+/// Append the `label` column of one `window_top` row (after `batch_id`): the text of an
+/// enrichment key (country, network name, provider), the AS name for AS dimensions, else empty.
+pub fn encode_window_top_label(out: &mut Vec<u8>, r: &WindowTopRow, names: Option<&EnrichNames>) {
+    use aggregator::Dimension as D;
+    let num = r.key.num;
+    match (r.dimension, names) {
+        _ if r.is_other => string(out, ""),
+        (D::SrcCountry | D::DstCountry, _) => {
+            let [_, _, a, b] = num.to_be_bytes();
+            string(out, collector::Enrichment::country_str(&[a, b]))
+        }
+        (D::SrcNet | D::DstNet, Some(n)) => string(out, n.tables.net_name(num)),
+        (D::InIfProvider | D::OutIfProvider, Some(n)) => string(out, n.tables.provider(num)),
+        (D::SrcAs | D::DstAs, Some(n)) if num != 0 => {
+            n.registry.with_as_name(num, |s| string(out, s))
+        }
+        _ => string(out, ""),
+    }
 }
 
 #[cfg(test)]

@@ -79,8 +79,9 @@ use crate::spool::{Spool, SpoolCounters, SpoolError};
 
 /// Payload version 2 adds the time range of the rows (for the 18.16 stored-already check) and a
 /// `batch_id` column at the end of every row; version 1 records (from an older spool) are still
-/// inserted, without that column.
-const PAYLOAD_VERSION: u8 = 2;
+/// inserted, without that column. Version 3 adds the enrichment columns of `flows` and the
+/// `label` of `window_top` after `batch_id`; version 2 records are inserted without them.
+const PAYLOAD_VERSION: u8 = 3;
 const HEADER_LEN_V1: usize = 1 + 1 + 8 + 8 + 4;
 const HEADER_LEN: usize = HEADER_LEN_V1 + 4 + 4;
 /// After this many batches in a row refused for good, the writer stops dead-lettering: the schema
@@ -124,18 +125,31 @@ impl Table {
             Table::WindowTotals => "window_totals",
         }
     }
-    /// Columns of a payload of `version` (version 1 had no `batch_id`).
+    /// How many leading columns a payload of `version` has: version 1 had no `batch_id`,
+    /// version 2 none of the enrichment columns (`flows`) or `label` (`window_top`).
+    fn column_count(self, version: u8) -> usize {
+        let (v2, all) = match self {
+            Table::Flows => (rows::FLOWS_V2_COLUMNS, rows::FLOWS_COLUMNS.len()),
+            Table::WindowTop => (rows::WINDOW_TOP_V2_COLUMNS, rows::WINDOW_TOP_COLUMNS.len()),
+            Table::WindowTotals => (
+                rows::WINDOW_TOTALS_COLUMNS.len(),
+                rows::WINDOW_TOTALS_COLUMNS.len(),
+            ),
+        };
+        match version {
+            1 => v2 - 1,
+            2 => v2,
+            _ => all,
+        }
+    }
+    /// Columns of a payload of `version`.
     fn columns(self, version: u8) -> &'static [&'static str] {
         let all = match self {
             Table::Flows => rows::FLOWS_COLUMNS,
             Table::WindowTop => rows::WINDOW_TOP_COLUMNS,
             Table::WindowTotals => rows::WINDOW_TOTALS_COLUMNS,
         };
-        if version == 1 {
-            &all[..all.len() - 1]
-        } else {
-            all
-        }
+        &all[..self.column_count(version)]
     }
     fn types(self, version: u8) -> &'static [rows::Ty] {
         let all = match self {
@@ -143,11 +157,7 @@ impl Table {
             Table::WindowTop => rows::WINDOW_TOP_TYPES,
             Table::WindowTotals => rows::WINDOW_TOTALS_TYPES,
         };
-        if version == 1 {
-            &all[..all.len() - 1]
-        } else {
-            all
-        }
+        &all[..self.column_count(version)]
     }
     /// The time column a batch's range is on.
     fn time_column(self) -> &'static str {
@@ -267,6 +277,8 @@ struct Counters {
 struct Shared {
     c: Counters,
     failed: Mutex<Option<String>>,
+    /// The enrichment registry the records' ids refer to (unset: enrichment columns are empty).
+    names: std::sync::OnceLock<Arc<enrich::Registry>>,
 }
 
 impl Shared {
@@ -380,6 +392,7 @@ impl ClickhouseWriter {
         let shared = Arc::new(Shared {
             c: Counters::default(),
             failed: Mutex::new(None),
+            names: std::sync::OnceLock::new(),
         });
         if !spool.is_empty() {
             tracing::info!(
@@ -424,6 +437,12 @@ impl ClickhouseWriter {
             sweeper,
             tier,
         })
+    }
+
+    /// Resolve the enrichment ids of the records with `registry` (the enrich stage's). Without
+    /// it, the enrichment columns are written empty. Set once; a second call changes nothing.
+    pub fn set_enrichment(&self, registry: Arc<enrich::Registry>) {
+        let _ = self.shared.names.set(registry);
     }
 
     /// The tier the writer runs in; `None` for a deferred start (the service learns it later).
@@ -621,7 +640,7 @@ pub(crate) fn parse_header(p: &[u8]) -> Option<Header> {
     let version = *p.first()?;
     let body = match version {
         1 => HEADER_LEN_V1,
-        2 => HEADER_LEN,
+        2 | 3 => HEADER_LEN,
         _ => return None,
     };
     if p.len() < body {
@@ -897,11 +916,18 @@ impl Service {
         let now = Instant::now();
         match out {
             Output::Flows(recs) => {
+                let registry = self.shared.names.get().cloned();
+                let tables = registry.as_ref().map(|r| r.tables());
+                let names = registry
+                    .as_deref()
+                    .zip(tables.as_deref())
+                    .map(|(registry, tables)| rows::EnrichNames { registry, tables });
                 for r in recs.iter() {
                     let id = self.row_start(0);
                     let b = &mut self.batchers[0];
                     rows::encode_flow(&mut b.buf, r);
                     rows::encode_batch_id(&mut b.buf, id);
+                    rows::encode_flow_enrichment(&mut b.buf, r, names.as_ref());
                     b.note_row(now, rows::ms_to_datetime(r.time_received));
                     if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(0).await;
@@ -909,11 +935,18 @@ impl Service {
                 }
             }
             Output::Windows { top, totals } => {
+                let registry = self.shared.names.get().cloned();
+                let tables = registry.as_ref().map(|r| r.tables());
+                let names = registry
+                    .as_deref()
+                    .zip(tables.as_deref())
+                    .map(|(registry, tables)| rows::EnrichNames { registry, tables });
                 for r in &top {
                     let id = self.row_start(1);
                     let b = &mut self.batchers[1];
                     rows::encode_window_top(&mut b.buf, r);
                     rows::encode_batch_id(&mut b.buf, id);
+                    rows::encode_window_top_label(&mut b.buf, r, names.as_ref());
                     b.note_row(now, rows::ms_to_datetime(r.window_start));
                     if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(1).await;
@@ -1805,6 +1838,19 @@ mod tests {
         assert_eq!(
             Table::Flows.columns(1).len() + 1,
             Table::Flows.columns(2).len()
+        );
+        // Version 2 (before enrichment): rows end at batch_id.
+        let mut v2 = p.clone();
+        v2[0] = 2;
+        let h2 = parse_header(&v2).unwrap();
+        assert_eq!((h2.version, h2.body), (2, HEADER_LEN));
+        assert_eq!(*Table::Flows.columns(2).last().unwrap(), "batch_id");
+        assert_eq!(*Table::WindowTop.columns(2).last().unwrap(), "batch_id");
+        assert_eq!(*Table::WindowTop.columns(3).last().unwrap(), "label");
+        assert_eq!(*Table::Flows.columns(3).last().unwrap(), "out_if_speed");
+        assert_eq!(
+            Table::WindowTotals.columns(3),
+            Table::WindowTotals.columns(2)
         );
     }
 }
