@@ -442,15 +442,30 @@ mod tests {
 
     #[test]
     fn enrichment_dimensions_need_an_enrich_section() {
-        let text = "[aggregator]\ndimensions = [\"src_addr\", \"src_country\", \"in_if_provider\"]\n";
-        let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
-        assert!(err.contains("`src_country` is filled by enrichment"), "{err}");
-        assert!(err.contains("`in_if_provider` is filled by enrichment"), "{err}");
+        let text =
+            "[aggregator]\ndimensions = [\"src_addr\", \"src_country\", \"in_if_provider\"]\n";
+        let err = Config::parse(text)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`src_country` is filled by enrichment"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`in_if_provider` is filled by enrichment"),
+            "{err}"
+        );
         let ok = format!("{text}[enrich]\n");
         let v = Config::parse(&ok).unwrap().validate().unwrap();
         assert!(v.enrich.is_some());
         let bad = format!("{text}[enrich]\n[[enrich.networks]]\ncidr = \"10.0.0.1/8\"\n");
-        let err = Config::parse(&bad).unwrap().validate().unwrap_err().to_string();
+        let err = Config::parse(&bad)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("enrich.networks[0].cidr"), "{err}");
     }
 

@@ -1,5 +1,5 @@
 //! `sluice run`'s enrichment wiring: the [`Enricher`] built from `[enrich]` at start, its reloads
-//! (SIGHUP, or a GeoIP file that changed on disk), and the `interfaces` table.
+//! (SIGHUP, or a GeoIP file that changed on disk), and the `interfaces` and `as_names` tables.
 //!
 //! Owns: when a reload happens and what is logged and counted about it; which interface rows are
 //! written and when. The lookups themselves are the `enrich` crate's ([`enrich::Stage`] runs on
@@ -164,27 +164,29 @@ pub fn learn_from_options(enricher: &Enricher, scopes: &[collector::decoder::Sco
         .sum()
 }
 
-/// Writes the `interfaces` table: every known interface once, then whatever changed, and each
-/// again after [`INTERFACE_REFRESH`]. Runs until aborted.
-pub async fn interfaces_table_loop(
-    client: schema::Client,
-    enricher: Arc<Enricher>,
-    every: Duration,
-) {
-    let mut written: HashMap<(Ipv6Addr, u32), (InterfaceEntry, std::time::Instant)> =
-        HashMap::new();
-    let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+/// What the `interfaces` and `as_names` tables were last given, so each write sends only news.
+#[derive(Default)]
+pub struct InventoryTables {
+    interfaces: HashMap<(Ipv6Addr, u32), (InterfaceEntry, std::time::Instant)>,
+    as_names: std::collections::HashSet<u32>,
+}
+
+impl InventoryTables {
+    /// Writes the `interfaces` table (every known interface once, then whatever changed, and
+    /// each again after [`INTERFACE_REFRESH`]) and the `as_names` table (each AS name the ASN
+    /// database gave, once per run). A failed write is counted, logged and tried at the next
+    /// call.
+    pub async fn write(&mut self, client: &schema::Client, enricher: &Enricher) {
         let snap = enricher.snapshot_arc();
         let now = std::time::Instant::now();
-        let secs = aggregator::shell::system_now_ms() / 1000;
+        let last_seen =
+            (aggregator::shell::system_now_ms() / 1000).clamp(0, i64::from(u32::MAX)) as u32;
         let mut rows = Vec::new();
         let mut keys = Vec::new();
         for (key, info) in snap.interfaces().iter() {
             let entry = InterfaceEntry::of(info);
-            let fresh = written
+            let fresh = self
+                .interfaces
                 .get(&key)
                 .is_some_and(|(e, at)| *e == entry && now.duration_since(*at) < INTERFACE_REFRESH);
             if fresh {
@@ -196,7 +198,7 @@ pub async fn interfaces_table_loop(
                 name: entry.name.to_string(),
                 description: entry.description.to_string(),
                 speed: entry.speed_mbps.saturating_mul(1_000_000),
-                last_seen: secs.clamp(0, i64::from(u32::MAX)) as u32,
+                last_seen,
                 boundary: entry.boundary_str().to_string(),
                 provider: entry.provider.to_string(),
                 connectivity: entry.connectivity_str().to_string(),
@@ -206,19 +208,54 @@ pub async fn interfaces_table_loop(
         }
         metrics::gauge!("sluice_enrich_interfaces").set(snap.interfaces().len() as f64);
         metrics::gauge!("sluice_enrich_as_names").set(enricher.registry().as_names_len() as f64);
-        if rows.is_empty() {
-            continue;
+        let names: Vec<schema::rows::AsNameRow> = enricher
+            .registry()
+            .as_names()
+            .into_iter()
+            .filter(|(asn, _)| !self.as_names.contains(asn))
+            .map(|(asn, name)| schema::rows::AsNameRow {
+                asn,
+                name: name.to_string(),
+                last_seen,
+            })
+            .collect();
+        if !names.is_empty() {
+            match schema::writer::insert_as_names(client, &names).await {
+                Ok(()) => self.as_names.extend(names.iter().map(|n| n.asn)),
+                Err(e) => {
+                    metrics::counter!("sluice_enrich_table_write_errors_total").increment(1);
+                    tracing::warn!(rows = names.len(), "writing the as_names table: {e}");
+                }
+            }
         }
-        match schema::writer::insert_interfaces(&client, &rows).await {
+        if rows.is_empty() {
+            return;
+        }
+        match schema::writer::insert_interfaces(client, &rows).await {
             Ok(()) => {
                 for (k, e) in keys {
-                    written.insert(k, (e, now));
+                    self.interfaces.insert(k, (e, now));
                 }
             }
             Err(e) => {
-                metrics::counter!("sluice_enrich_interface_write_errors_total").increment(1);
+                metrics::counter!("sluice_enrich_table_write_errors_total").increment(1);
                 tracing::warn!(rows = rows.len(), "writing the interfaces table: {e}");
             }
         }
+    }
+}
+
+/// [`InventoryTables::write`] every `every` (at least a second). Runs until aborted.
+pub async fn inventory_tables_loop(
+    client: schema::Client,
+    enricher: Arc<Enricher>,
+    every: Duration,
+) {
+    let mut tables = InventoryTables::default();
+    let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        tables.write(&client, &enricher).await;
     }
 }

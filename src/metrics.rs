@@ -179,8 +179,8 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Enrichment reloads (SIGHUP, a GeoIP file changed): `outcome` is `ok` or `error` (the previous data stays).",
     ),
     (
-        "sluice_enrich_interface_write_errors_total",
-        "Writes of the interfaces table that failed (tried again at the next interval).",
+        "sluice_enrich_table_write_errors_total",
+        "Writes of the interfaces or as_names table that failed (tried again at the next interval).",
     ),
     ("sluice_state_saves_total", "Template state file saves."),
     (

@@ -1061,10 +1061,10 @@ async fn run_pipeline(
                     None
                 }
             };
-            // The interfaces table, from the enricher's snapshot (names, speeds, classification).
+            // The interfaces and as_names tables, from the enricher (names, speeds, classification).
             let interfaces = match (&shared.enricher, schema::build_client(&cfg)) {
                 (Some(e), Ok(client)) => {
-                    Some(tokio::spawn(crate::enrichment::interfaces_table_loop(
+                    Some(tokio::spawn(crate::enrichment::inventory_tables_loop(
                         client,
                         e.clone(),
                         shared.metrics_interval,
@@ -1076,7 +1076,15 @@ async fn run_pipeline(
             let windows = Metered::new(windows_writer, "clickhouse");
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
             if let Some(h) = interfaces {
+                // One last write (bounded), so names learned at the end are in the tables too.
                 h.abort();
+                if let (Some(e), Ok(client)) = (&shared.enricher, schema::build_client(&cfg)) {
+                    let mut t = crate::enrichment::InventoryTables::default();
+                    let last = tokio::time::timeout(Duration::from_secs(5), t.write(&client, e));
+                    if last.await.is_err() {
+                        tracing::warn!("the last interfaces / as_names write did not complete");
+                    }
+                }
             }
             if let Some(h) = inventory {
                 // One last write, so the table holds the final counters.

@@ -314,6 +314,16 @@ provider = "${{provider}}"
         "0\t\t14000\n237\tMerit Network Inc.\t16000\n29518\tBredband2 AB\t1000\n"
     );
 
+    // The AS names the ASN database gave for the addresses seen.
+    assert_eq!(
+        sql(
+            &url,
+            &db,
+            "SELECT asn, name FROM as_names FINAL ORDER BY asn FORMAT TSV"
+        ),
+        "237\tMerit Network Inc.\n29518\tBredband2 AB\n"
+    );
+
     // The interfaces table: the static entry and the learned one, classified.
     let ifs = sql(
         &url,

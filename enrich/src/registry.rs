@@ -273,6 +273,14 @@ impl Registry {
         }
     }
 
+    /// Every AS name known, in no particular order.
+    pub fn as_names(&self) -> Vec<(u32, Arc<str>)> {
+        self.as_names
+            .iter()
+            .map(|e| (*e.key(), Arc::clone(e.value())))
+            .collect()
+    }
+
     /// AS names known.
     pub fn as_names_len(&self) -> usize {
         self.as_names.len()

@@ -429,6 +429,17 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             )],
             unless_column: Some(("interfaces", "source")),
         },
+        Migration {
+            version: 12,
+            name: "as_names",
+            statements: vec![format!(
+                "CREATE TABLE IF NOT EXISTS as_names (\n  asn UInt32,\n  name {lc},\n  \
+                 last_seen DateTime\n) ENGINE = ReplacingMergeTree(last_seen) PARTITION BY tuple() \
+                 ORDER BY asn",
+                lc = d.lc()
+            )],
+            unless_column: None,
+        },
     ]
 }
 
@@ -730,6 +741,7 @@ mod tests {
                 ("window_totals", rows::WINDOW_TOTALS_COLUMNS),
                 ("exporters", rows::EXPORTERS_COLUMNS),
                 ("interfaces", rows::INTERFACES_COLUMNS),
+                ("as_names", rows::AS_NAMES_COLUMNS),
             ] {
                 let st = ddl
                     .iter()

@@ -207,6 +207,27 @@ pub const INTERFACES_COLUMNS: &[&str] = &[
     "source",
 ];
 
+/// Columns of `as_names`, in insert order.
+pub const AS_NAMES_COLUMNS: &[&str] = &["asn", "name", "last_seen"];
+
+/// The organisation name of an AS, as the GeoIP ASN database gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsNameRow {
+    /// AS number.
+    pub asn: u32,
+    /// Organisation name.
+    pub name: String,
+    /// When this was written, Unix seconds.
+    pub last_seen: u32,
+}
+
+/// Append one `as_names` row.
+pub fn encode_as_name(out: &mut Vec<u8>, r: &AsNameRow) {
+    u32_(out, r.asn);
+    string(out, &r.name);
+    u32_(out, r.last_seen);
+}
+
 /// What an exporter looked like when last seen (one row per report; the table keeps the latest).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExporterRow {

@@ -1753,6 +1753,18 @@ pub async fn exporters_first_seen(
         .collect())
 }
 
+/// Insert AS names (`as_names`).
+pub async fn insert_as_names(
+    client: &Client,
+    rows_in: &[rows::AsNameRow],
+) -> Result<(), clickhouse::error::Error> {
+    let mut buf = Vec::new();
+    for r in rows_in {
+        rows::encode_as_name(&mut buf, r);
+    }
+    insert_raw(client, "as_names", rows::AS_NAMES_COLUMNS, buf).await
+}
+
 /// Insert inventory rows (`interfaces`).
 pub async fn insert_interfaces(
     client: &Client,
