@@ -36,6 +36,18 @@ fn arb_flow() -> impl Strategy<Value = FlowRecord> {
                 f.time_received = T0 + start + dur + delay;
                 f.dst_addr = Some(v4(10, 0, 1, dst));
                 f.dst_port = Some(port);
+                // What enrichment would have found: a few countries, networks and providers.
+                let e = &mut f.enrichment;
+                e.src_country = [b'A' + src % 3, b'X'];
+                e.dst_country = if dst == 0 {
+                    [0, 0]
+                } else {
+                    [b'B', b'A' + dst % 2]
+                };
+                e.src_net_name = u32::from(src % 4);
+                e.dst_net_name = u32::from(dst % 2);
+                e.in_if_provider = u32::from(exp % 2);
+                e.out_if_provider = u32::from((exp + 1) % 3);
                 f.packets = packets;
                 f.sampling_rate = rate;
                 if ns {
@@ -82,6 +94,7 @@ fn arb_config() -> impl Strategy<Value = AggregatorConfig> {
                 top_n,
                 max_keys_per_window: max_keys,
                 sketch_capacity: Some(top_n as usize * (1 + extra)),
+                dimensions: Dimension::ALL.to_vec(),
                 ..Default::default()
             },
         )

@@ -313,9 +313,7 @@ mod tests {
     fn renders_the_rows_of_a_flows_batch_column_by_column() {
         let mut body = Vec::new();
         for i in 0..3 {
-            rows::encode_flow(&mut body, &flow(i));
-            rows::encode_batch_id(&mut body, 77);
-            rows::encode_flow_enrichment(&mut body, &flow(i), None);
+            rows::encode_flow_row(&mut body, &flow(i), 77, None);
         }
         assert_eq!(rows::FLOWS_TYPES.len(), rows::FLOWS_COLUMNS.len());
         let text = render(rows::FLOWS_COLUMNS, rows::FLOWS_TYPES, &body, 3);

@@ -591,6 +591,19 @@ pub fn encode_flow_enrichment(out: &mut Vec<u8>, r: &FlowRecord, names: Option<&
     u64_(out, o.map_or(0, |x| x.speed_mbps.saturating_mul(1_000_000)));
 }
 
+/// Append one whole `flows` row as the writer sends it: [`encode_flow`], the batch id, then
+/// [`encode_flow_enrichment`].
+pub fn encode_flow_row(
+    out: &mut Vec<u8>,
+    r: &FlowRecord,
+    batch_id: u64,
+    names: Option<&EnrichNames>,
+) {
+    encode_flow(out, r);
+    encode_batch_id(out, batch_id);
+    encode_flow_enrichment(out, r, names);
+}
+
 /// An attribute of a network entry, `""` when there is none.
 fn net_attr(
     net: Option<&enrich::NetworkEntry>,

@@ -925,9 +925,7 @@ impl Service {
                 for r in recs.iter() {
                     let id = self.row_start(0);
                     let b = &mut self.batchers[0];
-                    rows::encode_flow(&mut b.buf, r);
-                    rows::encode_batch_id(&mut b.buf, id);
-                    rows::encode_flow_enrichment(&mut b.buf, r, names.as_ref());
+                    rows::encode_flow_row(&mut b.buf, r, id, names.as_ref());
                     b.note_row(now, rows::ms_to_datetime(r.time_received));
                     if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(0).await;
@@ -1659,8 +1657,7 @@ pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> V
     b.seq = seq;
     let now = Instant::now();
     for r in recs {
-        rows::encode_flow(&mut b.buf, r);
-        rows::encode_batch_id(&mut b.buf, batch_id(instance, seq));
+        rows::encode_flow_row(&mut b.buf, r, batch_id(instance, seq), None);
         b.note_row(now, rows::ms_to_datetime(r.time_received));
     }
     b.seal(instance).map(|(p, _)| p).unwrap_or_default()
