@@ -20,6 +20,7 @@ pub mod config;
 pub mod geoip;
 pub mod interfaces;
 pub mod networks;
+pub mod snmp;
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use crate::interfaces::{
     Boundary, Classification, Connectivity, InterfaceInfo, InterfaceSource, Interfaces,
 };
 pub use crate::networks::{Cidr, NetworkAttrs, Networks};
+pub use crate::snmp::{PollError, PolledInterface, Poller, SnmpConfig};
 
 /// One place a flow's AS number may come from (`enrich.as_source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
