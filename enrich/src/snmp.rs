@@ -1495,3 +1495,436 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EnrichConfig;
+
+    fn parse(toml_text: &str) -> Result<SnmpConfig, String> {
+        toml::from_str::<EnrichConfig>(toml_text)
+            .map(|c| c.snmp.expect("[snmp] is set"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn error(toml_text: &str) -> ConfigError {
+        parse(toml_text).unwrap().validate().unwrap_err()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_empty_section_takes_the_documented_defaults() {
+        let c = parse("[snmp]\n").unwrap();
+        assert_eq!(c, SnmpConfig::default());
+        let v = c.validate().unwrap();
+        assert_eq!(v.interval, Duration::from_secs(600));
+        assert_eq!(v.timeout, Duration::from_millis(1000));
+        assert_eq!((v.retries, v.port, &v.cache), (1, 161, &None));
+        assert_eq!(
+            v.credentials(ip("192.0.2.1")),
+            &Credentials::V2c {
+                community: "public".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_most_specific_prefix_picks_the_credentials_across_v2c_and_v3() {
+        let v = parse(
+            r#"
+            [snmp]
+            community = "fallback"
+            communities = [
+                { exporter = "10.0.0.0/8", community = "wide" },
+                { exporter = "10.1.2.0/24", community = "narrow" },
+                { exporter = "2001:db8::/32", community = "six" },
+            ]
+            [[snmp.v3]]
+            exporter = "10.1.0.0/16"
+            user = "poller"
+            auth_protocol = "sha256"
+            auth_password = "auth-secret"
+            privacy_protocol = "aes"
+            privacy_password = "priv-secret"
+            "#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let community = |c: &str| Credentials::V2c {
+            community: c.into(),
+        };
+        assert_eq!(v.credentials(ip("10.9.9.9")), &community("wide"));
+        assert_eq!(v.credentials(ip("10.1.2.3")), &community("narrow"));
+        assert_eq!(v.credentials(ip("2001:db8::1")), &community("six"));
+        assert_eq!(v.credentials(ip("192.0.2.1")), &community("fallback"));
+        // An IPv4-mapped exporter address is the IPv4 exporter.
+        assert_eq!(v.credentials(ip("::ffff:10.1.2.3")), &community("narrow"));
+        let Credentials::V3(c) = v.credentials(ip("10.1.9.9")) else {
+            panic!("10.1.9.9 is in the v3 prefix");
+        };
+        assert_eq!(c.user, "poller");
+        assert_eq!(c.level, SnmpSecurityLevel::AuthPriv);
+        assert_eq!(
+            c.auth,
+            Some((SnmpAuthProtocol::Sha256, "auth-secret".into()))
+        );
+        assert_eq!(
+            c.privacy,
+            Some((SnmpPrivacyProtocol::Aes, "priv-secret".into()))
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_communities_and_passphrases() {
+        let c = parse(
+            r#"
+            [snmp]
+            communities = [{ exporter = "10.0.0.0/8", community = "s3cret-community" }]
+            [[snmp.v3]]
+            exporter = "10.1.0.0/16"
+            user = "poller"
+            auth_protocol = "sha"
+            auth_password = "s3cret-auth"
+            privacy_protocol = "des"
+            privacy_password = "s3cret-priv"
+            "#,
+        )
+        .unwrap();
+        let text = format!("{c:?} {:?}", c.validate().unwrap());
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("poller"), "{text}");
+    }
+
+    #[test]
+    fn security_levels_take_the_snmp_spellings_too() {
+        for (spelling, level) in [
+            ("authPriv", SnmpSecurityLevel::AuthPriv),
+            ("auth-no-priv", SnmpSecurityLevel::AuthNoPriv),
+            ("noAuthNoPriv", SnmpSecurityLevel::NoAuthNoPriv),
+        ] {
+            let text = format!(
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\nsecurity_level = \"{spelling}\""
+            );
+            assert_eq!(parse(&text).unwrap().v3[0].security_level, level);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_protocols() {
+        let e = parse("[snmp]\nintervall_secs = 5\n").unwrap_err();
+        assert!(e.contains("unknown field `intervall_secs`"), "{e}");
+        let e = parse(
+            "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\nauth_protocol = \"sha999\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("sha999"), "{e}");
+        let e = parse("[[snmp.communities]]\nexporter = \"10.0.0.1\"\n").unwrap_err();
+        assert!(e.contains("missing field `community`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_values_that_cannot_work_naming_the_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "[snmp]\ninterval_secs = 0",
+                "enrich.snmp.interval_secs",
+                "at least 1",
+            ),
+            (
+                "[snmp]\ntimeout_ms = 0",
+                "enrich.snmp.timeout_ms",
+                "between 1 and 60000",
+            ),
+            (
+                "[snmp]\nretries = 11",
+                "enrich.snmp.retries",
+                "more than 10",
+            ),
+            ("[snmp]\nport = 0", "enrich.snmp.port", "must not be 0"),
+            ("[snmp]\ncache = \"\"", "enrich.snmp.cache", "is empty"),
+            (
+                "[snmp]\ncommunity = \"\"",
+                "enrich.snmp.community",
+                "is empty",
+            ),
+            (
+                "[[snmp.communities]]\nexporter = \"10.0.0.1/8\"\ncommunity = \"c\"",
+                "enrich.snmp.communities[0].exporter",
+                "host bits are set",
+            ),
+            (
+                "[[snmp.communities]]\nexporter = \"10.0.0.0/8\"\ncommunity = \"\"",
+                "enrich.snmp.communities[0].community",
+                "is empty",
+            ),
+            (
+                "[snmp]\ncommunities = [{ exporter = \"10.0.0.0/8\", community = \"a\" }]\n\
+                 [[snmp.v3]]\nexporter = \"10.0.0.0/8\"\nuser = \"u\"\n\
+                 security_level = \"no-auth-no-priv\"",
+                "enrich.snmp.v3[0].exporter",
+                "10.0.0.0/8 is already given by enrich.snmp.communities[0]",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"\"",
+                "enrich.snmp.v3[0].user",
+                "1 to 32 bytes",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"",
+                "enrich.snmp.v3[0].auth_protocol",
+                "is missing: security_level auth-priv needs one of md5, sha",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\nauth_protocol = \"md5\"",
+                "enrich.snmp.v3[0].auth_password",
+                "is missing",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\nauth_protocol = \"md5\"\n\
+                 auth_password = \"short\"",
+                "enrich.snmp.v3[0].auth_password",
+                "shorter than 8 characters",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\nauth_protocol = \"md5\"\n\
+                 auth_password = \"long enough\"",
+                "enrich.snmp.v3[0].privacy_protocol",
+                "is missing: security_level auth-priv needs one of des, aes",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\n\
+                 security_level = \"auth-no-priv\"\nauth_protocol = \"md5\"\n\
+                 auth_password = \"long enough\"\nprivacy_protocol = \"aes\"",
+                "enrich.snmp.v3[0].privacy_protocol",
+                "is given but security_level is auth-no-priv",
+            ),
+            (
+                "[[snmp.v3]]\nexporter = \"10.0.0.1\"\nuser = \"u\"\n\
+                 security_level = \"no-auth-no-priv\"\nauth_password = \"long enough\"",
+                "enrich.snmp.v3[0].auth_password",
+                "is given but security_level is no-auth-no-priv",
+            ),
+        ];
+        for (text, key, reason) in cases {
+            let e = error(text);
+            assert_eq!(e.key, *key, "{text}: {e}");
+            assert!(e.reason.contains(reason), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_enrich_section_validates_its_snmp_part() {
+        let c: EnrichConfig = toml::from_str("[snmp]\nport = 0\n").unwrap();
+        assert_eq!(c.validate().unwrap_err().key, "enrich.snmp.port");
+    }
+
+    const IF_NAME: &[u64] = &[1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1];
+
+    fn oid(tail: &[u64]) -> Vec<u64> {
+        [IF_NAME, tail].concat()
+    }
+
+    #[test]
+    fn a_walk_takes_rows_of_its_column_and_ends_past_it() {
+        let text = || Cell::Text(b"Gi0/0/0".to_vec());
+        let last = oid(&[]);
+        assert_eq!(
+            walk_step(IF_NAME, &last, Some(&oid(&[3])), text()),
+            Ok(Step::Row(3, text()))
+        );
+        // The next column, or the end of the view, ends the walk.
+        let next_column = [&IF_NAME[..10], &[2, 1]].concat();
+        assert_eq!(
+            walk_step(IF_NAME, &last, Some(&next_column), text()),
+            Ok(Step::End)
+        );
+        assert_eq!(
+            walk_step(IF_NAME, &last, Some(&oid(&[4])), Cell::EndOfMibView),
+            Ok(Step::End)
+        );
+        // Not one ifIndex: stepped over.
+        assert_eq!(
+            walk_step(IF_NAME, &last, Some(&oid(&[1, 2])), text()),
+            Ok(Step::Skip)
+        );
+        assert_eq!(
+            walk_step(IF_NAME, &last, Some(&oid(&[1 << 40])), text()),
+            Ok(Step::Skip)
+        );
+    }
+
+    #[test]
+    fn rejects_a_walk_that_goes_backwards_or_stands_still() {
+        let last = oid(&[5]);
+        for back in [oid(&[5]), oid(&[4]), oid(&[4, 9])] {
+            let e = walk_step(IF_NAME, &last, Some(&back), Cell::Number(1)).unwrap_err();
+            assert!(e.contains("does not follow"), "{e}");
+        }
+        assert!(walk_step(IF_NAME, &last, None, Cell::Number(1)).is_err());
+    }
+
+    #[test]
+    fn assembles_rows_by_if_index_from_every_column() {
+        let t = |s: &str| Cell::Text(s.as_bytes().to_vec());
+        let rows = assemble(
+            &[(2, t("Gi0/2")), (1, t("Gi0/1\0")), (3, Cell::Number(9))],
+            &[(1, t("  transit: A ")), (2, t(""))],
+            &[
+                (1, Cell::Number(1000)),
+                (2, Cell::Number(0)),
+                (9, Cell::Number(10)),
+            ],
+            false,
+        );
+        assert_eq!(
+            rows,
+            vec![
+                PolledInterface {
+                    if_index: 1,
+                    name: Some("Gi0/1".into()),
+                    description: Some("transit: A".into()),
+                    speed_mbps: Some(1000),
+                },
+                PolledInterface {
+                    if_index: 2,
+                    name: Some("Gi0/2".into()),
+                    description: None,
+                    speed_mbps: None,
+                },
+                PolledInterface {
+                    if_index: 3,
+                    name: None,
+                    description: None,
+                    speed_mbps: None,
+                },
+                PolledInterface {
+                    if_index: 9,
+                    name: None,
+                    description: None,
+                    speed_mbps: Some(10),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn if_speed_in_bits_is_rounded_to_mbits_and_saturation_is_no_speed() {
+        let speeds = [
+            (1, Cell::Number(100_000_000)),
+            (2, Cell::Number(1_544_000)),
+            (3, Cell::Number(u64::from(u32::MAX))),
+            (4, Cell::Number(64_000)),
+        ];
+        let got: Vec<_> = assemble(&[], &[], &speeds, true)
+            .into_iter()
+            .map(|r| r.speed_mbps)
+            .collect();
+        assert_eq!(got, vec![Some(100), Some(2), None, None]);
+    }
+
+    #[test]
+    fn long_or_invalid_text_is_cut_at_255_bytes_on_a_char_boundary() {
+        let long = "é".repeat(200); // 400 bytes
+        let got = text(&Cell::Text(long.into_bytes())).unwrap();
+        assert_eq!(got.len(), 254);
+        assert_eq!(text(&Cell::Text(vec![b'a', 0xff])).unwrap(), "a\u{fffd}");
+        assert_eq!(text(&Cell::Number(3)), None);
+    }
+
+    fn sample_cache() -> SnmpCache {
+        let mut c = SnmpCache::default();
+        c.insert(
+            ip("192.0.2.1"),
+            1_767_225_600,
+            vec![PolledInterface {
+                if_index: 1,
+                name: Some("Gi0/0/0".into()),
+                description: Some("transit: ISP-A".into()),
+                speed_mbps: Some(1000),
+            }],
+        );
+        c.insert(ip("2001:db8::1"), 1_767_225_601, Vec::new());
+        c
+    }
+
+    #[test]
+    fn the_cache_file_round_trips_in_the_documented_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let c = sample_cache();
+        c.save(&path).unwrap();
+        assert_eq!(SnmpCache::load(&path).unwrap(), c);
+        assert!(!dir.path().join("cache.json.tmp").exists());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"version\":1,\"exporters\":{\"192.0.2.1\":{\"polled_at\":1767225600,\
+             \"interfaces\":[{\"if_index\":1,\"name\":\"Gi0/0/0\",\"description\":\
+             \"transit: ISP-A\",\"speed_mbps\":1000}]},\"2001:db8::1\":{\"polled_at\":\
+             1767225601,\"interfaces\":[]}}}\n"
+        );
+        // A second save replaces the file whole.
+        let mut c2 = c.clone();
+        c2.insert(ip("192.0.2.1"), 1_767_226_200, Vec::new());
+        c2.save(&path).unwrap();
+        assert_eq!(SnmpCache::load(&path).unwrap(), c2);
+    }
+
+    #[test]
+    fn a_missing_cache_is_empty_and_a_corrupt_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.json");
+        assert!(SnmpCache::load(&missing).unwrap().is_empty());
+        for (bytes, says) in [
+            (&b"{\"version\":1,\"exporters\":{"[..], "EOF"),
+            (b"{\"version\":2,\"exporters\":{}}", "version 2"),
+            (
+                b"{\"version\":1,\"exporters\":{\"not-an-ip\":{}}}",
+                "invalid",
+            ),
+            (b"\xff\xfe", "expected value"),
+        ] {
+            let path = dir.path().join("bad.json");
+            std::fs::write(&path, bytes).unwrap();
+            let e = SnmpCache::load(&path).unwrap_err();
+            assert!(matches!(e, CacheError::Corrupt { .. }), "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_cache_does_not_stop_the_poller_from_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        std::fs::write(&path, "not json").unwrap();
+        let cfg = SnmpConfig {
+            cache: Some(path.clone()),
+            ..SnmpConfig::default()
+        };
+        assert!(Poller::new(&cfg).unwrap().cache().is_empty());
+        sample_cache().save(&path).unwrap();
+        assert_eq!(Poller::new(&cfg).unwrap().cache(), &sample_cache());
+    }
+
+    #[test]
+    fn an_exporter_is_due_once_per_interval_and_new_ones_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        sample_cache().save(&path).unwrap(); // 192.0.2.1 at ...600, 2001:db8::1 at ...601
+        let cfg = SnmpConfig {
+            interval_secs: 60,
+            cache: Some(path),
+            ..SnmpConfig::default()
+        };
+        let p = Poller::new(&cfg).unwrap();
+        let (a, b, new) = (ip("192.0.2.1"), ip("2001:db8::1"), ip("198.51.100.7"));
+        let seen = [b, a, new, new];
+        assert_eq!(p.due(&seen, 1_767_225_600 + 59), vec![new]);
+        assert_eq!(p.due(&seen, 1_767_225_600 + 60), vec![new, a]);
+        assert_eq!(p.due(&seen, 1_767_225_600 + 61), vec![new, a, b]);
+    }
+}
