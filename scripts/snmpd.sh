@@ -14,6 +14,7 @@
 #   SLUICE_TEST_SNMPD_ADDR=ADDR:PORT SLUICE_SNMPD_PID=PID SLUICE_TEST_SNMP_COMMUNITY=...
 #   SLUICE_TEST_SNMP_V3_USER=... SLUICE_TEST_SNMP_V3_AUTH=sha SLUICE_TEST_SNMP_V3_AUTH_PASSWORD=...
 #   SLUICE_TEST_SNMP_V3_PRIV=aes SLUICE_TEST_SNMP_V3_PRIV_PASSWORD=...
+#   SLUICE_TEST_SNMP_V3_MORE_USERS=USER:AUTH:PRIV,... (same passphrases; PRIV `-`: authNoPriv)
 # Everything else goes to stderr. snmpd is installed from apt when missing (install-deps.sh lists it).
 #
 # The table: the host's ifTable/ifXTable modules are left out (-I -ifTable,ifXTable,...) and every
@@ -63,6 +64,14 @@ write_config() {
     echo "rocommunity $community 127.0.0.0/8"
     echo "createUser $v3_user SHA \"$v3_auth_pw\" AES \"$v3_priv_pw\""
     echo "rouser $v3_user priv"
+    # More users with the same passphrases, one per protocol pair worth covering: SHA-1 with
+    # AES-256 needs the key extension; MD5 with DES; SHA-512 without privacy.
+    echo "createUser $v3_user-aes256 SHA \"$v3_auth_pw\" AES-256 \"$v3_priv_pw\""
+    echo "rouser $v3_user-aes256 priv"
+    echo "createUser $v3_user-md5 MD5 \"$v3_auth_pw\" DES \"$v3_priv_pw\""
+    echo "rouser $v3_user-md5 priv"
+    echo "createUser $v3_user-sha512 SHA-512 \"$v3_auth_pw\""
+    echo "rouser $v3_user-sha512 auth"
     echo "dontLogTCPWrappersConnects yes"
     # ifIndex descr speed name alias highspeed
     local rows=(
@@ -90,7 +99,8 @@ assignments() {
   echo "SLUICE_TEST_SNMPD_ADDR=$1:$2 SLUICE_SNMPD_PID=$3 SLUICE_TEST_SNMP_COMMUNITY=$community" \
     "SLUICE_TEST_SNMP_V3_USER=$v3_user SLUICE_TEST_SNMP_V3_AUTH=sha" \
     "SLUICE_TEST_SNMP_V3_AUTH_PASSWORD=$v3_auth_pw SLUICE_TEST_SNMP_V3_PRIV=aes" \
-    "SLUICE_TEST_SNMP_V3_PRIV_PASSWORD=$v3_priv_pw"
+    "SLUICE_TEST_SNMP_V3_PRIV_PASSWORD=$v3_priv_pw" \
+    "SLUICE_TEST_SNMP_V3_MORE_USERS=$v3_user-aes256:sha:aes256,$v3_user-md5:md5:des,$v3_user-sha512:sha512:-"
 }
 
 start() {

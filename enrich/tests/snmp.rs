@@ -183,6 +183,61 @@ async fn a_v3_auth_priv_poll_returns_exactly_the_agents_static_table() {
 }
 
 #[tokio::test]
+async fn v3_polls_work_with_aes256_des_and_sha512_without_privacy() {
+    let Some(agent) = Agent::start(
+        "v3_polls_work_with_aes256_des_and_sha512_without_privacy",
+        "full",
+    ) else {
+        return;
+    };
+    let users = agent.var("SLUICE_TEST_SNMP_V3_MORE_USERS");
+    let mut tried = Vec::new();
+    for spec in users.split(',') {
+        let [user, auth, privacy] = spec.split(':').collect::<Vec<_>>()[..] else {
+            panic!("bad SLUICE_TEST_SNMP_V3_MORE_USERS entry {spec:?}");
+        };
+        let auth_protocol = match auth {
+            "sha" => SnmpAuthProtocol::Sha,
+            "md5" => SnmpAuthProtocol::Md5,
+            "sha512" => SnmpAuthProtocol::Sha512,
+            other => panic!("auth {other}"),
+        };
+        let privacy_protocol = match privacy {
+            "aes256" => Some(SnmpPrivacyProtocol::Aes256),
+            "des" => Some(SnmpPrivacyProtocol::Des),
+            "-" => None,
+            other => panic!("privacy {other}"),
+        };
+        let cfg = SnmpConfig {
+            port: agent.port,
+            timeout_ms: 1000,
+            community: "not-this-one".to_string(),
+            v3: vec![SnmpV3Config {
+                exporter: agent.ip.to_string(),
+                user: user.to_string(),
+                security_level: if privacy_protocol.is_some() {
+                    SnmpSecurityLevel::AuthPriv
+                } else {
+                    SnmpSecurityLevel::AuthNoPriv
+                },
+                auth_protocol: Some(auth_protocol),
+                auth_password: Some(agent.var("SLUICE_TEST_SNMP_V3_AUTH_PASSWORD")),
+                privacy_protocol,
+                privacy_password: privacy_protocol
+                    .map(|_| agent.var("SLUICE_TEST_SNMP_V3_PRIV_PASSWORD")),
+            }],
+            ..SnmpConfig::default()
+        };
+        let rows = poll_exporter(&cfg.validate().unwrap(), agent.ip)
+            .await
+            .unwrap_or_else(|e| panic!("v3 poll as {spec}: {e}"));
+        assert_eq!(rows, static_table(), "{spec}");
+        tried.push(user.to_string());
+    }
+    assert_eq!(tried, ["sluice-aes256", "sluice-md5", "sluice-sha512"]);
+}
+
+#[tokio::test]
 async fn a_wrong_v3_passphrase_is_an_error_not_rows() {
     let Some(agent) = Agent::start("a_wrong_v3_passphrase_is_an_error_not_rows", "full") else {
         return;
