@@ -470,3 +470,44 @@ async fn the_poller_counts_a_down_agent_keeps_its_cache_and_hands_it_over_after_
         .expect("run stops when its stop sender is gone")
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_poller_polls_an_exporter_within_seconds_of_it_appearing() {
+    let Some(agent) = Agent::start(
+        "the_poller_polls_an_exporter_within_seconds_of_it_appearing",
+        "full",
+    ) else {
+        return;
+    };
+    // The default interval (600 s): only a new exporter is due.
+    let poller = Poller::new(&agent.v2c()).unwrap();
+    let stats = poller.stats();
+    let exporters: Arc<Mutex<Vec<IpAddr>>> = Arc::default();
+    let seen: Seen = Arc::default();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (list, record) = (Arc::clone(&exporters), Arc::clone(&seen));
+    let task = tokio::spawn(poller.run(
+        move || list.lock().unwrap().clone(),
+        move |ip, rows| record.lock().unwrap().push((ip, rows.to_vec())),
+        stop_rx,
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(seen.lock().unwrap().is_empty());
+    exporters.lock().unwrap().push(agent.ip);
+    let appeared = Instant::now();
+    wait_for("the new exporter's poll", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(appeared.elapsed() < Duration::from_secs(3));
+    assert_eq!(seen.lock().unwrap()[0], (agent.ip, static_table()));
+    // Not polled again before the interval is over.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(stats.exporter(agent.ip).ok, 1);
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("run stops when told")
+        .unwrap();
+}
