@@ -12,6 +12,7 @@ need tcpdump tcpdump
 need clickhouse-server clickhouse-server
 need clickhouse-client clickhouse-client
 need curl curl
+need snmpd snmpd
 need python3 python3
 if [ "${SLUICE_WANT_BROWSER:-1}" = 1 ]; then need chromium chromium; fi
 if ((${#want[@]})); then

@@ -139,6 +139,43 @@ pub async fn reload_loop(enricher: Arc<Enricher>, mut cfg: EnrichConfig, path: O
     }
 }
 
+/// Starts the SNMP interface poller (`[enrich.snmp]`) on its own task: it polls the exporters
+/// `exporters` names (those the collector has seen) and hands each result to the enricher.
+/// Returns the task and the sender that stops it.
+pub fn spawn_snmp(
+    enricher: Arc<Enricher>,
+    cfg: &enrich::SnmpConfig,
+    exporters: impl Fn() -> Vec<std::net::IpAddr> + Send + Sync + 'static,
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Sender<bool>,
+)> {
+    let poller = enrich::Poller::new(cfg).map_err(|e| anyhow::anyhow!("enrich.snmp: {e}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let on_result = move |ip: std::net::IpAddr, polled: &[enrich::PolledInterface]| {
+        let learned: Vec<enrich::LearnedInterface> = polled
+            .iter()
+            .map(|p| enrich::LearnedInterface {
+                if_index: p.if_index,
+                name: p.name.clone(),
+                description: p.description.clone(),
+                speed_mbps: p.speed_mbps,
+                source: enrich::InterfaceSource::Snmp,
+            })
+            .collect();
+        let changed = enricher.learn_interfaces(collector::record::to_v6(ip), &learned);
+        if changed > 0 {
+            tracing::info!(exporter = %ip, changed, "interface names learned over SNMP");
+        }
+    };
+    tracing::info!(
+        interval_secs = cfg.interval_secs,
+        "SNMP interface poller on"
+    );
+    let task = tokio::spawn(poller.run(exporters, on_result, stop_rx));
+    Ok((task, stop_tx))
+}
+
 /// Hands interface names learned from options data to the enricher. `scopes` are a decoder's;
 /// returns how many entries changed.
 pub fn learn_from_options(enricher: &Enricher, scopes: &[collector::decoder::ScopeInfo]) -> usize {

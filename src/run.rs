@@ -303,6 +303,26 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         enricher,
     });
 
+    // The SNMP poller asks the agents of the exporters the collector has seen.
+    let snmp = match (
+        &shared.enricher,
+        cfg.enrich.as_ref().and_then(|e| e.snmp.as_ref()),
+    ) {
+        (Some(e), Some(snmp)) => {
+            let seen = shared.clone();
+            Some(crate::enrichment::spawn_snmp(e.clone(), snmp, move || {
+                let mut v: Vec<IpAddr> = seen
+                    .worker_reports()
+                    .iter()
+                    .flat_map(|r| r.exporters.keys().map(|a| a.to_canonical()))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })?)
+        }
+        _ => None,
+    };
     let (agg_tx, agg_rx) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
     let (raw_tx, raw_rx) = if cfg.raw_flows {
         let (t, r) = mpsc::channel::<FlowBatch>(cfg.listen.queue_batches);
@@ -395,6 +415,16 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     publisher.abort();
     if let Some(r) = reloader {
         r.abort();
+    }
+    if let Some((task, stop)) = snmp {
+        // The poller writes its cache file as it stops.
+        let _ = stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the SNMP poller did not stop within 5 s");
+        }
     }
     if let Some(path) = &cfg.listen.state_file {
         let snaps: Vec<Snapshot> = decoders.iter().map(|d| d.snapshot()).collect();

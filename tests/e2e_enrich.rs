@@ -339,3 +339,168 @@ provider = "${{provider}}"
          7\tTe0/0/7\t0\texternal\tISP-B\ttransit\toptions_data\n"
     );
 }
+
+/// The Prometheus text of a running `sluice run`.
+fn metrics_text(port: u16) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{port}/metrics")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One IPFIX message with the realistic templates, sent from `sock`.
+fn send(sock: &UdpSocket, port: u16, sequence: u32, flows: &[Flow], now: u64) {
+    let h = IpfixHeader {
+        export_time: (now / 1000) as u32,
+        sequence,
+        domain_id: 1,
+    };
+    let mut buf = Vec::new();
+    encode_ipfix(&mut buf, &h, flows, true).unwrap();
+    sock.send_to(&buf, ("127.0.0.1", port)).unwrap();
+}
+
+#[test]
+fn snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_nothing() {
+    let test = "snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_nothing";
+    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+        return;
+    };
+    let Some(shared) = testkit::shared_dir(test) else {
+        return;
+    };
+    if !testkit::tool(test, "curl") {
+        return;
+    }
+    // One exporter answers SNMP (the script's static table: ifIndex 1 Gi0/0/0 "transit: ISP-A"
+    // 1 Gbit/s, 7 Te0/1/0 10 Gbit/s); the other has no agent at all.
+    let (up, down) = ("127.0.0.40", "127.0.0.41");
+    let Some(agent) = testkit::snmpd::Agent::start_on(test, "full", up.parse().unwrap()) else {
+        return;
+    };
+    let mmdb = shared.join("corpus/mmdb");
+    let dir = tempfile::tempdir().unwrap();
+    let db = testkit::unique_db("enrich_snmp");
+    let (port, metrics) = (free_udp_port(), free_tcp_port());
+    let config = format!(
+        r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}" }}]
+allowed_exporters = ["127.0.0.0/8"]
+[aggregator]
+window_secs = 10
+dimensions = ["src_addr", "in_if_provider"]
+[output]
+sink = "clickhouse"
+raw_flows = true
+[clickhouse]
+url = "{url}"
+database = "{db}"
+spool_dir = "{spool}"
+batch_rows = 100
+batch_age_ms = 100
+[metrics]
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+[enrich]
+geoip_country = "{country}"
+geoip_asn = "{asn}"
+[[enrich.interface_rules]]
+description = "^transit: (?P<provider>\\S+)"
+boundary = "external"
+provider = "${{provider}}"
+[enrich.snmp]
+port = {snmp_port}
+community = "{community}"
+timeout_ms = 300
+retries = 0
+interval_secs = 3600
+cache = "{cache}"
+"#,
+        spool = dir.path().join("spool").display(),
+        country = mmdb.join("GeoLite2-Country-Test.mmdb").display(),
+        asn = mmdb.join("GeoLite2-ASN-Test.mmdb").display(),
+        snmp_port = agent.port,
+        community = agent.var("SLUICE_TEST_SNMP_COMMUNITY"),
+        cache = dir.path().join("snmp-cache.json").display(),
+    );
+    let sluice = SluiceRun::start(dir.path(), &config);
+    wait_until("the schema to be ready", || {
+        sluice.log().contains("clickhouse ready")
+    });
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let batch = |base: u64| {
+        vec![
+            // Addresses no GeoIP database knows, and one it does.
+            flow("192.0.2.10", "198.51.100.1", 1, 7, 0, base + 1, now),
+            flow("192.0.2.11", "198.51.100.2", 1, 7, 0, base + 2, now),
+            flow("81.2.69.160", "198.51.100.3", 1, 7, 0, base + 3, now),
+        ]
+    };
+    let socks: Vec<UdpSocket> = [up, down]
+        .iter()
+        .map(|a| UdpSocket::bind((*a, 0)).unwrap())
+        .collect();
+    for s in &socks {
+        send(s, port, 0, &batch(100), now);
+    }
+    // The poller asks both exporters' agents once the collector has seen them.
+    wait_until("the SNMP names in the interfaces table", || {
+        count(
+            &url,
+            &db,
+            "SELECT count() FROM interfaces WHERE source = 'snmp' AND name = 'Gi0/0/0' \
+             AND provider = 'ISP-A' AND speed = 1000000000",
+        ) > 0
+    });
+    wait_until("the failed poll of the exporter without an agent", || {
+        metrics_text(metrics).lines().any(|l| {
+            l.starts_with("sluice_enrich_snmp_polls_total{")
+                && l.contains(down)
+                && l.contains("failed")
+                && !l.ends_with(" 0")
+        })
+    });
+    for s in &socks {
+        send(s, port, 3, &batch(1000), now);
+    }
+    wait_until("the twelve records to be enriched", || {
+        metric_sum(metrics, "sluice_enrich_records_total") >= 12
+    });
+    let log = sluice.stop();
+    assert!(log.contains("SNMP interface poller on"), "{log}");
+
+    // Nothing is dropped: every record of both exporters, whatever enrichment found.
+    assert_eq!(
+        sql(
+            &url,
+            &db,
+            "SELECT count(), sum(bytes) FROM flows FORMAT TSV"
+        ),
+        format!("12\t{}\n", 2 * (306 + 3006))
+    );
+    let rows = sql(
+        &url,
+        &db,
+        "SELECT IPv6NumToString(exporter), bytes, src_country, in_if_name, in_if_provider, \
+         in_if_speed, out_if_name, out_if_speed FROM flows WHERE bytes > 1000 \
+         ORDER BY exporter, bytes FORMAT TSV",
+    );
+    let g = "Gi0/0/0\tISP-A\t1000000000\tTe0/1/0\t10000000000";
+    let none = "\t\t0\t\t0";
+    assert_eq!(
+        rows,
+        format!(
+            "::ffff:{up}\t1001\t\t{g}\n::ffff:{up}\t1002\t\t{g}\n::ffff:{up}\t1003\tGB\t{g}\n\
+             ::ffff:{down}\t1001\t\t{none}\n::ffff:{down}\t1002\t\t{none}\n::ffff:{down}\t1003\tGB\t{none}\n"
+        )
+    );
+    // The poller kept what it learned on disk for the next start.
+    let cache = std::fs::read_to_string(dir.path().join("snmp-cache.json")).unwrap();
+    assert!(cache.contains("Gi0/0/0") && cache.contains(up), "{cache}");
+    assert!(!cache.contains(down), "{cache}");
+}

@@ -51,6 +51,10 @@ pub struct EnrichConfig {
     /// Interface classification rules; the first rule that matches an interface classifies it.
     #[serde(default)]
     pub interface_rules: Vec<InterfaceRuleConfig>,
+    /// The SNMP interface poller (`[enrich.snmp]`): ifName, ifAlias and ifHighSpeed per
+    /// (exporter, ifIndex) from the exporters' agents. Unset: no polling.
+    #[serde(default)]
+    pub snmp: Option<crate::snmp::SnmpConfig>,
 }
 
 fn default_as_source() -> Vec<AsSource> {
@@ -344,6 +348,10 @@ impl EnrichConfig {
                 provider,
                 connectivity,
             });
+        }
+
+        if let Some(snmp) = &self.snmp {
+            snmp.validate()?;
         }
 
         Ok(ValidatedEnrichConfig {

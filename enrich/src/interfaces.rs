@@ -417,6 +417,33 @@ impl Interfaces {
         speed_mbps: Option<u64>,
         source: InterfaceSource,
     ) -> bool {
+        // Sources rank static config, then options data, then SNMP: a value from a better
+        // source stays when a worse one reports the same interface; a worse one fills gaps.
+        let prev = self
+            .map
+            .get(&(exporter, if_index))
+            .filter(|p| p.source != InterfaceSource::Static)
+            .cloned();
+        let (name, description, speed_mbps, source) = match &prev {
+            Some(p)
+                if p.source == InterfaceSource::OptionsData && source == InterfaceSource::Snmp =>
+            {
+                (
+                    p.name.as_deref().or(name),
+                    p.description.as_deref().or(description),
+                    // Options data carries no speed (IE 82 and 83 only): SNMP's is the news.
+                    speed_mbps.or(p.speed_mbps),
+                    InterfaceSource::OptionsData,
+                )
+            }
+            Some(p) => (
+                name.or(p.name.as_deref()),
+                description.or(p.description.as_deref()),
+                speed_mbps.or(p.speed_mbps),
+                source,
+            ),
+            None => (name, description, speed_mbps, source),
+        };
         let mut info = self.resolve((exporter, if_index), name, description, speed_mbps);
         if info.source != InterfaceSource::Static {
             info.source = source;

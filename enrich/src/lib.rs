@@ -10,8 +10,10 @@
 //! a binary search over a flat range table, a hash-map probe, MMDB tree walks. None of them does
 //! I/O, reads the clock, allocates or panics on any input.
 //!
-//! Must never: do I/O outside `build` / [`Enricher::new`] / [`Enricher::reload`]; read the clock;
-//! reach into decoding, aggregation or storage. It sits between collector and aggregator: each
+//! Must never: do I/O outside `build` / [`Enricher::new`] / [`Enricher::reload`] and the SNMP
+//! poller's own task ([`snmp`], which hands its results in through
+//! [`Enricher::learn_interfaces`]); read the clock on the lookup path; reach into decoding,
+//! aggregation or storage. It sits between collector and aggregator: each
 //! receive worker of `sluice run` runs a [`Stage`] on its batches before handing them off.
 
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@ pub mod geoip;
 pub mod interfaces;
 pub mod networks;
 pub mod registry;
+pub mod snmp;
 pub mod stage;
 
 use std::collections::HashMap;
@@ -41,6 +44,7 @@ pub use crate::interfaces::{
 };
 pub use crate::networks::{Cidr, NetworkAttrs, Networks};
 pub use crate::registry::{InterfaceEntry, NetworkEntry, Registry, Tables};
+pub use crate::snmp::{PollError, PolledInterface, Poller, SnmpConfig};
 pub use crate::stage::{Stage, StageStats};
 
 /// One place a flow's AS number may come from (`enrich.as_source`).

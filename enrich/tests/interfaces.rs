@@ -244,3 +244,54 @@ fn unknown_interfaces_get_the_first_rule_without_a_regex() {
         Some(Boundary::Internal)
     );
 }
+
+#[test]
+fn options_data_outranks_snmp_and_snmp_fills_what_options_data_lacks() {
+    let i = interfaces(RULES);
+    let e = addr("192.0.2.1");
+    use InterfaceSource::{OptionsData, Snmp};
+    // Options data names ifIndex 50 (no speed); SNMP then reports other text and a speed.
+    let a = i.learn(
+        e,
+        50,
+        Some("xe-0/0/50"),
+        Some("transit: ISP-Q"),
+        None,
+        OptionsData,
+    );
+    let b = a.learn(
+        e,
+        50,
+        Some("ifName-50"),
+        Some("alias-50"),
+        Some(40_000),
+        Snmp,
+    );
+    let x = b.get(e, 50).unwrap();
+    assert_eq!(x.name.as_deref(), Some("xe-0/0/50"));
+    assert_eq!(x.description.as_deref(), Some("transit: ISP-Q"));
+    assert_eq!(x.speed_mbps, Some(40_000), "SNMP fills the speed");
+    assert_eq!(x.source, OptionsData);
+    // SNMP first, then options data: options data's text wins, SNMP's speed stays.
+    let c = i.learn(
+        e,
+        51,
+        Some("ifName-51"),
+        Some("alias-51"),
+        Some(1_000),
+        Snmp,
+    );
+    let d = c.learn(e, 51, Some("xe-0/0/51"), None, None, OptionsData);
+    let x = d.get(e, 51).unwrap();
+    assert_eq!(x.name.as_deref(), Some("xe-0/0/51"));
+    assert_eq!(x.description.as_deref(), Some("alias-51"));
+    assert_eq!(x.speed_mbps, Some(1_000));
+    assert_eq!(x.source, OptionsData);
+    // A later SNMP poll renames nothing that options data named, but a new speed is news.
+    let f = d.learn(e, 51, Some("other"), Some("other"), Some(2_000), Snmp);
+    let x = f.get(e, 51).unwrap();
+    assert_eq!(
+        (x.name.as_deref(), x.speed_mbps),
+        (Some("xe-0/0/51"), Some(2_000))
+    );
+}

@@ -10,6 +10,7 @@
 //! Must never: be a dependency of production code.
 
 pub mod ch;
+pub mod snmpd;
 
 pub use crate::ch::*;
 
