@@ -107,7 +107,42 @@ pub struct Snapshot {
     /// Registry id of each of `networks`' attribute sets (filled by the [`Enricher`]).
     pub(crate) net_ids: Vec<u32>,
     /// Registry id of each known interface (filled by the [`Enricher`]).
-    pub(crate) if_ids: HashMap<(Ipv6Addr, u32), u32, foldhash::fast::RandomState>,
+    pub(crate) if_ids: HashMap<Ipv6Addr, ExporterIfs, foldhash::fast::RandomState>,
+}
+
+/// The registry ids of one exporter's interfaces: a direct table for the usual small ifIndex
+/// values, a map for the rest.
+#[derive(Clone, Debug, Default)]
+pub struct ExporterIfs {
+    dense: Vec<u32>,
+    sparse: HashMap<u32, u32, foldhash::fast::RandomState>,
+}
+
+/// ifIndex values below this go in the direct table.
+const DENSE_IFINDEX: u32 = 4096;
+
+impl ExporterIfs {
+    fn insert(&mut self, if_index: u32, id: u32) {
+        if if_index < DENSE_IFINDEX {
+            let i = if_index as usize;
+            if self.dense.len() <= i {
+                self.dense.resize(i + 1, 0);
+            }
+            self.dense[i] = id;
+        } else {
+            self.sparse.insert(if_index, id);
+        }
+    }
+
+    /// The registry id of `if_index` (0 when unknown).
+    #[inline]
+    pub fn get(&self, if_index: u32) -> u32 {
+        match self.dense.get(if_index as usize) {
+            Some(&id) => id,
+            None if if_index < DENSE_IFINDEX || self.sparse.is_empty() => 0,
+            None => self.sparse.get(&if_index).copied().unwrap_or(0),
+        }
+    }
 }
 
 impl Snapshot {
@@ -178,10 +213,16 @@ impl Snapshot {
     /// The registry id of interface (exporter, ifIndex) (0 when unknown).
     #[inline]
     pub fn if_id(&self, exporter: Ipv6Addr, if_index: u32) -> u32 {
+        self.exporter_ifs(exporter).map_or(0, |t| t.get(if_index))
+    }
+
+    /// The interface ids of one exporter (`None` when none of its interfaces is known).
+    #[inline]
+    pub fn exporter_ifs(&self, exporter: Ipv6Addr) -> Option<&ExporterIfs> {
         if self.if_ids.is_empty() {
-            return 0;
+            return None;
         }
-        self.if_ids.get(&(exporter, if_index)).copied().unwrap_or(0)
+        self.if_ids.get(&exporter)
     }
 
     /// This snapshot with registry ids for its network sets and interfaces.
@@ -194,7 +235,15 @@ impl Snapshot {
             .collect();
         let (net_ids, if_ids) = registry.intern(self.networks.attribute_list(), &entries);
         self.net_ids = net_ids;
-        self.if_ids = keys.into_iter().zip(if_ids).collect();
+        let mut by_exporter: HashMap<Ipv6Addr, ExporterIfs, foldhash::fast::RandomState> =
+            HashMap::default();
+        for ((exporter, if_index), id) in keys.into_iter().zip(if_ids) {
+            by_exporter
+                .entry(exporter)
+                .or_default()
+                .insert(if_index, id);
+        }
+        self.if_ids = by_exporter;
         self
     }
 }

@@ -84,6 +84,9 @@ impl Stage {
             }
         }
         let geoip_as = snap.as_source.contains(&AsSource::Geoip);
+        // Records come in runs from one exporter (a datagram's worth): its interface table is
+        // looked up once per run.
+        let mut last_exporter: Option<(Ipv6Addr, Option<&crate::ExporterIfs>)> = None;
         for r in records.iter_mut() {
             let (src_as, dst_as) = (r.src_as.unwrap_or(0), r.dst_as.unwrap_or(0));
             let (mut src_geo, mut dst_geo) = (0, 0);
@@ -107,11 +110,17 @@ impl Stage {
                 r.src_as = pick(src_as, src_geo);
                 r.dst_as = pick(dst_as, dst_geo);
             }
-            if let Some(i) = r.in_if {
-                r.enrichment.in_if = snap.if_id(r.exporter, i);
-            }
-            if let Some(i) = r.out_if {
-                r.enrichment.out_if = snap.if_id(r.exporter, i);
+            let ifs = match last_exporter {
+                Some((e, t)) if e == r.exporter => t,
+                _ => {
+                    let t = snap.exporter_ifs(r.exporter);
+                    last_exporter = Some((r.exporter, t));
+                    t
+                }
+            };
+            if let Some(t) = ifs {
+                r.enrichment.in_if = r.in_if.map_or(0, |i| t.get(i));
+                r.enrichment.out_if = r.out_if.map_or(0, |i| t.get(i));
             }
             let e = &mut r.enrichment;
             e.src_net_name = tables.net_name_id(e.src_net);

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod synth;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -94,6 +96,9 @@ fn write_version(
 ) -> Vec<u8> {
     let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
     let mut data = Vec::new();
+    // Equal values are stored once, as real databases do (and as the 24-bit records need for a
+    // large database: every data offset must fit).
+    let mut stored: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
     for (cidr, value) in records {
         let (a, l) = cidr.split_once('/').unwrap();
         let ip: IpAddr = a.parse().unwrap();
@@ -104,8 +109,13 @@ fn write_version(
             IpAddr::V6(v6) => (u128::from(v6), l),
         };
         assert!(len >= 1);
-        let offset = data.len();
-        encode(value, &mut data);
+        let mut bytes = Vec::new();
+        encode(value, &mut bytes);
+        let offset = *stored.entry(bytes).or_insert_with_key(|b| {
+            let o = data.len();
+            data.extend_from_slice(b);
+            o
+        });
         let mut node = 0;
         for i in 0..len {
             let b = ((bits >> (127 - i)) & 1) as usize;
