@@ -11,7 +11,6 @@
 //!   AS), for the cost of a miss.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::hint::black_box;

@@ -4,7 +4,6 @@
 //! Usage: `cargo run --release -p enrich --example synth_mmdb -- OUT_DIR`
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 fn main() {
