@@ -1661,6 +1661,8 @@ pub fn flows_batch(instance: u64, seq: u64, recs: &[collector::FlowRecord]) -> V
     for r in recs {
         rows::encode_flow(&mut b.buf, r);
         rows::encode_batch_id(&mut b.buf, batch_id(instance, seq));
+        // As the writer sends it: the enrichment columns follow (empty: no registry here).
+        rows::encode_flow_enrichment(&mut b.buf, r, None);
         b.note_row(now, rows::ms_to_datetime(r.time_received));
     }
     b.seal(instance).map(|(p, _)| p).unwrap_or_default()
