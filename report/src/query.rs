@@ -28,8 +28,9 @@ const IF_FIVE_MIN_MAX_SECS: i64 = 14 * 86_400;
 /// Most time buckets a traffic series may have.
 const MAX_BUCKETS: i64 = 20_000;
 
-/// One (source AS, destination AS) row of the matrix: the two ASes, bytes, packets, flows.
-type AsPairRow = (u32, u32, u64, u64, u64);
+/// One (source AS, destination AS) row of the matrix: the two ASes, bytes, packets, flows, and
+/// the two AS names (empty when `as_names` has none).
+type AsPairRow = (u32, u32, u64, u64, u64, String, String);
 
 /// The flow table a rollup-capable report reads for this request.
 pub fn choose_source(req: &ReportRequest) -> Result<Source, ReportError> {
@@ -69,8 +70,43 @@ pub async fn run_report(
         ReportKind::Matrix => matrix(client, req).await?,
         ReportKind::Exporters => exporters(client, req).await?,
     };
+    if let Some(i) = req.interface {
+        let names = interface_names(client, req, i).await?;
+        if !names.is_empty()
+            && let Some(f) = r.filters.iter_mut().find(|(k, _)| k == "interface")
+        {
+            f.1 = format!("{i} ({})", names.join(", "));
+        }
+    }
     r.generated_at = generated_at;
     Ok(r)
+}
+
+/// The names the `interfaces` table gives ifIndex `i` (of the request's exporter, or of any), for
+/// the report's header: `interface=2 (ge-0/0/2)`.
+async fn interface_names(
+    client: &Client,
+    req: &ReportRequest,
+    i: u32,
+) -> Result<Vec<String>, ReportError> {
+    let e = exporter_arg(req);
+    fetch_all(
+        client,
+        "interfaces.sql",
+        "names",
+        Source::Raw,
+        &[i.into(), e.clone(), e],
+    )
+    .await
+}
+
+/// An AS as a report shows it: `AS64500 Example Corp`, or `AS64500` when no name is known.
+fn as_label(asn: u32, name: &str) -> String {
+    if name.is_empty() {
+        format!("AS{asn}")
+    } else {
+        format!("AS{asn} {name}")
+    }
 }
 
 fn exporter_arg(req: &ReportRequest) -> Arg {
@@ -890,11 +926,11 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         let t = totals(client, f, "as_totals", s, &fl, &range_args(req)).await?;
         let items = rows
             .into_iter()
-            .map(|(sa, da, b, p, fl)| {
+            .map(|(sa, da, b, p, fl, sn, dn)| {
                 (
                     vec![
-                        Value::Text(format!("AS{sa}")),
-                        Value::Text(format!("AS{da}")),
+                        Value::Text(as_label(sa, &sn)),
+                        Value::Text(as_label(da, &dn)),
                     ],
                     b,
                     p,
@@ -1147,6 +1183,12 @@ mod tests {
         q.source = SourcePref::Auto;
         q.range = TimeRange::new(0, 7 * 86_400).unwrap();
         assert_eq!(rollup_source(&q).unwrap(), Source::Rollup1h);
+    }
+
+    #[test]
+    fn ases_show_their_names_when_known() {
+        assert_eq!(as_label(64500, "Example Corp"), "AS64500 Example Corp");
+        assert_eq!(as_label(64501, ""), "AS64501");
     }
 
     #[test]
