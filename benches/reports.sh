@@ -8,11 +8,15 @@
 #   flows_5m      24 h x 288 buckets x KEYS keys (the same KEYS keys in every bucket)
 #   flows_1h      7 days x 168 hours x KEYS keys: the hours flows_5m covers are its hourly sums
 #                 (as the views would have written them), the 143 hours before generated alike
+#   flows_enrich_5m, flows_enrich_1h  the same for the enrichment rollups, with ENRICH_KEYS keys
+#                 per bucket (exporter, source and destination country, network name, provider)
 #   flows         RAW raw rows in the last hour (the exporters report reads raw flows; the
 #                 rollups' views add their sums to flows_5m / flows_1h, as in production)
 #   window_top    7 days of 60 s windows, top WTOP per dimension (src_addr, dst_addr, conversation)
 #                 plus the "other" row; window_totals one row per window and exporter
 #   interfaces    every (exporter, ifindex) with a speed, exporters one row per exporter
+# Enrichment keys: countries Zipf-like over 200 codes (the most common one empty: unknown), network
+# names over 20 (the most common empty), providers one of 6 (one empty).
 # Keys: 4 exporters, 48 interfaces, protocol 6/17/1 (70/25/5 %), ~2,000 ASes log-uniform
 # (Zipf-like), ~300 app ports log-uniform with the well-known ones first; bytes heavy-tailed with a
 # diurnal curve.
@@ -21,10 +25,12 @@
 #   SLUICE_BENCH_URL       ClickHouse HTTP URL (the first argument wins)
 #   SLUICE_BENCH_DB        database (default sluice_bench_reports; dropped and re-created)
 #   SLUICE_BENCH_KEYS      keys per bucket (default 60000: 17.3M flows_5m rows, 10.1M flows_1h rows)
+#   SLUICE_BENCH_ENRICH_KEYS  keys per bucket of the enrichment rollups (default 20000: 5.8M
+#                          flows_enrich_5m rows, 3.4M flows_enrich_1h rows)
 #   SLUICE_BENCH_RAW       raw flows rows (default 500000)
 #   SLUICE_BENCH_WTOP      window_top rows per window and dimension (default 100)
 #   SLUICE_BENCH_RUNS      runs per report and range (default 3; the median is printed)
-#   SLUICE_BENCH_KINDS     report kinds (default: all seven)
+#   SLUICE_BENCH_KINDS     report kinds (default: all ten)
 #   SLUICE_BENCH_RANGES    ranges (default "24h 7d")
 #   SLUICE_BENCH_KEEP=1    reuse the database if it already holds the data (skip generation)
 #   SLUICE_BENCH_OPTIMIZE  1 (default): OPTIMIZE ... FINAL the rollups after loading, so every run
@@ -39,14 +45,15 @@ URL=${1:-${SLUICE_BENCH_URL:-http://127.0.0.1:8123}}
 URL=${URL%/}
 DB=${SLUICE_BENCH_DB:-sluice_bench_reports}
 KEYS=${SLUICE_BENCH_KEYS:-60000}
+EKEYS=${SLUICE_BENCH_ENRICH_KEYS:-20000}
 RAW=${SLUICE_BENCH_RAW:-500000}
 WTOP=${SLUICE_BENCH_WTOP:-100}
 RUNS=${SLUICE_BENCH_RUNS:-3}
-KINDS=${SLUICE_BENCH_KINDS:-"top-apps protocols traffic interfaces matrix top-talkers exporters"}
+KINDS=${SLUICE_BENCH_KINDS:-"top-apps protocols traffic interfaces matrix top-talkers exporters countries networks providers"}
 RANGES=${SLUICE_BENCH_RANGES:-"24h 7d"}
 OPTIMIZE=${SLUICE_BENCH_OPTIMIZE:-1}
 case "$DB" in *[!A-Za-z0-9_]* | "") echo "reports.sh: bad database name $DB" >&2; exit 2 ;; esac
-for v in "$KEYS" "$RAW" "$WTOP" "$RUNS"; do
+for v in "$KEYS" "$EKEYS" "$RAW" "$WTOP" "$RUNS"; do
   case "$v" in *[!0-9]* | "") echo "reports.sh: not a number: $v" >&2; exit 2 ;; esac
 done
 
@@ -136,6 +143,44 @@ EOF
     FROM flows_5m GROUP BY h, exporter, in_if, out_if, protocol, src_as, dst_as, app_port" >/dev/null
   echo "reports.sh: flows_1h: the last 25 hours from flows_5m in $(echo "$(now_s) - $t0" | bc) s" >&2
 
+  # The enrichment rollups, built the same way from their own keys.
+  EKEYEXPR="
+    IPv6StringToNum(concat('::ffff:192.0.2.', toString(1 + k % 4))) AS exporter,
+    if(floor(pow(200., $(u 11))) = 1, '', concat(
+      substring('ABCDEFGHIJKLMNOPQRSTUVWXYZ', toUInt32(1 + toUInt32(floor(pow(200., $(u 11)))) % 26), 1),
+      substring('ABCDEFGHIJKLMNOPQRSTUVWXYZ', toUInt32(1 + intDiv(toUInt32(floor(pow(200., $(u 11)))), 26)), 1))) AS src_country,
+    if(floor(pow(200., $(u 12))) = 1, '', concat(
+      substring('ABCDEFGHIJKLMNOPQRSTUVWXYZ', toUInt32(1 + toUInt32(floor(pow(200., $(u 12)))) % 26), 1),
+      substring('ABCDEFGHIJKLMNOPQRSTUVWXYZ', toUInt32(1 + intDiv(toUInt32(floor(pow(200., $(u 12)))), 26)), 1))) AS dst_country,
+    if(floor(pow(20., $(u 13))) = 1, '', concat('net-', toString(toUInt32(floor(pow(20., $(u 13))))))) AS src_net_name,
+    if(floor(pow(20., $(u 14))) = 1, '', concat('net-', toString(toUInt32(floor(pow(20., $(u 14))))))) AS dst_net_name,
+    arrayElement(['', 'transit-a', 'transit-b', 'ix-1', 'peer-c', 'customer-d'], toUInt32(1 + intHash64(k * 7 + 15) % 6)) AS in_if_provider,
+    arrayElement(['', 'transit-a', 'transit-b', 'ix-1', 'peer-c', 'customer-d'], toUInt32(1 + intHash64(k * 7 + 16) % 6)) AS out_if_provider"
+  ECOLS="ts, exporter, src_country, dst_country, src_net_name, dst_net_name, in_if_provider,
+    out_if_provider, scaled_bytes, scaled_packets, flow_count, exported_bytes, exported_packets"
+  enrich_rollup() { # table, bucket seconds, buckets, multiplier, start of the last bucket (SQL)
+    local t0 v
+    t0=$(now_s)
+    v=${VALEXPR//MULT/$4}
+    ch "INSERT INTO $1 ($ECOLS)
+      SELECT $ECOLS
+      FROM (SELECT number AS n, n % $EKEYS AS k,
+              toDateTime($5 - ($3 - 1 - intDiv(n, $EKEYS)) * $2) AS ts,
+              $EKEYEXPR, $v
+            FROM numbers($(($3 * EKEYS))))" >/dev/null
+    echo "reports.sh: $1: $(($3 * EKEYS)) rows in $(echo "$(now_s) - $t0" | bc) s" >&2
+  }
+  enrich_rollup flows_enrich_5m 300 288 1 "intDiv(toUInt32(now()), 300) * 300"
+  enrich_rollup flows_enrich_1h 3600 $((168 - 25)) 12 "(intDiv($FIRST5, 3600) * 3600 - 3600)"
+  t0=$(now_s)
+  ch "INSERT INTO flows_enrich_1h ($ECOLS)
+    SELECT toStartOfHour(ts) AS h, exporter, src_country, dst_country, src_net_name, dst_net_name,
+      in_if_provider, out_if_provider, sum(scaled_bytes), sum(scaled_packets), sum(flow_count),
+      sum(exported_bytes), sum(exported_packets)
+    FROM flows_enrich_5m GROUP BY h, exporter, src_country, dst_country, src_net_name, dst_net_name,
+      in_if_provider, out_if_provider" >/dev/null
+  echo "reports.sh: flows_enrich_1h: the last 25 hours from flows_enrich_5m in $(echo "$(now_s) - $t0" | bc) s" >&2
+
   t0=$(now_s)
   # Raw flows over the last hour: addresses in 10.0.0.0/12 -> 172.16.0.0/12, keys as above.
   ch "INSERT INTO flows (time_received, exporter, version, flow_start_ms, flow_end_ms, src_addr,
@@ -188,7 +233,7 @@ EOF
 
   if [ "$OPTIMIZE" = 1 ]; then
     t0=$(now_s)
-    for t in flows_5m flows_1h flows window_top window_totals; do
+    for t in flows_5m flows_1h flows_enrich_5m flows_enrich_1h flows window_top window_totals; do
       ch "OPTIMIZE TABLE $t FINAL" >/dev/null
     done
     echo "reports.sh: OPTIMIZE FINAL in $(echo "$(now_s) - $t0" | bc) s" >&2
@@ -198,7 +243,7 @@ fi
 
 echo "# ClickHouse $VERSION at $URL, database $DB, $SLUICE"
 ch "SELECT concat(table, ': ', toString(sum(rows)), ' rows, ', toString(count()), ' parts')
-  FROM system.parts WHERE database = '$DB' AND active AND table IN ('flows', 'flows_5m', 'flows_1h', 'window_top')
+  FROM system.parts WHERE database = '$DB' AND active AND table IN ('flows', 'flows_5m', 'flows_1h', 'flows_enrich_5m', 'flows_enrich_1h', 'window_top')
   GROUP BY table ORDER BY table FORMAT TSV" | sed 's/^/# /'
 
 median() { sort -n | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

@@ -42,7 +42,8 @@ enum Command {
     Replay(flowgen::replay::ReplayArgs),
     /// Generate NetFlow/IPFIX load (loopback unless --allow-remote).
     Blast(flowgen::blast::BlastArgs),
-    /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters).
+    /// Run a report (top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters,
+    /// countries, networks, providers).
     Report(Box<report_cmd::ReportArgs>),
     /// Inspect the ClickHouse spools and dead letters, or re-drive the dead letters.
     #[command(subcommand)]

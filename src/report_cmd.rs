@@ -18,7 +18,10 @@ use report::{
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Kinds: top-talkers, top-apps, protocols, traffic, interfaces, matrix, \
-exporters.\nExamples:\n  sluice report top-talkers --last 24h --by pair --limit 20\n  \
+exporters, countries, networks, providers.\nExamples:\n  \
+sluice report top-talkers --last 24h --by pair --limit 20\n  \
+sluice report countries --last 7d --by dst\n  \
+sluice report providers --last 24h --by out\n  \
 sluice report traffic --last 7d --format html --out traffic.html\n  \
 sluice report matrix --from 2026-11-25T00:00:00Z --to 2026-11-26T00:00:00Z --prefix 24\n  \
 sluice report --schedule-now daily --config sluice.toml"
@@ -41,7 +44,8 @@ pub struct ReportArgs {
     /// Only flows in or out of this ifIndex.
     #[arg(long)]
     pub interface: Option<u32>,
-    /// Grouping: src, dst, pair (top-talkers); protocol, exporter (traffic).
+    /// Grouping: src, dst, pair (top-talkers); protocol, exporter (traffic); src, dst (countries,
+    /// networks); in, out (providers).
     #[arg(long)]
     pub by: Option<String>,
     /// Rows in a top N.
@@ -231,6 +235,12 @@ mod tests {
         .unwrap();
         assert_eq!(q.range.secs(), 86_400);
         assert_eq!(q.step, Some(Step::FiveMinutes));
+        let q = parse(&["providers", "--last", "24h", "--by", "out"]).unwrap();
+        assert_eq!((q.kind, q.by), (ReportKind::Providers, Some(By::Out)));
+        let q = parse(&["countries", "--last", "7d", "--by", "dst"]).unwrap();
+        assert_eq!((q.kind, q.by), (ReportKind::Countries, Some(By::Dst)));
+        assert!(parse(&["networks", "--by", "in"]).is_err());
+        assert!(parse(&["providers", "--by", "src"]).is_err());
     }
 
     #[test]

@@ -46,6 +46,8 @@ fn prints_each_tiers_ddl_without_a_server() {
             "window_totals",
             "flows_5m",
             "flows_1h",
+            "flows_enrich_5m",
+            "flows_enrich_1h",
             "exporters",
             "interfaces",
         ] {

@@ -444,6 +444,25 @@ fn text_formats_carry_the_same_numbers(url: &str) {
     assert_eq!(v["rows"][0]["bytes"], want[0].1);
     assert_eq!(v["rows"][3]["other"], true);
 
+    // The enrichment kinds from the command line: flows written without enrichment are one
+    // "(unknown)" country and one "(none)" provider holding everything.
+    for (kind, by, head, label) in [
+        ("countries", "dst", "rank,country,", "(unknown)"),
+        ("networks", "src", "rank,network,", "(none)"),
+        ("providers", "out", "rank,provider,", "(none)"),
+    ] {
+        let csv = dir.path().join(format!("{kind}.csv"));
+        report_to(&db, kind, &["--by", by], "csv", &csv);
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with(head), "{kind}: {text}");
+        assert!(
+            lines[1].starts_with(&format!("1,{label},{total},")),
+            "{kind}: {text}"
+        );
+        assert_eq!(lines.len(), 2, "{kind}: {text}");
+    }
+
     // The terminal table: aligned, human units.
     let (from, to) = (rfc3339(db.t0), rfc3339(db.t0 + 3600));
     let (ok, out, err) = sluice(&[

@@ -19,6 +19,11 @@
 -- exporter filter and the interface as in_if / out_if.
 -- Binds, in order (plus the values of the placeholders, inserted where they stand):
 --   rows: buckets, buckets, from, to, from, to, exporter_hex, exporter_hex
+--   names: ifindex, exporter_hex, exporter_hex
+--
+-- names: the names the `interfaces` table holds for one ifIndex (latest per exporter; of one
+-- exporter when the request has one), which every report filtered by an interface shows in its
+-- header (`interface=2 (ge-0/0/2)`).
 
 -- @query rows
 SELECT
@@ -90,3 +95,16 @@ ANY LEFT JOIN
     GROUP BY e, ifindex
 ) AS r USING (e, ifindex)
 ORDER BY e, ifindex
+
+-- @query names
+SELECT DISTINCT n
+FROM
+(
+    SELECT toString(argMax(name, last_seen)) AS n
+    FROM interfaces
+    WHERE ifindex = ? AND (? = '' OR hex(exporter) = ?)
+    GROUP BY exporter
+)
+WHERE n != ''
+ORDER BY n
+LIMIT 4

@@ -83,11 +83,17 @@ pub enum ReportKind {
     Matrix,
     /// Exporter health.
     Exporters,
+    /// Traffic by source or destination country (enrichment).
+    Countries,
+    /// Traffic by source or destination network name (enrichment).
+    Networks,
+    /// Traffic by input or output interface provider (enrichment).
+    Providers,
 }
 
 impl ReportKind {
     /// Every kind.
-    pub const ALL: [ReportKind; 7] = [
+    pub const ALL: [ReportKind; 10] = [
         ReportKind::TopTalkers,
         ReportKind::TopApps,
         ReportKind::Protocols,
@@ -95,6 +101,9 @@ impl ReportKind {
         ReportKind::Interfaces,
         ReportKind::Matrix,
         ReportKind::Exporters,
+        ReportKind::Countries,
+        ReportKind::Networks,
+        ReportKind::Providers,
     ];
 
     /// The CLI name (`top-talkers`).
@@ -107,6 +116,9 @@ impl ReportKind {
             ReportKind::Interfaces => "interfaces",
             ReportKind::Matrix => "matrix",
             ReportKind::Exporters => "exporters",
+            ReportKind::Countries => "countries",
+            ReportKind::Networks => "networks",
+            ReportKind::Providers => "providers",
         }
     }
 
@@ -120,6 +132,9 @@ impl ReportKind {
             ReportKind::Interfaces => "Interfaces",
             ReportKind::Matrix => "Traffic matrix",
             ReportKind::Exporters => "Exporter health",
+            ReportKind::Countries => "Countries",
+            ReportKind::Networks => "Networks",
+            ReportKind::Providers => "Providers",
         }
     }
 }
@@ -152,9 +167,9 @@ impl FromStr for ReportKind {
 /// What `--by` groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum By {
-    /// Source address (top-talkers).
+    /// Source address (top-talkers), country or network (countries, networks).
     Src,
-    /// Destination address (top-talkers).
+    /// Destination address (top-talkers), country or network (countries, networks).
     Dst,
     /// Source and destination (top-talkers).
     Pair,
@@ -162,6 +177,10 @@ pub enum By {
     Protocol,
     /// Exporter (traffic series).
     Exporter,
+    /// Input interface (providers).
+    In,
+    /// Output interface (providers).
+    Out,
 }
 
 impl By {
@@ -173,6 +192,8 @@ impl By {
             By::Pair => "pair",
             By::Protocol => "protocol",
             By::Exporter => "exporter",
+            By::In => "in",
+            By::Out => "out",
         }
     }
 }
@@ -186,11 +207,13 @@ impl FromStr for By {
             "pair" => By::Pair,
             "protocol" => By::Protocol,
             "exporter" => By::Exporter,
+            "in" => By::In,
+            "out" => By::Out,
             _ => {
                 return Err(invalid(
                     "by",
                     format!(
-                        "{:?} is not one of src, dst, pair, protocol, exporter",
+                        "{:?} is not one of src, dst, pair, protocol, exporter, in, out",
                         truncate(s)
                     ),
                 ));
@@ -367,7 +390,8 @@ pub struct ReportRequest {
     pub exporter: Option<IpAddr>,
     /// Only flows in or out of this interface (ifIndex).
     pub interface: Option<u32>,
-    /// Grouping (top-talkers: src/dst/pair; traffic: protocol/exporter).
+    /// Grouping (top-talkers: src/dst/pair; traffic: protocol/exporter; countries, networks:
+    /// src/dst; providers: in/out).
     pub by: Option<By>,
     /// Rows (top N).
     pub limit: u32,
@@ -408,6 +432,8 @@ impl ReportRequest {
             let ok = match self.kind {
                 ReportKind::TopTalkers => matches!(by, By::Src | By::Dst | By::Pair),
                 ReportKind::Traffic => matches!(by, By::Protocol | By::Exporter),
+                ReportKind::Countries | ReportKind::Networks => matches!(by, By::Src | By::Dst),
+                ReportKind::Providers => matches!(by, By::In | By::Out),
                 _ => false,
             };
             if !ok {
@@ -656,6 +682,20 @@ mod tests {
         q.limit = 10;
         q.by = Some(By::Pair);
         assert!(q.validate().is_ok());
+        for (kind, good, bad) in [
+            (ReportKind::Countries, By::Dst, By::In),
+            (ReportKind::Networks, By::Src, By::Pair),
+            (ReportKind::Providers, By::Out, By::Src),
+        ] {
+            let mut q = ReportRequest::new(kind, r);
+            q.by = Some(good);
+            assert!(q.validate().is_ok(), "{kind} --by {}", good.as_str());
+            q.by = Some(bad);
+            assert!(q.validate().is_err(), "{kind} --by {}", bad.as_str());
+            q.by = None;
+            q.source = SourcePref::Windows;
+            assert!(q.validate().is_err(), "{kind} --source windows");
+        }
         assert!(TimeRange::new(10, 10).is_err());
         assert!(TimeRange::new(-1, 10).is_err());
     }

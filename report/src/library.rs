@@ -51,6 +51,18 @@ pub const LIBRARY: &[SqlFile] = &[
         file: "exporters.sql",
         text: include_str!("../sql/exporters.sql"),
     },
+    SqlFile {
+        file: "countries.sql",
+        text: include_str!("../sql/countries.sql"),
+    },
+    SqlFile {
+        file: "networks.sql",
+        text: include_str!("../sql/networks.sql"),
+    },
+    SqlFile {
+        file: "providers.sql",
+        text: include_str!("../sql/providers.sql"),
+    },
 ];
 
 /// The named queries of a file: (name, SQL text after the marker line, comments included).
@@ -84,7 +96,9 @@ pub fn query_text(file: &str, name: &str) -> Result<&'static str, ReportError> {
 }
 
 /// Which table a flow-totals query reads. Each variant fills the placeholders `{table}`, `{ts}`,
-/// `{bytes}`, `{packets}` and `{flows}`.
+/// `{bytes}`, `{packets}` and `{flows}`, and `{enrich_table}`: the same grain among the
+/// enrichment rollups (`flows_enrich_5m`, `flows_enrich_1h`: traffic by country, network name and
+/// interface provider; raw `flows` for [`Source::Raw`]), whose value columns have the same names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Raw `flows`.
@@ -126,6 +140,16 @@ impl Source {
         }
     }
 
+    /// The table `{enrich_table}` reads, as a report states it.
+    pub fn enrich_table(self) -> &'static str {
+        match self {
+            Source::Raw => "flows",
+            Source::Rollup5m => "flows_enrich_5m",
+            Source::Rollup1h => "flows_enrich_1h",
+            Source::HourSplit { .. } => "flows_enrich_1h (whole hours) + flows_enrich_5m (edges)",
+        }
+    }
+
     /// Bucket length in seconds (1 for raw flows). A split answers as `flows_5m`.
     pub fn bucket_secs(self) -> u32 {
         match self {
@@ -154,13 +178,17 @@ impl Source {
         })
     }
 
-    /// `{table}`: its text and the values of its bind marks.
-    fn table_expr(self) -> (&'static str, Vec<Arg>) {
+    /// `{table}` (or `{enrich_table}` when `enrich`): its text and the values of its bind marks.
+    fn table_expr(self, enrich: bool) -> (&'static str, Vec<Arg>) {
         match self {
             Source::HourSplit { from, to } => {
                 let (h0, h1) = whole_hours(from, to);
                 (
-                    SPLIT_TABLE,
+                    if enrich {
+                        ENRICH_SPLIT_TABLE
+                    } else {
+                        SPLIT_TABLE
+                    },
                     vec![
                         h0.into(),
                         h1.into(),
@@ -171,6 +199,7 @@ impl Source {
                     ],
                 )
             }
+            s if enrich => (s.enrich_table(), Vec::new()),
             s => (s.table(), Vec::new()),
         }
     }
@@ -189,6 +218,15 @@ const SPLIT_TABLE: &str = "(SELECT ts, exporter, in_if, out_if, protocol, src_as
 scaled_bytes, scaled_packets, flow_count FROM flows_1h WHERE ts >= toDateTime(?) AND ts < toDateTime(?) \
 UNION ALL SELECT ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port, \
 scaled_bytes, scaled_packets, flow_count FROM flows_5m \
+WHERE (ts >= toDateTime(?) AND ts < toDateTime(?)) OR (ts >= toDateTime(?) AND ts < toDateTime(?)))";
+
+/// `{enrich_table}` of [`Source::HourSplit`]: [`SPLIT_TABLE`] over the enrichment rollups, with the
+/// same binds.
+const ENRICH_SPLIT_TABLE: &str = "(SELECT ts, exporter, src_country, dst_country, src_net_name, \
+dst_net_name, in_if_provider, out_if_provider, scaled_bytes, scaled_packets, flow_count \
+FROM flows_enrich_1h WHERE ts >= toDateTime(?) AND ts < toDateTime(?) \
+UNION ALL SELECT ts, exporter, src_country, dst_country, src_net_name, dst_net_name, \
+in_if_provider, out_if_provider, scaled_bytes, scaled_packets, flow_count FROM flows_enrich_5m \
 WHERE (ts >= toDateTime(?) AND ts < toDateTime(?)) OR (ts >= toDateTime(?) AND ts < toDateTime(?)))";
 
 /// The row filter of a query, the `{filter}` placeholder: which exporter and interface. Only the
@@ -319,8 +357,8 @@ fn assemble(
             .map(|c| at + c)
             .ok_or_else(|| ReportError::Internal(format!("{file}/{name}: unclosed placeholder")))?;
         let key = &rest[at + 1..close];
-        let (fill, values): (String, Vec<Arg>) = if key == "table" {
-            let (t, v) = source.table_expr();
+        let (fill, values): (String, Vec<Arg>) = if key == "table" || key == "enrich_table" {
+            let (t, v) = source.table_expr(key == "enrich_table");
             (t.to_string(), v)
         } else if let Some(c) = source.column(key) {
             (c.to_string(), Vec::new())

@@ -28,8 +28,9 @@ const IF_FIVE_MIN_MAX_SECS: i64 = 14 * 86_400;
 /// Most time buckets a traffic series may have.
 const MAX_BUCKETS: i64 = 20_000;
 
-/// One (source AS, destination AS) row of the matrix: the two ASes, bytes, packets, flows.
-type AsPairRow = (u32, u32, u64, u64, u64);
+/// One (source AS, destination AS) row of the matrix: the two ASes, bytes, packets, flows, and
+/// the two AS names (empty when `as_names` has none).
+type AsPairRow = (u32, u32, u64, u64, u64, String, String);
 
 /// The flow table a rollup-capable report reads for this request.
 pub fn choose_source(req: &ReportRequest) -> Result<Source, ReportError> {
@@ -68,9 +69,47 @@ pub async fn run_report(
         ReportKind::Interfaces => interfaces(client, req).await?,
         ReportKind::Matrix => matrix(client, req).await?,
         ReportKind::Exporters => exporters(client, req).await?,
+        ReportKind::Countries | ReportKind::Networks | ReportKind::Providers => {
+            enrichment(client, req).await?
+        }
     };
+    if let Some(i) = req.interface {
+        let names = interface_names(client, req, i).await?;
+        if !names.is_empty()
+            && let Some(f) = r.filters.iter_mut().find(|(k, _)| k == "interface")
+        {
+            f.1 = format!("{i} ({})", names.join(", "));
+        }
+    }
     r.generated_at = generated_at;
     Ok(r)
+}
+
+/// The names the `interfaces` table gives ifIndex `i` (of the request's exporter, or of any), for
+/// the report's header: `interface=2 (ge-0/0/2)`.
+async fn interface_names(
+    client: &Client,
+    req: &ReportRequest,
+    i: u32,
+) -> Result<Vec<String>, ReportError> {
+    let e = exporter_arg(req);
+    fetch_all(
+        client,
+        "interfaces.sql",
+        "names",
+        Source::Raw,
+        &[i.into(), e.clone(), e],
+    )
+    .await
+}
+
+/// An AS as a report shows it: `AS64500 Example Corp`, or `AS64500` when no name is known.
+fn as_label(asn: u32, name: &str) -> String {
+    if name.is_empty() {
+        format!("AS{asn}")
+    } else {
+        format!("AS{asn} {name}")
+    }
 }
 
 fn exporter_arg(req: &ReportRequest) -> Arg {
@@ -890,11 +929,11 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         let t = totals(client, f, "as_totals", s, &fl, &range_args(req)).await?;
         let items = rows
             .into_iter()
-            .map(|(sa, da, b, p, fl)| {
+            .map(|(sa, da, b, p, fl, sn, dn)| {
                 (
                     vec![
-                        Value::Text(format!("AS{sa}")),
-                        Value::Text(format!("AS{da}")),
+                        Value::Text(as_label(sa, &sn)),
+                        Value::Text(as_label(da, &dn)),
                     ],
                     b,
                     p,
@@ -918,6 +957,138 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
     let (columns, rows) = ranked(labels, items, t);
     rep.chart = Chart::Bars {
         labels: vec![0, 1],
+        values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
+    };
+    rep.columns = columns;
+    rep.rows = rows;
+    rep.totals = Some(t);
+    Ok(rep)
+}
+
+/// The source of an enrichment report (countries, networks, providers): [`rollup_source`], read
+/// from the enrichment rollups (`{enrich_table}`), except that a request filtered by an interface
+/// reads raw `flows`: the enrichment rollups have no interfaces.
+fn enrich_source(req: &ReportRequest) -> Result<Source, ReportError> {
+    if req.interface.is_none() {
+        return rollup_source(req);
+    }
+    match req.source {
+        SourcePref::Auto | SourcePref::Raw => Ok(Source::Raw),
+        _ => Err(invalid(
+            "source",
+            "the enrichment rollups have no interfaces: --interface reads raw flows",
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct KeyRow {
+    k: String,
+    sbytes: u64,
+    spackets: u64,
+    nflows: u64,
+}
+
+/// Countries, networks and providers: one text key ranked by bytes.
+async fn enrichment(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
+    let s = enrich_source(req)?;
+    // (file, query, column key, column title, what an empty key means, report title)
+    let (f, name, key, title, empty, what) = match (req.kind, req.by) {
+        (ReportKind::Countries, Some(By::Dst)) => (
+            "countries.sql",
+            "rows_dst",
+            "country",
+            "Destination country",
+            "(unknown)",
+            "destination country",
+        ),
+        (ReportKind::Countries, _) => (
+            "countries.sql",
+            "rows_src",
+            "country",
+            "Source country",
+            "(unknown)",
+            "source country",
+        ),
+        (ReportKind::Networks, Some(By::Dst)) => (
+            "networks.sql",
+            "rows_dst",
+            "network",
+            "Destination network",
+            "(none)",
+            "destination network",
+        ),
+        (ReportKind::Networks, _) => (
+            "networks.sql",
+            "rows_src",
+            "network",
+            "Source network",
+            "(none)",
+            "source network",
+        ),
+        (ReportKind::Providers, Some(By::Out)) => (
+            "providers.sql",
+            "rows_out",
+            "provider",
+            "Output provider",
+            "(none)",
+            "output interface provider",
+        ),
+        (ReportKind::Providers, _) => (
+            "providers.sql",
+            "rows_in",
+            "provider",
+            "Input provider",
+            "(none)",
+            "input interface provider",
+        ),
+        (k, _) => {
+            return Err(ReportError::Internal(format!(
+                "{k} is not an enrichment report"
+            )));
+        }
+    };
+    let fl = filter(req);
+    let mut args = range_args(req);
+    args.push(req.limit.into());
+    let rows: Vec<KeyRow> = fetch_filtered(client, f, name, s, &fl, &args).await?;
+    let t = totals(client, f, "totals", s, &fl, &range_args(req)).await?;
+    let labels = vec![
+        Column::new("rank", "#", Unit::Id),
+        Column::new(key, title, Unit::Text),
+    ];
+    let items = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let label = if r.k.is_empty() {
+                empty.to_string()
+            } else {
+                r.k
+            };
+            (
+                vec![Value::UInt(i as u64 + 1), Value::Text(label)],
+                r.sbytes,
+                r.spackets,
+                r.nflows,
+            )
+        })
+        .collect();
+    let mut rep = base(req, format!("Traffic by {what}"), s.enrich_table().into());
+    if s != Source::Raw {
+        rep.notes.push(format!(
+            "Read from {}: whole {}-second buckets whose start is in the range, from the time the \
+             enrichment rollups were created (migration 13).",
+            s.enrich_table(),
+            s.bucket_secs()
+        ));
+    } else if req.interface.is_some() {
+        rep.notes
+            .push("Read from raw flows: the enrichment rollups have no interfaces.".into());
+    }
+    let (columns, rows) = ranked(labels, items, t);
+    rep.chart = Chart::Bars {
+        labels: vec![1],
         values: vec![columns.iter().position(|c| c.key == "bytes").unwrap_or(0)],
     };
     rep.columns = columns;
@@ -1147,6 +1318,30 @@ mod tests {
         q.source = SourcePref::Auto;
         q.range = TimeRange::new(0, 7 * 86_400).unwrap();
         assert_eq!(rollup_source(&q).unwrap(), Source::Rollup1h);
+    }
+
+    #[test]
+    fn enrichment_reports_read_raw_flows_for_an_interface() {
+        let mut q = ReportRequest::new(ReportKind::Countries, TimeRange::new(0, 86_400).unwrap());
+        assert_eq!(
+            enrich_source(&q).unwrap(),
+            Source::HourSplit {
+                from: 0,
+                to: 86_400
+            }
+        );
+        q.interface = Some(3);
+        assert_eq!(enrich_source(&q).unwrap(), Source::Raw);
+        q.source = SourcePref::Rollup5m;
+        assert!(enrich_source(&q).is_err());
+        q.interface = None;
+        assert_eq!(enrich_source(&q).unwrap(), Source::Rollup5m);
+    }
+
+    #[test]
+    fn ases_show_their_names_when_known() {
+        assert_eq!(as_label(64500, "Example Corp"), "AS64500 Example Corp");
+        assert_eq!(as_label(64501, ""), "AS64501");
     }
 
     #[test]

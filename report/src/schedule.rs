@@ -85,7 +85,8 @@ pub struct ScheduledReport {
     /// IANA time zone the schedule is read in (`Europe/Paris`); default `UTC`.
     #[serde(default = "default_timezone")]
     pub timezone: String,
-    /// Report kind: top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters.
+    /// Report kind: top-talkers, top-apps, protocols, traffic, interfaces, matrix, exporters,
+    /// countries, networks, providers.
     pub kind: String,
     /// Period covered, ending at the scheduled time: `1h`, `24h`, `7d`...; default `24h`.
     #[serde(default = "default_last")]
@@ -96,7 +97,8 @@ pub struct ScheduledReport {
     /// Only flows in or out of this ifIndex.
     #[serde(default)]
     pub interface: Option<u32>,
-    /// Grouping: src/dst/pair (top-talkers), protocol/exporter (traffic).
+    /// Grouping: src/dst/pair (top-talkers), protocol/exporter (traffic), src/dst (countries,
+    /// networks), in/out (providers).
     #[serde(default)]
     pub by: Option<String>,
     /// Rows in a top N; default 10.

@@ -52,10 +52,10 @@ pub struct RetentionConfig {
     /// Raw flows (`flows`), days.
     #[serde(default = "default_flows_days")]
     pub flows_days: u32,
-    /// Five-minute rollups (`flows_5m`), days.
+    /// Five-minute rollups (`flows_5m`, and `flows_enrich_5m` by country, network and provider), days.
     #[serde(default = "default_flows_5m_days")]
     pub flows_5m_days: u32,
-    /// One-hour rollups (`flows_1h`), days; at least `flows_5m_days`.
+    /// One-hour rollups (`flows_1h`, `flows_enrich_1h`), days; at least `flows_5m_days`.
     #[serde(default = "default_flows_1h_days")]
     pub flows_1h_days: u32,
     /// Window top-N and totals (`window_top`, `window_totals`), days.

@@ -1,7 +1,8 @@
 //! The schema: numbered, idempotent migrations in two dialects, and retention for servers without TTL.
 //!
-//! Owns: the DDL of every sluice table (`flows`, `window_top`, `window_totals`, `flows_5m`,
-//! `flows_1h` and their materialized views, `exporters`, `interfaces`), the `sluice_migrations`
+//! Owns: the DDL of every sluice table (`flows`, `window_top`, `window_totals`, the rollups
+//! `flows_5m`, `flows_1h`, `flows_enrich_5m`, `flows_enrich_1h` and their materialized views,
+//! `exporters`, `interfaces`, `as_names`), the `sluice_migrations`
 //! ledger, [`migrate`], [`migration_ddl`] (what `sluice migrate --print` shows) and
 //! [`drop_expired_partitions`]. Must never: write data rows, or change a migration once released
 //! (add a new number instead).
@@ -231,7 +232,7 @@ fn rollup_ddl(
     let a = d.addr();
     let t = d.c("DateTime", "DoubleDelta, ZSTD");
     let n64 = d.c("UInt64", "T64, ZSTD");
-    let keys = "ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port";
+    let keys = FLOWS_ROLLUP_KEYS;
     let tbl = format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n  ts {t},\n  exporter {a},\n  in_if UInt32,\n  \
          out_if UInt32,\n  protocol UInt8,\n  src_as UInt32,\n  dst_as UInt32,\n  app_port UInt16,\n  \
@@ -247,24 +248,101 @@ fn rollup_ddl(
     );
     let mv = format!(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {}",
-        rollup_select(bucket_fn, "")
+        rollup_select(bucket_fn, keys, "")
     );
     vec![tbl, mv]
 }
 
-/// The rollups the `flows` views fill: (table, bucket function, bucket width in seconds).
-pub(crate) const ROLLUPS: [(&str, &str, u32); 2] = [
-    ("flows_5m", "toStartOfFiveMinute", 300),
-    ("flows_1h", "toStartOfHour", 3_600),
+/// The enrichment rollups (`flows_enrich_5m`, `flows_enrich_1h`): traffic by exporter, country,
+/// network name and interface provider of both ends, so that reports by country, network or
+/// provider read a table of a few rows per bucket instead of raw flows. Same shape and rules as
+/// [`rollup_ddl`] (SummingMergeTree, a view `TO` the table, the same value columns); the keys are
+/// the text columns enrichment fills (empty when unknown). No interfaces, AS or ports: they would
+/// multiply the rows by every interface pair (reports filtered by an interface read raw `flows`).
+fn enrich_rollup_ddl(
+    d: &Dialect,
+    table: &str,
+    bucket_fn: &str,
+    partition: &str,
+    days: u32,
+) -> Vec<String> {
+    let a = d.addr();
+    let lc = d.lc();
+    let t = d.c("DateTime", "DoubleDelta, ZSTD");
+    let n64 = d.c("UInt64", "T64, ZSTD");
+    let keys = ENRICH_ROLLUP_KEYS;
+    let tbl = format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\n  ts {t},\n  exporter {a},\n  src_country {lc},\n  \
+         dst_country {lc},\n  src_net_name {lc},\n  dst_net_name {lc},\n  in_if_provider {lc},\n  \
+         out_if_provider {lc},\n  \
+         scaled_bytes {n64},\n  scaled_packets {n64},\n  flow_count {n64},\n  exported_bytes {n64},\n  \
+         exported_packets {n64}\n) \
+         ENGINE = SummingMergeTree((scaled_bytes, scaled_packets, flow_count, exported_bytes, exported_packets)) \
+         PARTITION BY {partition}(ts) ORDER BY ({keys}){ttl}{s}",
+        ttl = d.ttl("ts", days),
+        s = d.settings(),
+    );
+    let mv = format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS {}",
+        rollup_select(bucket_fn, keys, "")
+    );
+    vec![tbl, mv]
+}
+
+/// The keys of `flows_5m` / `flows_1h` (their ORDER BY and their views' GROUP BY).
+const FLOWS_ROLLUP_KEYS: &str = "ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port";
+/// The keys of `flows_enrich_5m` / `flows_enrich_1h`.
+const ENRICH_ROLLUP_KEYS: &str = "ts, exporter, src_country, dst_country, src_net_name, \
+dst_net_name, in_if_provider, out_if_provider";
+
+/// One rollup the `flows` views fill.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rollup {
+    /// Table (its view is `{table}_mv`).
+    pub table: &'static str,
+    /// Bucket function of `time_received`.
+    pub bucket_fn: &'static str,
+    /// Bucket width, seconds.
+    pub width: u32,
+    /// Key columns, `ts` first.
+    pub keys: &'static str,
+}
+
+/// Every rollup the `flows` views fill.
+pub(crate) const ROLLUPS: [Rollup; 4] = [
+    Rollup {
+        table: "flows_5m",
+        bucket_fn: "toStartOfFiveMinute",
+        width: 300,
+        keys: FLOWS_ROLLUP_KEYS,
+    },
+    Rollup {
+        table: "flows_1h",
+        bucket_fn: "toStartOfHour",
+        width: 3_600,
+        keys: FLOWS_ROLLUP_KEYS,
+    },
+    Rollup {
+        table: "flows_enrich_5m",
+        bucket_fn: "toStartOfFiveMinute",
+        width: 300,
+        keys: ENRICH_ROLLUP_KEYS,
+    },
+    Rollup {
+        table: "flows_enrich_1h",
+        bucket_fn: "toStartOfHour",
+        width: 3_600,
+        keys: ENRICH_ROLLUP_KEYS,
+    },
 ];
 
 /// A rollup view's query over `flows` (`filter`: a ` WHERE ...` clause, or empty as in the view).
-pub(crate) fn rollup_select(bucket_fn: &str, filter: &str) -> String {
-    let keys = "ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port";
+pub(crate) fn rollup_select(bucket_fn: &str, keys: &str, filter: &str) -> String {
+    let cols = keys.strip_prefix("ts, ").unwrap_or(keys);
     // Aliases differ from every `flows` column name, so no alias shadows a column inside sum().
     format!(
         "SELECT \
-         {bucket_fn}(time_received) AS ts, exporter, in_if, out_if, protocol, src_as, dst_as, app_port, \
+         {bucket_fn}(time_received) AS ts, {cols}, \
          sum(bytes_scaled) AS scaled_bytes, sum(packets_scaled) AS scaled_packets, \
          count() AS flow_count, sum(bytes) AS exported_bytes, sum(packets) AS exported_packets \
          FROM flows{filter} GROUP BY {keys}"
@@ -355,6 +433,20 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
         "toYYYYMM",
         r.flows_1h_days,
     ));
+    let mut enrich_rollups = enrich_rollup_ddl(
+        &d,
+        "flows_enrich_5m",
+        "toStartOfFiveMinute",
+        "toDate",
+        r.flows_5m_days,
+    );
+    enrich_rollups.extend(enrich_rollup_ddl(
+        &d,
+        "flows_enrich_1h",
+        "toStartOfHour",
+        "toYYYYMM",
+        r.flows_1h_days,
+    ));
     vec![
         Migration {
             version: 1,
@@ -438,6 +530,12 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
                  ORDER BY asn",
                 lc = d.lc()
             )],
+            unless_column: None,
+        },
+        Migration {
+            version: 13,
+            name: "enrich_rollups",
+            statements: enrich_rollups,
             unless_column: None,
         },
     ]
@@ -563,13 +661,15 @@ enum PartitionUnit {
 }
 
 /// Tables with time partitions, their unit and retention.
-fn retained_tables(r: &RetentionConfig) -> [(&'static str, PartitionUnit, u32); 5] {
+fn retained_tables(r: &RetentionConfig) -> [(&'static str, PartitionUnit, u32); 7] {
     [
         ("flows", PartitionUnit::Day, r.flows_days),
         ("window_top", PartitionUnit::Day, r.windows_days),
         ("window_totals", PartitionUnit::Day, r.windows_days),
         ("flows_5m", PartitionUnit::Day, r.flows_5m_days),
         ("flows_1h", PartitionUnit::Month, r.flows_1h_days),
+        ("flows_enrich_5m", PartitionUnit::Day, r.flows_5m_days),
+        ("flows_enrich_1h", PartitionUnit::Month, r.flows_1h_days),
     ]
 }
 
@@ -767,6 +867,33 @@ mod tests {
                     );
                 }
                 assert_eq!(names, cols, "{tier} {table}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_rollup_has_its_view_and_a_retention() {
+        let r = RetentionConfig::default();
+        let kept: Vec<&str> = retained_tables(&r).iter().map(|t| t.0).collect();
+        for tier in [Tier::Legacy, Tier::Modern] {
+            let ddl = migration_ddl(tier, &r);
+            for ru in ROLLUPS {
+                assert!(kept.contains(&ru.table), "{} has no retention", ru.table);
+                let view = format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS {t}_mv TO {t} AS {}",
+                    rollup_select(ru.bucket_fn, ru.keys, ""),
+                    t = ru.table
+                );
+                assert!(ddl.contains(&view), "{tier}: the view of {}", ru.table);
+                let table = ddl
+                    .iter()
+                    .find(|s| s.starts_with(&format!("CREATE TABLE IF NOT EXISTS {} (", ru.table)))
+                    .unwrap();
+                assert!(
+                    table.contains(&format!("ORDER BY ({})", ru.keys)),
+                    "{}",
+                    ru.table
+                );
             }
         }
     }

@@ -1601,7 +1601,8 @@ async fn repair_rollups(
     from: u32,
     to: u32,
 ) -> Result<(), clickhouse::error::Error> {
-    for (table, bucket, width) in crate::migrations::ROLLUPS {
+    for rollup in crate::migrations::ROLLUPS {
+        let (table, bucket, width) = (rollup.table, rollup.bucket_fn, rollup.width);
         let range =
             format!("{bucket}(toDateTime({from})) AND {bucket}(toDateTime({to})) + {width}");
         let (raw, rolled): (u64, u64) = client
@@ -1635,7 +1636,7 @@ async fn repair_rollups(
         client
             .query(&format!(
                 "INSERT INTO {table} {}",
-                crate::migrations::rollup_select(bucket, &filter)
+                crate::migrations::rollup_select(bucket, rollup.keys, &filter)
             ))
             .execute()
             .await?;

@@ -34,6 +34,12 @@ async fn sent_twice_is_stored_once(var: &str, tier: Tier, test: &str) {
         .await
         .unwrap();
     assert_eq!(rolled, 300, "the rollup counts it once");
+    let rolled: u64 = client
+        .query("SELECT sum(flow_count) FROM flows_enrich_5m")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rolled, 300, "the enrichment rollup counts it once");
     // Another batch with the same rows but its own id is new data, and is stored.
     let other = schema::writer::flows_batch(0x5eed, 43, &recs);
     assert_eq!(
@@ -78,7 +84,8 @@ async fn rolled(client: &clickhouse::Client, table: &str) -> (u64, u64) {
 /// 18.16 writes an insert into `flows` first and then through the rollup views: a server killed in
 /// between leaves a batch in `flows` without its rollup rows. The writer, replaying that batch from
 /// its spool, finds it stored already and fills in the missing rollup rows; a second replay of the
-/// same batch changes nothing. Every row once in `flows`, `flows_5m` and `flows_1h`.
+/// same batch changes nothing. Every row once in `flows` and each rollup (`flows_5m`, `flows_1h`,
+/// `flows_enrich_5m`, `flows_enrich_1h`).
 #[tokio::test]
 async fn legacy_batch_cut_short_before_its_rollups_is_completed_on_replay() {
     let test = "legacy_batch_cut_short_before_its_rollups_is_completed_on_replay";
@@ -100,7 +107,12 @@ async fn legacy_batch_cut_short_before_its_rollups_is_completed_on_replay() {
     // The batch cut short: in `flows` only (inserted while the views are away).
     let recs = gen_flows(200, 500, now);
     let batch = schema::writer::flows_batch(0xc0ffee, 2, &recs);
-    for v in ["flows_5m_mv", "flows_1h_mv"] {
+    for v in [
+        "flows_5m_mv",
+        "flows_1h_mv",
+        "flows_enrich_5m_mv",
+        "flows_enrich_1h_mv",
+    ] {
         client
             .query(&format!("DROP TABLE {v}"))
             .execute()
@@ -120,7 +132,9 @@ async fn legacy_batch_cut_short_before_its_rollups_is_completed_on_replay() {
     let all: Vec<_> = before.iter().chain(&recs).cloned().collect();
     let s = sums(&all);
     assert_eq!(flow_sums(&client).await, s);
-    assert_eq!(rolled(&client, "flows_5m").await, (200, sums(&before).3));
+    for t in ["flows_5m", "flows_enrich_5m"] {
+        assert_eq!(rolled(&client, t).await, (200, sums(&before).3), "{t}");
+    }
     // Its insert failed as far as the writer knows: the batch is in its spool. Replay it, twice.
     let spool = tempfile::tempdir().unwrap();
     for round in 0..2 {
@@ -139,7 +153,7 @@ async fn legacy_batch_cut_short_before_its_rollups_is_completed_on_replay() {
             "round {round}: {st:?}"
         );
         assert_eq!(flow_sums(&client).await, s, "round {round}: flows once");
-        for t in ["flows_5m", "flows_1h"] {
+        for t in ["flows_5m", "flows_1h", "flows_enrich_5m", "flows_enrich_1h"] {
             assert_eq!(
                 rolled(&client, t).await,
                 (s.0, s.3),

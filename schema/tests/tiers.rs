@@ -36,6 +36,10 @@ async fn migrations_apply_once_and_are_idempotent(var: &str, want: Tier) {
         "flows_1h_mv",
         "flows_5m",
         "flows_5m_mv",
+        "flows_enrich_1h",
+        "flows_enrich_1h_mv",
+        "flows_enrich_5m",
+        "flows_enrich_5m_mv",
         "interfaces",
         "sluice_migrations",
         "window_top",
@@ -271,6 +275,26 @@ async fn legacy_retention_drops_only_partitions_past_retention() {
         .await
         .unwrap();
     assert!(again.is_empty());
+    // Five days of 5-minute rollups: the old day goes from both of them, the rest stays.
+    let short = schema::RetentionConfig {
+        flows_5m_days: 5,
+        ..cfg.retention
+    };
+    let dropped = schema::drop_expired_partitions(&client, &db, &short, now)
+        .await
+        .unwrap();
+    let mut tables: Vec<&str> = dropped.iter().map(|(t, _)| t.as_str()).collect();
+    tables.dedup();
+    assert_eq!(tables, ["flows_5m", "flows_enrich_5m"], "{dropped:?}");
+    for t in ["flows_5m", "flows_enrich_5m", "flows_1h", "flows_enrich_1h"] {
+        let rolled: u64 = client
+            .query(&format!("SELECT sum(flow_count) FROM {t}"))
+            .fetch_one()
+            .await
+            .unwrap();
+        let want = if t.ends_with("5m") { 100 } else { 200 };
+        assert_eq!(rolled, want, "{t}");
+    }
     drop_db(&url, &db).await;
 }
 
