@@ -7,6 +7,9 @@
 #   sink-udp      bare recvmmsg-and-discard loop (`sluice dev sink-udp`): the physical limit
 #   sluice-null   `sluice run`, null sink, one cheap dimension (protocol): the decode path
 #   sluice-agg    `sluice run`, aggregation over all 9 dimensions, JSON-lines sink (windows only)
+#   sluice-enrich sluice-agg with [enrich] on: 1,000 networks, country and ASN databases of
+#                 285,000 networks each, 1,008 interfaces (written by the enrich crate's
+#                 `synth_mmdb` example; the databases cover the traffic's addresses)
 #   nfcapd        nfdump's collector (apt: nfdump), records counted with nfdump
 #   nfacctd       pmacct's collector (apt: pmacct), print plugin to a CSV file, packets summed
 #
@@ -22,7 +25,7 @@ RATES="10000 25000 50000 75000 100000 150000 200000 300000"
 STEP=5
 PROTO=v9
 EXPORTERS=16
-ONLY="sink-udp sluice-null sluice-agg nfcapd nfacctd"
+ONLY="sink-udp sluice-null sluice-agg sluice-enrich nfcapd nfacctd"
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) BUDGET=$2; shift 2 ;;
@@ -101,6 +104,17 @@ start_sluice-null() { sluice_conf "$1" null; "$SLUICE" run -c "$1/sluice.toml" 2
 stop_sluice-null() { kill -TERM "$PID"; wait "$PID" || true; echo "$(grep 'stopped cleanly' "$1/log" | kv records) -"; }
 start_sluice-agg() { sluice_conf "$1" agg; "$SLUICE" run -c "$1/sluice.toml" 2>"$1/log" & PID=$!; }
 stop_sluice-agg() { kill -TERM "$PID"; wait "$PID" || true; echo "$(grep 'stopped cleanly' "$1/log" | kv flows_recorded) -"; }
+SYNTH=""
+start_sluice-enrich() {
+  if [ -z "$SYNTH" ]; then
+    SYNTH="$WORK/synth"
+    (cd "$ROOT" && cargo run --release -q -p enrich --example synth_mmdb -- "$SYNTH") >&2
+  fi
+  sluice_conf "$1" agg
+  cat "$SYNTH/enrich.toml" >>"$1/sluice.toml"
+  "$SLUICE" run -c "$1/sluice.toml" 2>"$1/log" & PID=$!
+}
+stop_sluice-enrich() { stop_sluice-agg "$1"; }
 
 start_nfcapd() { mkdir -p "$1/flows"; nfcapd -w "$1/flows" -b 127.0.0.1 -p $PORT -B $RCVBUF -t 3600 >"$1/log" 2>&1 & PID=$!; }
 stop_nfcapd() {
@@ -150,8 +164,8 @@ available() {
   esac
 }
 
-declare -A BEST BEST_RPS NOTE
-printf '%-12s %8s %10s %10s %10s %10s %s\n' collector rate sent_dg recv sent lost result | tee "$WORK/steps.txt"
+declare -A BEST BEST_RPS NOTE CPU SENT_REC
+printf '%-13s %8s %10s %10s %10s %10s %7s %s\n' collector rate sent_dg recv sent lost cpu_s result | tee "$WORK/steps.txt"
 for c in $ONLY; do
   BEST[$c]=0; BEST_RPS[$c]=0; NOTE[$c]=""
   if ! available "$c"; then NOTE[$c]="not installed"; continue; fi
@@ -168,6 +182,8 @@ for c in $ONLY; do
     sent_pkt=$(echo "$line" | kv packets)
     achieved=$(echo "$line" | kv datagrams_per_sec)
     sleep 0.5
+    # CPU seconds the collector used (user + system, all threads), read before it stops.
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat" 2>/dev/null || echo -)
     "stop_$c" "$d" >"$d/result" # not in a subshell: stop_* must be able to wait for its child
     read -r got_rec got_pkt <"$d/result"
     if [[ "$got_rec" == dgrams:* ]]; then
@@ -186,7 +202,8 @@ for c in $ONLY; do
       ok=clean
       [ "$achieved" -ge $(( r * 95 / 100 )) ] || ok="clean(sender-limited)"
     fi
-    printf '%-12s %8s %10s %10s %10s %10s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$ok ${achieved}/s" | tee -a "$WORK/steps.txt"
+    printf '%-13s %8s %10s %10s %10s %10s %7s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$cpu" "$ok ${achieved}/s" | tee -a "$WORK/steps.txt"
+    CPU["$c-$r"]=$cpu; SENT_REC["$c-$r"]=$sent_rec
     if [ "$lost" -eq 0 ]; then
       if [ "$achieved" -gt "${BEST[$c]}" ]; then
         BEST[$c]=$achieved; BEST_RPS[$c]=$(echo "$line" | kv records_per_sec)
@@ -215,5 +232,17 @@ for ours in sluice-null sluice-agg; do
       awk -v a="${BEST[$ours]}" -v b="${BEST[$peer]}" -v o="$ours" -v p="$peer" 'BEGIN{printf "%s / %s: %.2f\n", o, p, a/b}'
     fi
   done
+done
+# What enrichment costs: the lossless rate with it against without it, and the CPU per million
+# records at each rate both ran.
+if [ "${BEST[sluice-agg]:-0}" -gt 0 ] && [ "${BEST[sluice-enrich]:-0}" -gt 0 ]; then
+  awk -v a="${BEST[sluice-enrich]}" -v b="${BEST[sluice-agg]}" 'BEGIN{printf "sluice-enrich / sluice-agg (lossless rate): %.2f\n", a/b}'
+fi
+for r in $RATES; do
+  a=${CPU[sluice-enrich-$r]:-}; b=${CPU[sluice-agg-$r]:-}
+  if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != - ] && [ "$b" != - ]; then
+    awk -v a="$a" -v b="$b" -v n="${SENT_REC[sluice-agg-$r]}" -v m="${SENT_REC[sluice-enrich-$r]}" -v r="$r" \
+      'BEGIN{printf "at %s datagrams/s: CPU s per million records, enrich %.2f / agg %.2f = %.2f\n", r, a*1e6/m, b*1e6/n, (a/m)/(b/n)}'
+  fi
 done
 echo "(0: not clean even at the lowest step; a collector that never lost was limited by the sender; work files in $WORK)"

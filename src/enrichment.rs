@@ -51,9 +51,15 @@ fn stamps(cfg: &EnrichConfig) -> Vec<Option<(u64, SystemTime)>> {
         .collect()
 }
 
-/// Rebuilds the snapshot from `cfg`, logging and counting the outcome. True when it was swapped.
-fn reload(enricher: &Enricher, cfg: &EnrichConfig, why: &str) -> bool {
-    match enricher.reload(cfg) {
+/// Rebuilds the snapshot from `cfg` (on the blocking pool: opening a large GeoIP database reads
+/// and indexes it), logging and counting the outcome. True when it was swapped.
+async fn reload(enricher: &Arc<Enricher>, cfg: &EnrichConfig, why: &str) -> bool {
+    let (e, c) = (Arc::clone(enricher), cfg.clone());
+    let outcome = match tokio::task::spawn_blocking(move || e.reload(&c)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the reload task failed: {e}")),
+    };
+    match outcome {
         Ok(()) => {
             metrics::counter!("sluice_enrich_reloads_total", "outcome" => "ok").increment(1);
             tracing::info!(reason = why, "enrichment reloaded");
@@ -120,7 +126,7 @@ pub async fn reload_loop(enricher: Arc<Enricher>, mut cfg: EnrichConfig, path: O
                     },
                     None => cfg.clone(),
                 };
-                if reload(&enricher, &next, "SIGHUP") {
+                if reload(&enricher, &next, "SIGHUP").await {
                     cfg = next;
                 }
                 seen = stamps(&cfg);
@@ -130,7 +136,7 @@ pub async fn reload_loop(enricher: Arc<Enricher>, mut cfg: EnrichConfig, path: O
                 if now != seen {
                     // A file being replaced may be caught half-written: the reload then fails
                     // (verify), the old data stays, and the next check tries again.
-                    if reload(&enricher, &cfg, "a GeoIP file changed") {
+                    if reload(&enricher, &cfg, "a GeoIP file changed").await {
                         seen = now;
                     }
                 }

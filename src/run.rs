@@ -439,6 +439,9 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let denied: u64 = reports.iter().map(|r| r.denied).sum();
     let unsupported: u64 = reports.iter().map(|r| r.unsupported).sum();
+    let enriched: u64 = reports.iter().map(|r| r.enrich.records).sum();
+    let cache_hits: u64 = reports.iter().map(|r| r.enrich.cache_hits).sum();
+    let cache_misses: u64 = reports.iter().map(|r| r.enrich.cache_misses).sum();
     let kernel_drops = shared.kernel_drops_total();
     let agg = *stats_rx.borrow();
     match outcome.context("the aggregator task")? {
@@ -452,6 +455,9 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                 late_flows = agg.late_flows,
                 windows_closed = agg.windows_closed,
                 kernel_drops,
+                enriched,
+                enrich_cache_hits = cache_hits,
+                enrich_cache_misses = cache_misses,
                 "stopped cleanly"
             );
             Ok(())

@@ -504,3 +504,134 @@ cache = "{cache}"
     assert!(cache.contains("Gi0/0/0") && cache.contains(up), "{cache}");
     assert!(!cache.contains(down), "{cache}");
 }
+
+#[test]
+fn sighup_reloads_enrichment_and_a_bad_reload_keeps_the_old_data() {
+    let test = "sighup_reloads_enrichment_and_a_bad_reload_keeps_the_old_data";
+    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+        return;
+    };
+    if !testkit::tool(test, "curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = testkit::unique_db("enrich_hup");
+    let (port, metrics) = (free_udp_port(), free_tcp_port());
+    let config = |name: &str, country: &str| {
+        format!(
+            r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}" }}]
+allowed_exporters = ["127.0.0.0/8"]
+[aggregator]
+dimensions = ["src_net"]
+[output]
+sink = "clickhouse"
+raw_flows = true
+[clickhouse]
+url = "{url}"
+database = "{db}"
+spool_dir = "{spool}"
+batch_rows = 10
+batch_age_ms = 100
+[metrics]
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+[enrich]
+{country}
+[[enrich.networks]]
+cidr = "10.0.0.0/8"
+name = "{name}"
+"#,
+            spool = dir.path().join("spool").display(),
+        )
+    };
+    let sluice = SluiceRun::start(dir.path(), &config("before", ""));
+    wait_until("the schema to be ready", || {
+        sluice.log().contains("clickhouse ready")
+    });
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let hup = || {
+        let st = std::process::Command::new("kill")
+            .args(["-HUP", &sluice.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    send(
+        &sock,
+        port,
+        0,
+        &[flow("10.1.1.1", "10.2.2.2", 1, 2, 0, 100, now)],
+        now,
+    );
+    wait_until("the first record", || {
+        metric_sum(metrics, "sluice_enrich_records_total") >= 1
+    });
+
+    // The operator renames the network and sends SIGHUP: the next records carry the new name.
+    std::fs::write(dir.path().join("sluice.toml"), config("after", "")).unwrap();
+    hup();
+    wait_until("the reload", || {
+        sluice.log().contains("enrichment reloaded")
+    });
+    send(
+        &sock,
+        port,
+        1,
+        &[flow("10.1.1.1", "10.2.2.2", 1, 2, 0, 200, now)],
+        now,
+    );
+    wait_until("the second record", || {
+        metric_sum(metrics, "sluice_enrich_records_total") >= 2
+    });
+
+    // A config naming a database that is not there: the reload fails, is counted, and the
+    // data of the last good reload stays.
+    let missing = dir.path().join("no-such.mmdb");
+    std::fs::write(
+        dir.path().join("sluice.toml"),
+        config(
+            "broken",
+            &format!("geoip_country = \"{}\"", missing.display()),
+        ),
+    )
+    .unwrap();
+    hup();
+    wait_until("the failed reload", || {
+        sluice.log().contains("enrichment reload failed")
+    });
+    send(
+        &sock,
+        port,
+        2,
+        &[flow("10.1.1.1", "10.2.2.2", 1, 2, 0, 300, now)],
+        now,
+    );
+    wait_until("the third record", || {
+        metric_sum(metrics, "sluice_enrich_records_total") >= 3
+    });
+    let text = metrics_text(metrics);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sluice_enrich_reloads_total{outcome=\"error\"} 1")),
+        "{text}"
+    );
+    let log = sluice.stop();
+    assert!(
+        log.contains("no-such.mmdb"),
+        "the error names the file: {log}"
+    );
+    assert_eq!(
+        sql(
+            &url,
+            &db,
+            "SELECT bytes, src_net_name, dst_net_name FROM flows ORDER BY bytes FORMAT TSV"
+        ),
+        "100\tbefore\tbefore\n200\tafter\tafter\n300\tafter\tafter\n"
+    );
+}
