@@ -165,7 +165,7 @@ available() {
 }
 
 declare -A BEST BEST_RPS NOTE CPU SENT_REC
-printf '%-13s %8s %10s %10s %10s %10s %7s %s\n' collector rate sent_dg recv sent lost cpu_s result | tee "$WORK/steps.txt"
+printf '%-13s %8s %10s %10s %10s %10s %7s %7s %s\n' collector rate sent_dg recv sent lost cpu_s rx_cpu_s result | tee "$WORK/steps.txt"
 for c in $ONLY; do
   BEST[$c]=0; BEST_RPS[$c]=0; NOTE[$c]=""
   if ! available "$c"; then NOTE[$c]="not installed"; continue; fi
@@ -176,14 +176,23 @@ for c in $ONLY; do
     PIDS+=("$PID")
     if ! wait_port; then echo "$c did not start (see $d/log)" >&2; kill "$PID" 2>/dev/null || true; NOTE[$c]="failed to start"; break; fi
     sleep 0.3
+    # CPU seconds (user + system) the collector uses while the traffic runs: read before and
+    # after, so start-up work (opening databases, say) is left out. Also sluice's receive threads
+    # alone (sluice-rx-N: receive, decode, enrich), whose work per record is steadier than the
+    # whole process's.
+    cpu_at() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat" 2>/dev/null || echo -; }
+    rx_at() { cat /proc/$PID/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '$2 ~ /^\(sluice-rx/ {t += $14 + $15} END {printf "%.2f", t / hz}'; }
+    cpu0=$(cpu_at); rx0=$(rx_at)
     line=$("$SLUICE" blast --to 127.0.0.1:$PORT --proto "$PROTO" --rate "$r" --duration "$STEP" --exporters "$EXPORTERS" 2>"$d/blast.log")
     sent_dg=$(echo "$line" | kv datagrams)
     sent_rec=$(echo "$line" | kv records)
     sent_pkt=$(echo "$line" | kv packets)
     achieved=$(echo "$line" | kv datagrams_per_sec)
     sleep 0.5
-    # CPU seconds the collector used (user + system, all threads), read before it stops.
-    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat" 2>/dev/null || echo -)
+    cpu1=$(cpu_at); rx1=$(rx_at)
+    cpu=-; rx=-
+    if [ "$cpu0" != - ] && [ "$cpu1" != - ]; then cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}'); fi
+    case "$c" in sluice-*) rx=$(awk -v a="$rx0" -v b="$rx1" 'BEGIN{printf "%.2f", b-a}') ;; esac
     "stop_$c" "$d" >"$d/result" # not in a subshell: stop_* must be able to wait for its child
     read -r got_rec got_pkt <"$d/result"
     if [[ "$got_rec" == dgrams:* ]]; then
@@ -202,7 +211,7 @@ for c in $ONLY; do
       ok=clean
       [ "$achieved" -ge $(( r * 95 / 100 )) ] || ok="clean(sender-limited)"
     fi
-    printf '%-13s %8s %10s %10s %10s %10s %7s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$cpu" "$ok ${achieved}/s" | tee -a "$WORK/steps.txt"
+    printf '%-13s %8s %10s %10s %10s %10s %7s %7s %s\n' "$c" "$r" "$sent_dg" "$got" "$sent" "$lost" "$cpu" "$rx" "$ok ${achieved}/s" | tee -a "$WORK/steps.txt"
     CPU["$c-$r"]=$cpu; SENT_REC["$c-$r"]=$sent_rec
     if [ "$lost" -eq 0 ]; then
       if [ "$achieved" -gt "${BEST[$c]}" ]; then

@@ -120,7 +120,6 @@ pub fn write_all(dir: &Path) -> String {
         dir.join("Country.mmdb").display()
     );
     let _ = writeln!(toml, "geoip_asn = \"{}\"", dir.join("ASN.mmdb").display());
-    let _ = writeln!(toml, "as_source = [\"flow-except-private\", \"geoip\"]");
     for x in 0..256u32 {
         let _ = writeln!(
             toml,
