@@ -12,6 +12,7 @@
 //! exporter's AS); allocate per record; read the clock or do I/O (the registry's AS-name map is
 //! written only on a cache miss that names an AS not seen before).
 
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ use crate::{AsSource, Enricher, Snapshot, resolve_as};
 pub const CACHE_SLOTS_V4: usize = 1 << 14;
 /// Entries of the per-worker cache of IPv6 addresses (a power of two; 32 bytes each).
 pub const CACHE_SLOTS_V6: usize = 1 << 12;
+
+/// Most exporters whose unknown-interface classification a stage remembers.
+const MAX_UNKNOWN_EXPORTERS: usize = 65_536;
 
 /// What the tables say of one address.
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,6 +88,9 @@ pub struct Stage {
     generation: u16,
     /// The snapshot the cache holds answers from (kept, so its address cannot be reused).
     seen: Option<Arc<Snapshot>>,
+    /// Per exporter, the registry id of what the exporter-only rules say of an interface nothing
+    /// else is known about (0: they say nothing). Filled on first sight, emptied with the cache.
+    unknown_ifs: HashMap<Ipv6Addr, u32, foldhash::fast::RandomState>,
     stats: StageStats,
 }
 
@@ -96,6 +103,7 @@ impl Stage {
             cache6: vec![Slot6::default(); CACHE_SLOTS_V6].into_boxed_slice(),
             generation: 0,
             seen: None,
+            unknown_ifs: HashMap::default(),
             stats: StageStats::default(),
         }
     }
@@ -108,9 +116,10 @@ impl Stage {
     /// Enriches every record of a batch against the current snapshot.
     pub fn enrich(&mut self, records: &mut [FlowRecord]) {
         let snap = self.enricher.snapshot_arc();
-        let tables = self.enricher.registry().tables();
+        let mut tables = self.enricher.registry().tables();
         if !self.seen.as_ref().is_some_and(|s| Arc::ptr_eq(s, &snap)) {
             self.seen = Some(Arc::clone(&snap));
+            self.unknown_ifs.clear();
             self.generation = self.generation.wrapping_add(1);
             if self.generation == 0 {
                 // Wrapped: slots of generation 1.. could look current again.
@@ -122,7 +131,7 @@ impl Stage {
         let geoip_as = snap.as_source.contains(&AsSource::Geoip);
         // Records come in runs from one exporter (a datagram's worth): its interface table is
         // looked up once per run.
-        let mut last_exporter: Option<(Ipv6Addr, Option<&crate::ExporterIfs>)> = None;
+        let mut last_exporter: Option<(Ipv6Addr, Option<&crate::ExporterIfs>, u32)> = None;
         for r in records.iter_mut() {
             let (src_as, dst_as) = (r.src_as.unwrap_or(0), r.dst_as.unwrap_or(0));
             let (mut src_geo, mut dst_geo) = (0, 0);
@@ -146,18 +155,25 @@ impl Stage {
                 r.src_as = pick(src_as, src_geo);
                 r.dst_as = pick(dst_as, dst_geo);
             }
-            let ifs = match last_exporter {
-                Some((e, t)) if e == r.exporter => t,
+            let (ifs, unknown) = match last_exporter {
+                Some((e, t, u)) if e == r.exporter => (t, u),
                 _ => {
                     let t = snap.exporter_ifs(r.exporter);
-                    last_exporter = Some((r.exporter, t));
-                    t
+                    let (u, new) = self.unknown_if(&snap, r.exporter);
+                    if new {
+                        // A new registry entry: resolve this batch's ids with a view that has it.
+                        tables = self.enricher.registry().tables();
+                    }
+                    last_exporter = Some((r.exporter, t, u));
+                    (t, u)
                 }
             };
-            if let Some(t) = ifs {
-                r.enrichment.in_if = r.in_if.map_or(0, |i| t.get(i));
-                r.enrichment.out_if = r.out_if.map_or(0, |i| t.get(i));
-            }
+            let id = |i: u32| match ifs.map_or(0, |t| t.get(i)) {
+                0 => unknown,
+                known => known,
+            };
+            r.enrichment.in_if = r.in_if.map_or(0, id);
+            r.enrichment.out_if = r.out_if.map_or(0, id);
             let e = &mut r.enrichment;
             e.src_net_name = tables.net_name_id(e.src_net);
             e.dst_net_name = tables.net_name_id(e.dst_net);
@@ -211,6 +227,38 @@ impl Stage {
             generation: self.generation,
         };
         f
+    }
+
+    /// The id for interfaces of `exporter` that nothing names (see `unknown_ifs`), and whether it
+    /// was added to the registry just now.
+    #[cold]
+    fn unknown_if(&mut self, snap: &Snapshot, exporter: Ipv6Addr) -> (u32, bool) {
+        if let Some(&id) = self.unknown_ifs.get(&exporter) {
+            return (id, false);
+        }
+        let c = snap.interfaces.classify_unknown(exporter);
+        let (id, new) = if c.boundary.is_none() && c.provider.is_none() && c.connectivity.is_none()
+        {
+            (0, false)
+        } else {
+            let entry = crate::InterfaceEntry {
+                boundary: c.boundary,
+                provider: c.provider.unwrap_or_else(|| Arc::from("")),
+                connectivity: c.connectivity,
+                ..crate::InterfaceEntry::default()
+            };
+            let before = self.enricher.registry().tables().ifaces_len();
+            let (_, ids) = self.enricher.registry().intern(&[], &[entry]);
+            let id = ids.first().copied().unwrap_or(0);
+            (id, id as usize > before)
+        };
+        // One entry per exporter; bounded all the same against a flood of source addresses (a
+        // cleared map is refilled from the rules, which give the same ids again).
+        if self.unknown_ifs.len() >= MAX_UNKNOWN_EXPORTERS {
+            self.unknown_ifs.clear();
+        }
+        self.unknown_ifs.insert(exporter, id);
+        (id, new)
     }
 
     /// The three lookups of an address the cache does not hold.

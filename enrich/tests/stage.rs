@@ -267,3 +267,61 @@ fn without_databases_or_tables_every_record_passes_with_zeros() {
         );
     }
 }
+
+#[test]
+fn exporter_only_rules_classify_interfaces_nothing_names() {
+    let text = r#"[enrich]
+[[enrich.interfaces]]
+exporter = "192.0.2.1"
+if_index = 3
+name = "Gi0/0/3"
+description = "transit: ISP-A"
+[[enrich.interface_rules]]
+description = '^transit: (?P<provider>\S+)'
+boundary = "external"
+provider = "${provider}"
+[[enrich.interface_rules]]
+exporter = "192.0.2.0/24"
+boundary = "internal"
+connectivity = "customer"
+"#;
+    let cfg = toml::from_str::<File>(text).unwrap().enrich;
+    let e = Arc::new(Enricher::from_config(&cfg).unwrap());
+    let mut stage = Stage::new(Arc::clone(&e));
+    let mut batch = vec![
+        flow("10.0.0.1", "10.0.0.2", None, 3),
+        flow("10.0.0.1", "10.0.0.2", None, 55),
+    ];
+    let mut other = flow("10.0.0.1", "10.0.0.2", None, 55);
+    other.exporter = addr("198.51.100.9");
+    batch.push(other);
+    stage.enrich(&mut batch);
+    let t = e.registry().tables();
+    let named = t.iface(batch[0].enrichment.in_if).unwrap();
+    assert_eq!(
+        (&*named.name, named.boundary_str()),
+        ("Gi0/0/3", "external")
+    );
+    // ifIndex 55 and out_if 99 of 192.0.2.1: unnamed, classified by the exporter-only rule.
+    for id in [
+        batch[1].enrichment.in_if,
+        batch[1].enrichment.out_if,
+        batch[0].enrichment.out_if,
+    ] {
+        let x = t
+            .iface(id)
+            .expect("an entry for an unnamed interface of 192.0.2.1");
+        assert_eq!(
+            (&*x.name, x.boundary_str(), x.connectivity_str()),
+            ("", "internal", "customer")
+        );
+    }
+    // An exporter no rule covers: nothing.
+    assert_eq!(batch[2].enrichment.in_if, 0);
+    // The same classification is one registry entry, whatever the number of batches.
+    let n = t.ifaces_len();
+    let mut again = batch.clone();
+    Stage::new(Arc::clone(&e)).enrich(&mut again);
+    assert_eq!(e.registry().tables().ifaces_len(), n);
+    assert_eq!(again, batch);
+}
