@@ -45,6 +45,42 @@ fn flow(src: &str, dst: &str, in_if: u32, out_if: u32, src_as: u32, bytes: u64, 
     }
 }
 
+/// The config of `sluice run` up to `[metrics]`: one listener on `port`, raw flows and windows
+/// (`dims`) into ClickHouse database `db`, metrics every 100 ms. Each test adds its `[enrich]`.
+fn base_config(
+    port: u16,
+    url: &str,
+    db: &str,
+    dir: &std::path::Path,
+    metrics: u16,
+    dims: &str,
+) -> String {
+    format!(
+        r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}" }}]
+allowed_exporters = ["127.0.0.0/8"]
+[aggregator]
+window_secs = 10
+allowed_lateness_windows = 1
+dimensions = {dims}
+[output]
+sink = "clickhouse"
+raw_flows = true
+[clickhouse]
+url = "{url}"
+database = "{db}"
+spool_dir = "{spool}"
+batch_rows = 100
+batch_age_ms = 100
+[metrics]
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+"#,
+        spool = dir.join("spool").display()
+    )
+}
+
 #[test]
 fn flows_windows_and_interfaces_carry_names_countries_and_as_and_none_is_dropped() {
     let test = "flows_windows_and_interfaces_carry_names_countries_and_as_and_none_is_dropped";
@@ -61,27 +97,15 @@ fn flows_windows_and_interfaces_carry_names_countries_and_as_and_none_is_dropped
     let dir = tempfile::tempdir().unwrap();
     let db = testkit::unique_db("enrich");
     let (port, metrics) = (free_udp_port(), free_tcp_port());
-    let config = format!(
+    let config = base_config(
+        port,
+        &url,
+        &db,
+        dir.path(),
+        metrics,
+        r#"["src_country", "dst_country", "src_net", "dst_net", "in_if_provider", "out_if_provider", "src_as", "dst_as"]"#,
+    ) + &format!(
         r#"
-[listen]
-listeners = [{{ address = "127.0.0.1:{port}" }}]
-allowed_exporters = ["127.0.0.0/8"]
-[aggregator]
-window_secs = 10
-allowed_lateness_windows = 1
-dimensions = ["src_country", "dst_country", "src_net", "dst_net", "in_if_provider", "out_if_provider", "src_as", "dst_as"]
-[output]
-sink = "clickhouse"
-raw_flows = true
-[clickhouse]
-url = "{url}"
-database = "{db}"
-spool_dir = "{spool}"
-batch_rows = 100
-batch_age_ms = 100
-[metrics]
-listen = "127.0.0.1:{metrics}"
-interval_ms = 100
 [enrich]
 geoip_country = "{country}"
 geoip_asn = "{asn}"
@@ -106,7 +130,6 @@ boundary = "external"
 connectivity = "transit"
 provider = "${{provider}}"
 "#,
-        spool = dir.path().join("spool").display(),
         country = mmdb.join("GeoLite2-Country-Test.mmdb").display(),
         asn = mmdb.join("GeoLite2-ASN-Test.mmdb").display(),
     );
@@ -383,26 +406,15 @@ fn snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_noth
     let dir = tempfile::tempdir().unwrap();
     let db = testkit::unique_db("enrich_snmp");
     let (port, metrics) = (free_udp_port(), free_tcp_port());
-    let config = format!(
+    let config = base_config(
+        port,
+        &url,
+        &db,
+        dir.path(),
+        metrics,
+        r#"["src_addr", "in_if_provider"]"#,
+    ) + &format!(
         r#"
-[listen]
-listeners = [{{ address = "127.0.0.1:{port}" }}]
-allowed_exporters = ["127.0.0.0/8"]
-[aggregator]
-window_secs = 10
-dimensions = ["src_addr", "in_if_provider"]
-[output]
-sink = "clickhouse"
-raw_flows = true
-[clickhouse]
-url = "{url}"
-database = "{db}"
-spool_dir = "{spool}"
-batch_rows = 100
-batch_age_ms = 100
-[metrics]
-listen = "127.0.0.1:{metrics}"
-interval_ms = 100
 [enrich]
 geoip_country = "{country}"
 geoip_asn = "{asn}"
@@ -418,7 +430,6 @@ retries = 0
 interval_secs = 3600
 cache = "{cache}"
 "#,
-        spool = dir.path().join("spool").display(),
         country = mmdb.join("GeoLite2-Country-Test.mmdb").display(),
         asn = mmdb.join("GeoLite2-ASN-Test.mmdb").display(),
         snmp_port = agent.port,
@@ -518,33 +529,16 @@ fn sighup_reloads_enrichment_and_a_bad_reload_keeps_the_old_data() {
     let db = testkit::unique_db("enrich_hup");
     let (port, metrics) = (free_udp_port(), free_tcp_port());
     let config = |name: &str, country: &str| {
-        format!(
-            r#"
-[listen]
-listeners = [{{ address = "127.0.0.1:{port}" }}]
-allowed_exporters = ["127.0.0.0/8"]
-[aggregator]
-dimensions = ["src_net"]
-[output]
-sink = "clickhouse"
-raw_flows = true
-[clickhouse]
-url = "{url}"
-database = "{db}"
-spool_dir = "{spool}"
-batch_rows = 10
-batch_age_ms = 100
-[metrics]
-listen = "127.0.0.1:{metrics}"
-interval_ms = 100
+        base_config(port, &url, &db, dir.path(), metrics, r#"["src_net"]"#)
+            + &format!(
+                r#"
 [enrich]
 {country}
 [[enrich.networks]]
 cidr = "10.0.0.0/8"
 name = "{name}"
-"#,
-            spool = dir.path().join("spool").display(),
-        )
+"#
+            )
     };
     let sluice = SluiceRun::start(dir.path(), &config("before", ""));
     wait_until("the schema to be ready", || {

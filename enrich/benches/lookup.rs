@@ -8,22 +8,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::synth::Rng;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use enrich::{Cidr, GeoIp, NetworkAttrs, Networks};
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn prefixes(n: usize, rng: &mut Rng) -> Vec<(Cidr, NetworkAttrs)> {
     let values: Vec<Arc<str>> = ["a", "b", "c", "d", "e", "f", "g", "h"]

@@ -5,20 +5,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Value, addr, temp_file, write, write_v4};
+use common::{Value, addr, mmdb_dir, temp_file, write, write_v4};
 use enrich::{GeoIp, GeoIpError, Layout};
-
-fn mmdb_dir(test: &str) -> Option<PathBuf> {
-    let dir = testkit::shared_dir(test)?.join("corpus/mmdb");
-    if dir.join("GeoLite2-ASN-Test.mmdb").is_file() {
-        return Some(dir);
-    }
-    testkit::missing(
-        test,
-        &format!("{} has no GeoLite2 test databases", dir.display()),
-    );
-    None
-}
 
 fn country(g: &GeoIp, a: &str) -> Option<String> {
     g.country(addr(a)).map(|c| c.as_str().to_string())

@@ -4,28 +4,15 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use collector::{Enrichment, FlowRecord};
-use common::addr;
+use common::{addr, mmdb_dir};
 use enrich::{EnrichConfig, Enricher, LearnedInterface, Stage};
 
 #[derive(serde::Deserialize)]
 struct File {
     enrich: EnrichConfig,
-}
-
-fn mmdb_dir(test: &str) -> Option<PathBuf> {
-    let dir = testkit::shared_dir(test)?.join("corpus/mmdb");
-    if dir.join("GeoLite2-ASN-Test.mmdb").is_file() {
-        return Some(dir);
-    }
-    testkit::missing(
-        test,
-        &format!("{} has no GeoLite2 test databases", dir.display()),
-    );
-    None
 }
 
 fn config(dir: &std::path::Path, extra: &str) -> EnrichConfig {

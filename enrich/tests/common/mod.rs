@@ -170,6 +170,20 @@ fn write_version(
     out
 }
 
+/// The shared corpus's MaxMind test databases (`corpus/mmdb`), or `None` after
+/// `testkit::missing` (which fails the test unless skipping is allowed).
+pub fn mmdb_dir(test: &str) -> Option<PathBuf> {
+    let dir = testkit::shared_dir(test)?.join("corpus/mmdb");
+    if dir.join("GeoLite2-ASN-Test.mmdb").is_file() {
+        return Some(dir);
+    }
+    testkit::missing(
+        test,
+        &format!("{} has no GeoLite2 test databases", dir.display()),
+    );
+    None
+}
+
 /// Writes `bytes` to a fresh file under the temp dir and returns its path.
 pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sluice-enrich-{}", std::process::id()));
