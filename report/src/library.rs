@@ -52,16 +52,8 @@ pub const LIBRARY: &[SqlFile] = &[
         text: include_str!("../sql/exporters.sql"),
     },
     SqlFile {
-        file: "countries.sql",
-        text: include_str!("../sql/countries.sql"),
-    },
-    SqlFile {
-        file: "networks.sql",
-        text: include_str!("../sql/networks.sql"),
-    },
-    SqlFile {
-        file: "providers.sql",
-        text: include_str!("../sql/providers.sql"),
+        file: "enriched.sql",
+        text: include_str!("../sql/enriched.sql"),
     },
 ];
 
@@ -238,12 +230,49 @@ pub struct Filter {
     pub exporter_hex: Option<String>,
     /// Flows in or out of this interface.
     pub interface: Option<u32>,
+    /// The `{key}` column of `enriched.sql` (countries, networks, providers).
+    pub key: Option<EnrichKey>,
+}
+
+/// The enrichment column a countries, networks or providers report groups by: a fixed list, so
+/// `{key}` never carries a caller's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrichKey {
+    /// `src_country`.
+    SrcCountry,
+    /// `dst_country`.
+    DstCountry,
+    /// `src_net_name`.
+    SrcNet,
+    /// `dst_net_name`.
+    DstNet,
+    /// `in_if_provider`.
+    InProvider,
+    /// `out_if_provider`.
+    OutProvider,
+}
+
+impl EnrichKey {
+    /// The stored column.
+    pub fn column(self) -> &'static str {
+        match self {
+            EnrichKey::SrcCountry => "src_country",
+            EnrichKey::DstCountry => "dst_country",
+            EnrichKey::SrcNet => "src_net_name",
+            EnrichKey::DstNet => "dst_net_name",
+            EnrichKey::InProvider => "in_if_provider",
+            EnrichKey::OutProvider => "out_if_provider",
+        }
+    }
 }
 
 impl Filter {
     /// `{filter}` (flows in or out of the interface), `{filter_in}` (flows into it: `in_if`) or
     /// `{filter_out}` (`out_if`): its text and the values of its bind marks.
     fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
+        if name == "key" {
+            return self.key.map(|k| (k.column().to_string(), Vec::new()));
+        }
         let iface = match name {
             "filter" => "(in_if = ? OR out_if = ?)",
             "filter_in" => "in_if = ?",
@@ -459,7 +488,12 @@ mod tests {
                     Source::Rollup1h,
                     Source::hour_split(600, 12_000).unwrap(),
                 ] {
-                    let sql = expanded(f.file, name, s).unwrap();
+                    // Every placeholder a request can fill, the enrichment key included.
+                    let all = Filter {
+                        key: Some(EnrichKey::SrcCountry),
+                        ..Filter::default()
+                    };
+                    let sql = assemble(f.file, name, s, &all, None).unwrap().0;
                     assert!(!sql.contains('{'), "{}/{name}", f.file);
                 }
             }
@@ -482,6 +516,7 @@ mod tests {
         let f = Filter {
             exporter_hex: Some("AB".into()),
             interface: Some(7),
+            key: None,
         };
         let own = [Arg::U64(1), Arg::U64(2), Arg::U64(3)];
         let (sql, a) = assemble("top_apps.sql", "rows", s, &f, Some(&own)).unwrap();
@@ -525,6 +560,7 @@ mod tests {
         let f = Filter {
             exporter_hex: None,
             interface: Some(9),
+            key: None,
         };
         assert_eq!(f.expr("filter_in").unwrap().0, "in_if = ?");
         assert_eq!(nums(&f.expr("filter").unwrap().1), ["9", "9"]);

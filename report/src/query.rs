@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use clickhouse::Client;
 use serde::Deserialize;
 
-use crate::library::{Arg, Filter, Source, bound_filtered};
+use crate::library::{Arg, EnrichKey, Filter, Source, bound_filtered};
 use crate::names::{
     addr_display, addr_from_hex, addr_hex, hex_display, protocol_label, service_name,
 };
@@ -135,6 +135,7 @@ fn filter(req: &ReportRequest) -> Filter {
     Filter {
         exporter_hex: req.exporter.map(addr_hex),
         interface: req.interface,
+        key: None,
     }
 }
 
@@ -992,51 +993,45 @@ struct KeyRow {
 /// Countries, networks and providers: one text key ranked by bytes.
 async fn enrichment(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let s = enrich_source(req)?;
-    // (file, query, column key, column title, what an empty key means, report title)
-    let (f, name, key, title, empty, what) = match (req.kind, req.by) {
+    // (grouped column, report column key, column title, what an empty key means, report title)
+    let (col, key, title, empty, what) = match (req.kind, req.by) {
         (ReportKind::Countries, Some(By::Dst)) => (
-            "countries.sql",
-            "rows_dst",
+            EnrichKey::DstCountry,
             "country",
             "Destination country",
             "(unknown)",
             "destination country",
         ),
         (ReportKind::Countries, _) => (
-            "countries.sql",
-            "rows_src",
+            EnrichKey::SrcCountry,
             "country",
             "Source country",
             "(unknown)",
             "source country",
         ),
         (ReportKind::Networks, Some(By::Dst)) => (
-            "networks.sql",
-            "rows_dst",
+            EnrichKey::DstNet,
             "network",
             "Destination network",
             "(none)",
             "destination network",
         ),
         (ReportKind::Networks, _) => (
-            "networks.sql",
-            "rows_src",
+            EnrichKey::SrcNet,
             "network",
             "Source network",
             "(none)",
             "source network",
         ),
         (ReportKind::Providers, Some(By::Out)) => (
-            "providers.sql",
-            "rows_out",
+            EnrichKey::OutProvider,
             "provider",
             "Output provider",
             "(none)",
             "output interface provider",
         ),
         (ReportKind::Providers, _) => (
-            "providers.sql",
-            "rows_in",
+            EnrichKey::InProvider,
             "provider",
             "Input provider",
             "(none)",
@@ -1048,11 +1043,14 @@ async fn enrichment(client: &Client, req: &ReportRequest) -> Result<Report, Repo
             )));
         }
     };
-    let fl = filter(req);
+    let fl = Filter {
+        key: Some(col),
+        ..filter(req)
+    };
     let mut args = range_args(req);
     args.push(req.limit.into());
-    let rows: Vec<KeyRow> = fetch_filtered(client, f, name, s, &fl, &args).await?;
-    let t = totals(client, f, "totals", s, &fl, &range_args(req)).await?;
+    let rows: Vec<KeyRow> = fetch_filtered(client, "enriched.sql", "rows", s, &fl, &args).await?;
+    let t = totals(client, "enriched.sql", "totals", s, &fl, &range_args(req)).await?;
     let labels = vec![
         Column::new("rank", "#", Unit::Id),
         Column::new(key, title, Unit::Text),
