@@ -28,32 +28,22 @@ pub const CACHE_SLOTS_V6: usize = 1 << 12;
 /// Most exporters whose unknown-interface classification a stage remembers.
 const MAX_UNKNOWN_EXPORTERS: usize = 65_536;
 
-/// What the tables say of one address.
+/// What the tables say of one address, and (in a cache slot) the generation it was found in.
 #[derive(Clone, Copy, Debug, Default)]
 struct Found {
     net: u32,
     asn: u32,
     country: [u8; 2],
-}
-
-/// An IPv4 entry: 16 bytes, so the cache is half the size an IPv6-wide one would be (fewer of
-/// its lines fall out of the core's cache beside the decoder's and the aggregator's data).
-#[derive(Clone, Copy, Debug, Default)]
-struct Slot4 {
-    addr: u32,
-    net: u32,
-    asn: u32,
-    country: [u8; 2],
     generation: u16,
 }
 
+/// A cache entry. With a `u32` key (IPv4) it is 16 bytes, so that cache is half the size an
+/// IPv6-wide one would be (fewer of its lines fall out of the core's cache beside the decoder's
+/// and the aggregator's data); with `[u64; 2]` (IPv6) 32.
 #[derive(Clone, Copy, Debug, Default)]
-struct Slot6 {
-    addr: [u64; 2],
-    net: u32,
-    asn: u32,
-    country: [u8; 2],
-    generation: u16,
+struct Slot<K> {
+    addr: K,
+    found: Found,
 }
 
 /// The IPv4 part of an IPv4-mapped address (`::ffff:a.b.c.d`).
@@ -83,8 +73,8 @@ pub struct StageStats {
 #[derive(Debug)]
 pub struct Stage {
     enricher: Arc<Enricher>,
-    cache4: Box<[Slot4]>,
-    cache6: Box<[Slot6]>,
+    cache4: Box<[Slot<u32>]>,
+    cache6: Box<[Slot<[u64; 2]>]>,
     generation: u16,
     /// The snapshot the cache holds answers from (kept, so its address cannot be reused).
     seen: Option<Arc<Snapshot>>,
@@ -99,8 +89,8 @@ impl Stage {
     pub fn new(enricher: Arc<Enricher>) -> Stage {
         Stage {
             enricher,
-            cache4: vec![Slot4::default(); CACHE_SLOTS_V4].into_boxed_slice(),
-            cache6: vec![Slot6::default(); CACHE_SLOTS_V6].into_boxed_slice(),
+            cache4: vec![Slot::default(); CACHE_SLOTS_V4].into_boxed_slice(),
+            cache6: vec![Slot::default(); CACHE_SLOTS_V6].into_boxed_slice(),
             generation: 0,
             seen: None,
             unknown_ifs: HashMap::default(),
@@ -123,8 +113,8 @@ impl Stage {
             self.generation = self.generation.wrapping_add(1);
             if self.generation == 0 {
                 // Wrapped: slots of generation 1.. could look current again.
-                self.cache4.fill(Slot4::default());
-                self.cache6.fill(Slot6::default());
+                self.cache4.fill(Slot::default());
+                self.cache6.fill(Slot::default());
                 self.generation = 1;
             }
         }
@@ -186,47 +176,37 @@ impl Stage {
     #[inline]
     fn lookup(&mut self, snap: &Snapshot, addr: Ipv6Addr) -> Found {
         let a = u128::from(addr);
-        if let Some(v4) = mapped_v4(a) {
-            let i = slot_index(u64::from(v4), CACHE_SLOTS_V4);
-            let slot = self.cache4[i];
-            if slot.generation == self.generation && slot.addr == v4 {
-                self.stats.cache_hits += 1;
-                return Found {
-                    net: slot.net,
-                    asn: slot.asn,
-                    country: slot.country,
-                };
+        match mapped_v4(a) {
+            Some(v4) => {
+                let i = slot_index(u64::from(v4), CACHE_SLOTS_V4);
+                self.probe(|s| &mut s.cache4[i], v4, snap, addr)
             }
-            let f = self.miss(snap, addr);
-            self.cache4[i] = Slot4 {
-                addr: v4,
-                net: f.net,
-                asn: f.asn,
-                country: f.country,
-                generation: self.generation,
-            };
-            return f;
+            None => {
+                let key = [(a >> 64) as u64, a as u64];
+                let i = slot_index(key[0] ^ key[1], CACHE_SLOTS_V6);
+                self.probe(|s| &mut s.cache6[i], key, snap, addr)
+            }
         }
-        let key = [(a >> 64) as u64, a as u64];
-        let i = slot_index(key[0] ^ key[1], CACHE_SLOTS_V6);
-        let slot = self.cache6[i];
-        if slot.generation == self.generation && slot.addr == key {
+    }
+
+    /// The cached answer in `slot` when it is for `key` and current; else the tables' answer,
+    /// kept in `slot`.
+    #[inline]
+    fn probe<K: Copy + PartialEq>(
+        &mut self,
+        slot: impl Fn(&mut Stage) -> &mut Slot<K>,
+        key: K,
+        snap: &Snapshot,
+        addr: Ipv6Addr,
+    ) -> Found {
+        let s = *slot(self);
+        if s.found.generation == self.generation && s.addr == key {
             self.stats.cache_hits += 1;
-            return Found {
-                net: slot.net,
-                asn: slot.asn,
-                country: slot.country,
-            };
+            return s.found;
         }
-        let f = self.miss(snap, addr);
-        self.cache6[i] = Slot6 {
-            addr: key,
-            net: f.net,
-            asn: f.asn,
-            country: f.country,
-            generation: self.generation,
-        };
-        f
+        let found = self.miss(snap, addr);
+        *slot(self) = Slot { addr: key, found };
+        found
     }
 
     /// The id for interfaces of `exporter` that nothing names (see `unknown_ifs`), and whether it
@@ -278,6 +258,11 @@ impl Stage {
             net: snap.net_id(addr),
             asn,
             country: snap.geoip.country(addr).map_or([0, 0], |c| c.bytes()),
+            generation: self.generation,
         }
     }
 }
+
+// The sizes the cache layout is chosen for.
+const _: () = assert!(std::mem::size_of::<Slot<u32>>() == 16);
+const _: () = assert!(std::mem::size_of::<Slot<[u64; 2]>>() == 32);
