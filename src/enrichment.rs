@@ -288,17 +288,26 @@ impl InventoryTables {
     }
 }
 
-/// [`InventoryTables::write`] every `every` (at least a second). Runs until aborted.
+/// [`InventoryTables::write`] every `every` (at least a second), and once more when `stop`
+/// changes.
 pub async fn inventory_tables_loop(
     client: schema::Client,
     enricher: Arc<Enricher>,
     every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tables = InventoryTables::default();
     let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        tables.write(&client, &enricher).await;
+        tokio::select! {
+            _ = tick.tick() => tables.write(&client, &enricher).await,
+            // Stopping (or the sender gone): one last write of what changed since the previous
+            // one, so names learned at the end are in the tables too.
+            _ = stop.changed() => {
+                tables.write(&client, &enricher).await;
+                return;
+            }
+        }
     }
 }

@@ -1100,26 +1100,29 @@ async fn run_pipeline(
             // The interfaces and as_names tables, from the enricher (names, speeds, classification).
             let interfaces = match (&shared.enricher, schema::build_client(&cfg)) {
                 (Some(e), Ok(client)) => {
-                    Some(tokio::spawn(crate::enrichment::inventory_tables_loop(
+                    let (stop, stopped) = watch::channel(false);
+                    let task = tokio::spawn(crate::enrichment::inventory_tables_loop(
                         client,
                         e.clone(),
                         shared.metrics_interval,
-                    )))
+                        stopped,
+                    ));
+                    Some((task, stop))
                 }
                 _ => None,
             };
             let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
             let windows = Metered::new(windows_writer, "clickhouse");
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
-            if let Some(h) = interfaces {
-                // One last write (bounded), so names learned at the end are in the tables too.
-                h.abort();
-                if let (Some(e), Ok(client)) = (&shared.enricher, schema::build_client(&cfg)) {
-                    let mut t = crate::enrichment::InventoryTables::default();
-                    let last = tokio::time::timeout(Duration::from_secs(5), t.write(&client, e));
-                    if last.await.is_err() {
-                        tracing::warn!("the last interfaces / as_names write did not complete");
-                    }
+            if let Some((task, stop)) = interfaces {
+                // The task writes once more as it stops; bounded, so a hung server cannot hold
+                // up the shutdown.
+                let _ = stop.send(true);
+                if tokio::time::timeout(Duration::from_secs(5), task)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("the last interfaces / as_names write did not complete");
                 }
             }
             if let Some(h) = inventory {
