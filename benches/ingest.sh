@@ -164,6 +164,13 @@ available() {
   esac
 }
 
+# CPU seconds (user + system) the collector uses while the traffic runs: read before and after,
+# so start-up work (opening databases, say) is left out. Also sluice's receive threads alone
+# (sluice-rx-N: receive, decode, enrich), whose work per record is steadier than the process's.
+HZ=$(getconf CLK_TCK)
+cpu_at() { awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat" 2>/dev/null || echo -; }
+rx_at() { cat /proc/$PID/task/*/stat 2>/dev/null | awk -v hz="$HZ" '$2 ~ /^\(sluice-rx/ {t += $14 + $15} END {printf "%.2f", t / hz}'; }
+
 declare -A BEST BEST_RPS NOTE CPU SENT_REC
 printf '%-13s %8s %10s %10s %10s %10s %7s %7s %s\n' collector rate sent_dg recv sent lost cpu_s rx_cpu_s result | tee "$WORK/steps.txt"
 for c in $ONLY; do
@@ -176,12 +183,6 @@ for c in $ONLY; do
     PIDS+=("$PID")
     if ! wait_port; then echo "$c did not start (see $d/log)" >&2; kill "$PID" 2>/dev/null || true; NOTE[$c]="failed to start"; break; fi
     sleep 0.3
-    # CPU seconds (user + system) the collector uses while the traffic runs: read before and
-    # after, so start-up work (opening databases, say) is left out. Also sluice's receive threads
-    # alone (sluice-rx-N: receive, decode, enrich), whose work per record is steadier than the
-    # whole process's.
-    cpu_at() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$PID/stat" 2>/dev/null || echo -; }
-    rx_at() { cat /proc/$PID/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '$2 ~ /^\(sluice-rx/ {t += $14 + $15} END {printf "%.2f", t / hz}'; }
     cpu0=$(cpu_at); rx0=$(rx_at)
     line=$("$SLUICE" blast --to 127.0.0.1:$PORT --proto "$PROTO" --rate "$r" --duration "$STEP" --exporters "$EXPORTERS" 2>"$d/blast.log")
     sent_dg=$(echo "$line" | kv datagrams)
