@@ -45,6 +45,31 @@ fn flow(src: &str, dst: &str, in_if: u32, out_if: u32, src_as: u32, bytes: u64, 
     }
 }
 
+/// What each test here needs: the 18.16 server, curl, a work directory, a fresh database and free
+/// ports for flows and metrics.
+struct Run {
+    url: String,
+    dir: tempfile::TempDir,
+    db: String,
+    port: u16,
+    metrics: u16,
+}
+
+/// [`Run`] for `test`, or `None` when the server or curl is missing and skipping is allowed.
+fn prepare(test: &str, db: &str) -> Option<Run> {
+    let url = testkit::server_url(testkit::LEGACY, test)?;
+    if !testkit::tool(test, "curl") {
+        return None;
+    }
+    Some(Run {
+        url,
+        dir: tempfile::tempdir().unwrap(),
+        db: testkit::unique_db(db),
+        port: free_udp_port(),
+        metrics: free_tcp_port(),
+    })
+}
+
 /// The config of `sluice run` up to `[metrics]`: one listener on `port`, raw flows and windows
 /// (`dims`) into ClickHouse database `db`, metrics every 100 ms. Each test adds its `[enrich]`.
 fn base_config(
@@ -84,19 +109,20 @@ interval_ms = 100
 #[test]
 fn flows_windows_and_interfaces_carry_names_countries_and_as_and_none_is_dropped() {
     let test = "flows_windows_and_interfaces_carry_names_countries_and_as_and_none_is_dropped";
-    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+    let Some(Run {
+        url,
+        dir,
+        db,
+        port,
+        metrics,
+    }) = prepare(test, "enrich")
+    else {
         return;
     };
     let Some(shared) = testkit::shared_dir(test) else {
         return;
     };
-    if !testkit::tool(test, "curl") {
-        return;
-    }
     let mmdb = shared.join("corpus/mmdb");
-    let dir = tempfile::tempdir().unwrap();
-    let db = testkit::unique_db("enrich");
-    let (port, metrics) = (free_udp_port(), free_tcp_port());
     let config = base_config(
         port,
         &url,
@@ -387,15 +413,19 @@ fn send(sock: &UdpSocket, port: u16, sequence: u32, flows: &[Flow], now: u64) {
 #[test]
 fn snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_nothing() {
     let test = "snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_nothing";
-    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+    let Some(Run {
+        url,
+        dir,
+        db,
+        port,
+        metrics,
+    }) = prepare(test, "enrich_snmp")
+    else {
         return;
     };
     let Some(shared) = testkit::shared_dir(test) else {
         return;
     };
-    if !testkit::tool(test, "curl") {
-        return;
-    }
     // One exporter answers SNMP (the script's static table: ifIndex 1 Gi0/0/0 "transit: ISP-A"
     // 1 Gbit/s, 7 Te0/1/0 10 Gbit/s); the other has no agent at all.
     let (up, down) = ("127.0.0.40", "127.0.0.41");
@@ -403,9 +433,6 @@ fn snmp_names_reach_the_flows_and_an_agent_down_or_an_unknown_address_drops_noth
         return;
     };
     let mmdb = shared.join("corpus/mmdb");
-    let dir = tempfile::tempdir().unwrap();
-    let db = testkit::unique_db("enrich_snmp");
-    let (port, metrics) = (free_udp_port(), free_tcp_port());
     let config = base_config(
         port,
         &url,
@@ -519,15 +546,16 @@ cache = "{cache}"
 #[test]
 fn sighup_reloads_enrichment_and_a_bad_reload_keeps_the_old_data() {
     let test = "sighup_reloads_enrichment_and_a_bad_reload_keeps_the_old_data";
-    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+    let Some(Run {
+        url,
+        dir,
+        db,
+        port,
+        metrics,
+    }) = prepare(test, "enrich_hup")
+    else {
         return;
     };
-    if !testkit::tool(test, "curl") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = testkit::unique_db("enrich_hup");
-    let (port, metrics) = (free_udp_port(), free_tcp_port());
     let config = |name: &str, country: &str| {
         base_config(port, &url, &db, dir.path(), metrics, r#"["src_net"]"#)
             + &format!(

@@ -1718,11 +1718,14 @@ pub async fn insert_exporters(
     client: &Client,
     rows_in: &[rows::ExporterRow],
 ) -> Result<(), clickhouse::error::Error> {
-    let mut buf = Vec::new();
-    for r in rows_in {
-        rows::encode_exporter(&mut buf, r);
-    }
-    insert_raw(client, "exporters", rows::EXPORTERS_COLUMNS, buf).await
+    insert_encoded(
+        client,
+        "exporters",
+        rows::EXPORTERS_COLUMNS,
+        rows_in,
+        rows::encode_exporter,
+    )
+    .await
 }
 
 /// The earliest `first_seen` the `exporters` table holds per exporter, Unix seconds (so that a
@@ -1756,11 +1759,14 @@ pub async fn insert_as_names(
     client: &Client,
     rows_in: &[rows::AsNameRow],
 ) -> Result<(), clickhouse::error::Error> {
-    let mut buf = Vec::new();
-    for r in rows_in {
-        rows::encode_as_name(&mut buf, r);
-    }
-    insert_raw(client, "as_names", rows::AS_NAMES_COLUMNS, buf).await
+    insert_encoded(
+        client,
+        "as_names",
+        rows::AS_NAMES_COLUMNS,
+        rows_in,
+        rows::encode_as_name,
+    )
+    .await
 }
 
 /// Insert inventory rows (`interfaces`).
@@ -1768,11 +1774,30 @@ pub async fn insert_interfaces(
     client: &Client,
     rows_in: &[rows::InterfaceRow],
 ) -> Result<(), clickhouse::error::Error> {
+    insert_encoded(
+        client,
+        "interfaces",
+        rows::INTERFACES_COLUMNS,
+        rows_in,
+        rows::encode_interface,
+    )
+    .await
+}
+
+/// One insert of `rows_in`, each encoded by `encode` (the inventory tables: few rows, outside the
+/// batching path).
+async fn insert_encoded<R>(
+    client: &Client,
+    table: &str,
+    columns: &[&str],
+    rows_in: &[R],
+    encode: fn(&mut Vec<u8>, &R),
+) -> Result<(), clickhouse::error::Error> {
     let mut buf = Vec::new();
     for r in rows_in {
-        rows::encode_interface(&mut buf, r);
+        encode(&mut buf, r);
     }
-    insert_raw(client, "interfaces", rows::INTERFACES_COLUMNS, buf).await
+    insert_raw(client, table, columns, buf).await
 }
 
 async fn insert_raw(
