@@ -86,7 +86,7 @@ pub struct NetworkEntry {
 }
 
 /// The registry's tables at one moment: what readers resolve ids with.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Tables {
     nets: Vec<NetworkEntry>,
     net_names: Vec<Arc<str>>,
@@ -194,7 +194,7 @@ impl Registry {
                 Some(n) => match index.net_names.get(n) {
                     Some(&id) => id,
                     None => {
-                        let t = next.get_or_insert_with(|| clone_tables(&cur));
+                        let t = next.get_or_insert_with(|| Tables::clone(&cur));
                         t.net_names.push(Arc::clone(n));
                         let id = t.net_names.len() as u32;
                         index.net_names.insert(Arc::clone(n), id);
@@ -209,7 +209,7 @@ impl Registry {
             let id = match index.nets.get(&entry) {
                 Some(&id) => id,
                 None => {
-                    let t = next.get_or_insert_with(|| clone_tables(&cur));
+                    let t = next.get_or_insert_with(|| Tables::clone(&cur));
                     t.nets.push(entry.clone());
                     let id = t.nets.len() as u32;
                     index.nets.insert(entry, id);
@@ -229,7 +229,7 @@ impl Registry {
                         match index.providers.get(&entry.provider) {
                             Some(&id) => id,
                             None => {
-                                let t = next.get_or_insert_with(|| clone_tables(&cur));
+                                let t = next.get_or_insert_with(|| Tables::clone(&cur));
                                 t.providers.push(Arc::clone(&entry.provider));
                                 let id = t.providers.len() as u32;
                                 index.providers.insert(Arc::clone(&entry.provider), id);
@@ -237,7 +237,7 @@ impl Registry {
                             }
                         }
                     };
-                    let t = next.get_or_insert_with(|| clone_tables(&cur));
+                    let t = next.get_or_insert_with(|| Tables::clone(&cur));
                     t.ifaces.push(entry.clone());
                     t.provider_ids.push(provider_id);
                     let id = t.ifaces.len() as u32;
@@ -284,15 +284,5 @@ impl Registry {
     /// AS names known.
     pub fn as_names_len(&self) -> usize {
         self.as_names.len()
-    }
-}
-
-fn clone_tables(cur: &Tables) -> Tables {
-    Tables {
-        nets: cur.nets.clone(),
-        net_names: cur.net_names.clone(),
-        ifaces: cur.ifaces.clone(),
-        providers: cur.providers.clone(),
-        provider_ids: cur.provider_ids.clone(),
     }
 }
