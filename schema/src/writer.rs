@@ -914,14 +914,15 @@ impl Service {
 
     async fn ingest(&mut self, out: Output) {
         let now = Instant::now();
+        // What the enrichment ids of this output resolve with (once per output, not per row).
+        let registry = self.shared.names.get().cloned();
+        let tables = registry.as_ref().map(|r| r.tables());
+        let names = registry
+            .as_deref()
+            .zip(tables.as_deref())
+            .map(|(registry, tables)| rows::EnrichNames { registry, tables });
         match out {
             Output::Flows(recs) => {
-                let registry = self.shared.names.get().cloned();
-                let tables = registry.as_ref().map(|r| r.tables());
-                let names = registry
-                    .as_deref()
-                    .zip(tables.as_deref())
-                    .map(|(registry, tables)| rows::EnrichNames { registry, tables });
                 for r in recs.iter() {
                     let id = self.row_start(0);
                     let b = &mut self.batchers[0];
@@ -933,12 +934,6 @@ impl Service {
                 }
             }
             Output::Windows { top, totals } => {
-                let registry = self.shared.names.get().cloned();
-                let tables = registry.as_ref().map(|r| r.tables());
-                let names = registry
-                    .as_deref()
-                    .zip(tables.as_deref())
-                    .map(|(registry, tables)| rows::EnrichNames { registry, tables });
                 for r in &top {
                     let id = self.row_start(1);
                     let b = &mut self.batchers[1];
