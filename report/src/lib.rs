@@ -15,6 +15,7 @@
 //! bytes (FixedString(16) on 18.16, IPv6 on modern servers), buckets use `intDiv` arithmetic (no
 //! `toStartOfInterval` on 18.16), rollups are always re-aggregated with `GROUP BY`.
 
+pub mod explore;
 pub mod fields;
 pub mod format;
 pub mod html;

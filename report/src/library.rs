@@ -11,6 +11,7 @@ use clickhouse::Client;
 use clickhouse::query::Query;
 
 use crate::ReportError;
+use crate::fields::{Field, FieldType};
 
 /// One file of the library.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +55,10 @@ pub const LIBRARY: &[SqlFile] = &[
     SqlFile {
         file: "enriched.sql",
         text: include_str!("../sql/enriched.sql"),
+    },
+    SqlFile {
+        file: "explore.sql",
+        text: include_str!("../sql/explore.sql"),
     },
 ];
 
@@ -232,6 +237,48 @@ pub struct Filter {
     pub interface: Option<u32>,
     /// The `{key}` column of `enriched.sql` (countries, networks, providers).
     pub key: Option<EnrichKey>,
+    /// `explore.sql`: the dimension (`{dim}`, `{dim_text}`, `{dim_in}`), the table family of
+    /// `{dim_table}`, the ranking `{metric}` and the values of `{in_marks}` / `{dim_in}`.
+    pub explore: Option<ExplorePlaceholders>,
+}
+
+/// The placeholders of `explore.sql` (see its header): every text comes from [`Field`] or a fixed
+/// list; the keys are bound values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExplorePlaceholders {
+    /// The grouped field.
+    pub dim: Field,
+    /// `{dim_table}` reads the enrichment rollups (`flows_enrich_*`) rather than `flows_5m/1h`.
+    pub enrich_tables: bool,
+    /// `{metric}`: `sbytes`, `spackets` or `nflows`.
+    pub metric: &'static str,
+    /// The values of `{in_marks}` and `{dim_in}`.
+    pub keys: Vec<Arg>,
+}
+
+impl ExplorePlaceholders {
+    fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
+        let marks = || vec!["?"; self.keys.len()].join(", ");
+        let col = self.dim.column();
+        Some(match name {
+            "dim" => (col.to_string(), Vec::new()),
+            "dim_text" => match self.dim.ty() {
+                FieldType::Addr => ("hex(d)".to_string(), Vec::new()),
+                _ => ("toString(d)".to_string(), Vec::new()),
+            },
+            "dim_in" => {
+                let e = match self.dim.ty() {
+                    FieldType::Addr => format!("hex({col})"),
+                    FieldType::Text => format!("toString({col})"),
+                    _ => col.to_string(),
+                };
+                (format!("{e} IN ({})", marks()), self.keys.clone())
+            }
+            "in_marks" => (marks(), self.keys.clone()),
+            "metric" => (self.metric.to_string(), Vec::new()),
+            _ => return None,
+        })
+    }
 }
 
 /// The enrichment column a countries, networks or providers report groups by: a fixed list, so
@@ -270,6 +317,9 @@ impl Filter {
     /// `{filter}` (flows in or out of the interface), `{filter_in}` (flows into it: `in_if`) or
     /// `{filter_out}` (`out_if`): its text and the values of its bind marks.
     fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
+        if let Some(e) = self.explore.as_ref().and_then(|e| e.expr(name)) {
+            return Some(e);
+        }
         if name == "key" {
             return self.key.map(|k| (k.column().to_string(), Vec::new()));
         }
@@ -389,6 +439,10 @@ fn assemble(
         let (fill, values): (String, Vec<Arg>) = if key == "table" || key == "enrich_table" {
             let (t, v) = source.table_expr(key == "enrich_table");
             (t.to_string(), v)
+        } else if key == "dim_table" {
+            let enrich = filter.explore.as_ref().is_some_and(|e| e.enrich_tables);
+            let (t, v) = source.table_expr(enrich);
+            (t.to_string(), v)
         } else if let Some(c) = source.column(key) {
             (c.to_string(), Vec::new())
         } else if let Some(f) = filter.expr(key) {
@@ -491,6 +545,12 @@ mod tests {
                     // Every placeholder a request can fill, the enrichment key included.
                     let all = Filter {
                         key: Some(EnrichKey::SrcCountry),
+                        explore: Some(ExplorePlaceholders {
+                            dim: Field::SrcAddr,
+                            enrich_tables: false,
+                            metric: "sbytes",
+                            keys: vec![Arg::U64(1)],
+                        }),
                         ..Filter::default()
                     };
                     let sql = assemble(f.file, name, s, &all, None).unwrap().0;
@@ -517,6 +577,7 @@ mod tests {
             exporter_hex: Some("AB".into()),
             interface: Some(7),
             key: None,
+            explore: None,
         };
         let own = [Arg::U64(1), Arg::U64(2), Arg::U64(3)];
         let (sql, a) = assemble("top_apps.sql", "rows", s, &f, Some(&own)).unwrap();
@@ -561,6 +622,7 @@ mod tests {
             exporter_hex: None,
             interface: Some(9),
             key: None,
+            explore: None,
         };
         assert_eq!(f.expr("filter_in").unwrap().0, "in_if = ?");
         assert_eq!(nums(&f.expr("filter").unwrap().1), ["9", "9"]);

@@ -136,6 +136,7 @@ fn filter(req: &ReportRequest) -> Filter {
         exporter_hex: req.exporter.map(addr_hex),
         interface: req.interface,
         key: None,
+        explore: None,
     }
 }
 
