@@ -414,7 +414,7 @@ pub async fn top(client: &Client, req: &ExploreRequest) -> Result<Top, ReportErr
 pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswer, ReportError> {
     req.validate()?;
     let step = req.step.unwrap_or_else(|| default_step(req.range));
-    if step < MIN_STEP || step > crate::MAX_RANGE_SECS {
+    if !(MIN_STEP..=crate::MAX_RANGE_SECS).contains(&step) {
         return Err(invalid("step", format!("must be at least {MIN_STEP} seconds")));
     }
     let (source, enrich, range) = plan(req.dimension, &req.filter_fields, req.range, Some(step));
