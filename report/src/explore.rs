@@ -133,14 +133,16 @@ pub struct Amounts {
 }
 
 impl Amounts {
-    fn minus(self, o: Amounts) -> Amounts {
+    /// `self - o`, each amount floored at zero.
+    pub fn minus(self, o: Amounts) -> Amounts {
         Amounts {
             bytes: self.bytes.saturating_sub(o.bytes),
             packets: self.packets.saturating_sub(o.packets),
             flows: self.flows.saturating_sub(o.flows),
         }
     }
-    fn plus(self, o: Amounts) -> Amounts {
+    /// `self + o`.
+    pub fn plus(self, o: Amounts) -> Amounts {
         Amounts {
             bytes: self.bytes + o.bytes,
             packets: self.packets + o.packets,

@@ -144,6 +144,8 @@ fn default_formats() -> Vec<String> {
 pub struct ValidReport {
     /// Name.
     pub name: String,
+    /// The cron expression as configured.
+    pub schedule: String,
     /// Parsed schedule.
     pub cron: Cron,
     /// Its time zone.
@@ -259,6 +261,7 @@ impl ScheduledReport {
             .ctx(ctx)?;
         Ok(ValidReport {
             name: self.name.clone(),
+            schedule: self.schedule.clone(),
             cron,
             tz,
             request,
@@ -322,15 +325,30 @@ pub struct RunOutcome {
     pub webhook_error: Option<String>,
 }
 
-/// One line of `index.json`.
+/// One line of `index.json`: one run of a scheduled report.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-struct IndexEntry {
-    name: String,
-    kind: String,
-    from: i64,
-    to: i64,
-    generated_at: i64,
-    files: Vec<String>,
+pub struct IndexEntry {
+    /// The report's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Range covered, Unix seconds.
+    pub from: i64,
+    /// End, exclusive.
+    pub to: i64,
+    /// When it ran, Unix seconds.
+    pub generated_at: i64,
+    /// The files written (names inside the output directory).
+    pub files: Vec<String>,
+}
+
+/// The runs `index.json` of `dir` lists (empty when the file is missing or unreadable), as
+/// written: newest first.
+pub fn read_index(dir: &Path) -> Vec<IndexEntry> {
+    std::fs::read(dir.join("index.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ScheduleError> {
