@@ -16,6 +16,7 @@
 //! `toStartOfInterval` on 18.16), rollups are always re-aggregated with `GROUP BY`.
 
 pub mod fields;
+pub mod filter;
 pub mod format;
 pub mod html;
 pub mod library;
