@@ -17,6 +17,7 @@
 
 pub mod explore;
 pub mod fields;
+pub mod filter;
 pub mod format;
 pub mod html;
 pub mod library;
