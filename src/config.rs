@@ -4,8 +4,8 @@
 //! per defaulted field, a doc comment per field), its two-step validation ([`Config::validate`]
 //! does no I/O and returns a [`ValidatedConfig`]; `sluice run` does the I/O), and error reporting
 //! that names the field path (`listen.recv_buffer_bytes`) and, for TOML syntax, line and column.
-//! The `[listen]`, `[decoder]`, `[aggregator]`, `[clickhouse]` and `[[reports]]` sections are the
-//! crates' own config types; this file composes them and adds `[output]` and `[metrics]`.
+//! The `[listen]`, `[decoder]`, `[aggregator]`, `[clickhouse]`, `[[reports]]`, `[enrich]` and `[web]`
+//! sections are the crates' own config types; this file composes them and adds `[output]` and `[metrics]`.
 //! Must never: open files or sockets, or read the environment, while validating.
 
 use std::net::SocketAddr;
@@ -47,6 +47,10 @@ pub struct Config {
     /// and AS. Off when the section is absent. Reloaded on SIGHUP, and when a GeoIP file changes.
     #[serde(default)]
     pub enrich: Option<enrich::EnrichConfig>,
+    /// The JSON API and the web console. Served by `sluice run` when the section is present (and
+    /// by `sluice web`); loopback only unless `[web.auth]` is set.
+    #[serde(default)]
+    pub web: Option<web::WebConfig>,
 }
 
 /// Which sink receives the pipeline's output.
@@ -219,6 +223,10 @@ pub struct ValidatedConfig {
     pub enrich: Option<enrich::EnrichConfig>,
     /// The file the config was read from (SIGHUP re-reads its `[enrich]` section).
     pub config_path: Option<PathBuf>,
+    /// The API and console, when `[web]` is present.
+    pub web: Option<web::ValidatedWebConfig>,
+    /// The scheduled reports (the console's Reports page lists them).
+    pub reports: Vec<report::schedule::ValidReport>,
 }
 
 fn problem(path: impl Into<String>, reason: impl Into<String>) -> Problem {
@@ -342,9 +350,15 @@ impl Config {
                 format!("must be at most {MAX_EXPORTER_SERIES}"),
             ));
         }
-        if let Err(e) = report::schedule::validate_all(&self.reports) {
+        let reports = report::schedule::validate_all(&self.reports).unwrap_or_else(|e| {
             problems.push(problem("reports", format!("{e:#}")));
-        }
+            Vec::new()
+        });
+        let web = self.web.as_ref().and_then(|w| {
+            w.validate()
+                .map_err(|e| problems.push(problem(format!("web.{}", e.field), e.reason)))
+                .ok()
+        });
         if let Some(e) = &self.enrich
             && let Err(err) = e.validate()
         {
@@ -383,6 +397,8 @@ impl Config {
                     max_exporter_series: m.max_exporter_series,
                     enrich: self.enrich.clone(),
                     config_path: None,
+                    web,
+                    reports,
                 })
             }
             _ => Err(Problems(problems)),

@@ -13,6 +13,7 @@ mod report_cmd;
 mod run;
 mod schedule_cmd;
 mod spool_cmd;
+mod web_cmd;
 
 /// NetFlow v5/v9/IPFIX collector with top-talker windows, ClickHouse storage and reports.
 #[derive(Parser, Debug)]
@@ -50,6 +51,8 @@ enum Command {
     Spool(spool_cmd::SpoolCommand),
     /// Run the [[reports]] of a config file on their cron schedules.
     Schedule(schedule_cmd::ScheduleArgs),
+    /// Serve the JSON API and the web console from ClickHouse alone, without collecting.
+    Web(web_cmd::WebArgs),
     /// Developer tools (benchmarks).
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -100,5 +103,6 @@ fn main() -> anyhow::Result<()> {
         Command::Report(args) => report_cmd::run(&args),
         Command::Schedule(args) => schedule_cmd::run(&args),
         Command::Spool(cmd) => spool_cmd::run(&cmd),
+        Command::Web(args) => web_cmd::run(&args),
     }
 }

@@ -115,6 +115,8 @@ struct Shared {
     exporter_series: Mutex<m::ExporterSeries>,
     /// Enrichment, when `[enrich]` is configured.
     enricher: Option<Arc<enrich::Enricher>>,
+    /// The live feed of the API (`[web]`): every batch of closed windows is published to it.
+    live: Option<Arc<web::LiveHub>>,
 }
 
 impl Shared {
@@ -300,8 +302,21 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             cfg.max_exporter_series,
             cfg.listen.allowed_exporters.clone(),
         )),
+        live: cfg.web.as_ref().map(|w| {
+            web::LiveHub::new(
+                w.live_top,
+                enricher
+                    .as_ref()
+                    .map(|e| e.registry().clone() as Arc<dyn web::live::Names>),
+            )
+        }),
         enricher,
     });
+    // The API and console: bound before collecting starts, so a port in use stops the start.
+    let web_server = match &cfg.web {
+        Some(w) => Some(start_web(w, &cfg, &shared).await?),
+        None => None,
+    };
 
     // The SNMP poller asks the agents of the exporters the collector has seen.
     let snmp = match (
@@ -415,6 +430,15 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     publisher.abort();
     if let Some(r) = reloader {
         r.abort();
+    }
+    if let Some((task, stop)) = web_server {
+        let _ = stop.send(());
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the web server did not stop within 5 s");
+        }
     }
     if let Some((task, stop)) = snmp {
         // The poller writes its cache file as it stops.
@@ -816,15 +840,81 @@ async fn publish_loop(
     }
 }
 
-/// A sink wrapper that counts rows, batches, errors and time spent.
+/// The collector's exporter counters, for `/api/v1/exporters`.
+struct CollectorFeed(Arc<Shared>);
+
+impl web::ExporterFeed for CollectorFeed {
+    fn exporters(&self) -> Vec<schema::rows::ExporterRow> {
+        let shared = &self.0;
+        let mut rows: Vec<schema::rows::ExporterRow> = m::merge_exporters(&shared.worker_reports())
+            .iter()
+            .filter(|(_, e)| e.stats.records > 0 || e.stats.templates_learned > 0)
+            .map(|(a, e)| {
+                schema::rows::exporter_row(
+                    *a,
+                    &e.stats,
+                    e.templates as u32,
+                    e.options_templates as u32,
+                    e.stats.first_seen,
+                    shared.started_ms,
+                )
+            })
+            .collect();
+        rows.sort_by_key(|r| r.address);
+        rows
+    }
+}
+
+/// Bind `[web] listen` and serve the API and console until the returned sender fires.
+async fn start_web(
+    w: &web::ValidatedWebConfig,
+    cfg: &ValidatedConfig,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)> {
+    let client = match &cfg.sink {
+        SinkChoice::Clickhouse(ch) => Some(schema::build_client(ch)?),
+        _ => None,
+    };
+    let mut state = web::AppState::new(w, client, "run")?;
+    state.live = shared.live.clone();
+    state.exporters = Some(Arc::new(CollectorFeed(shared.clone())));
+    state.reports = cfg.reports.clone();
+    let listener = tokio::net::TcpListener::bind(w.listen)
+        .await
+        .with_context(|| format!("web: binding {}", w.listen))?;
+    tracing::info!(addr = %w.listen, "console at http://{}/", w.listen);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = web::serve(listener, Arc::new(state), shutdown).await {
+            tracing::error!("web server: {e}");
+        }
+    });
+    Ok((task, stop))
+}
+
+/// A sink wrapper that counts rows, batches, errors and time spent, and hands closed windows to
+/// the live feed.
 struct Metered<S> {
     inner: S,
     name: &'static str,
+    live: Option<Arc<web::LiveHub>>,
 }
 
 impl<S> Metered<S> {
     fn new(inner: S, name: &'static str) -> Self {
-        Metered { inner, name }
+        Metered {
+            inner,
+            name,
+            live: None,
+        }
+    }
+
+    fn with_live(mut self, live: Option<Arc<web::LiveHub>>) -> Self {
+        self.live = live;
+        self
     }
 }
 
@@ -832,7 +922,12 @@ impl<S: Sink> Sink for Metered<S> {
     async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
         let (flows, top, totals) = match &batch {
             Output::Flows(f) => (f.len(), 0, 0),
-            Output::Windows { top, totals } => (0, top.len(), totals.len()),
+            Output::Windows { top, totals } => {
+                if let Some(live) = &self.live {
+                    live.publish(top, totals);
+                }
+                (0, top.len(), totals.len())
+            }
         };
         let t = Instant::now();
         let r = self.inner.send(batch).await;
@@ -1007,7 +1102,7 @@ async fn run_pipeline(
     match sink {
         SinkChoice::Null => {
             let raw = raw_rx.map(|rx| (rx, Metered::new(NullSink::default(), "null")));
-            let windows = Metered::new(NullSink::default(), "null");
+            let windows = Metered::new(NullSink::default(), "null").with_live(shared.live.clone());
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
             first_error(&w, &r)?;
             let flows = match &r {
@@ -1028,7 +1123,7 @@ async fn run_pipeline(
             // One file for both paths: each batch is written whole under the lock.
             let file = SharedSink::new(JsonLinesSink::create(&path).await?);
             let raw = raw_rx.map(|rx| (rx, Metered::new(file.clone(), "jsonl")));
-            let windows = Metered::new(file.clone(), "jsonl");
+            let windows = Metered::new(file.clone(), "jsonl").with_live(shared.live.clone());
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
             first_error(&w, &r)?;
             let lines = file.with(|s| s.lines()).await;
@@ -1112,7 +1207,7 @@ async fn run_pipeline(
                 _ => None,
             };
             let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
-            let windows = Metered::new(windows_writer, "clickhouse");
+            let windows = Metered::new(windows_writer, "clickhouse").with_live(shared.live.clone());
             let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
             if let Some((task, stop)) = interfaces {
                 // The task writes once more as it stops; bounded, so a hung server cannot hold
