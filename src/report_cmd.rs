@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
+use report::filter::FilterExpr;
 use report::{
     By, Format, ReportKind, ReportRequest, SourcePref, Step, TimeRange, parse_duration, run_report,
 };
@@ -24,6 +25,7 @@ sluice report countries --last 7d --by dst\n  \
 sluice report providers --last 24h --by out\n  \
 sluice report traffic --last 7d --format html --out traffic.html\n  \
 sluice report matrix --from 2026-11-25T00:00:00Z --to 2026-11-26T00:00:00Z --prefix 24\n  \
+sluice report top-talkers --last 1h --filter \"dst_addr = 10.0.0.0/8 and proto = udp\"\n  \
 sluice report --schedule-now daily --config sluice.toml"
 )]
 pub struct ReportArgs {
@@ -60,6 +62,10 @@ pub struct ReportArgs {
     /// Matrix by subnet: IPv6 prefix length.
     #[arg(long, default_value_t = 64)]
     pub prefix6: u8,
+    /// Only flows that match this filter, e.g. "src_addr = 10.0.0.0/8 and proto = tcp and not
+    /// dst_port in (53, 123)" (see the README, Filters).
+    #[arg(long)]
+    pub filter: Option<String>,
     /// Table to read: auto, raw, windows, 5m, 1h.
     #[arg(long, default_value = "auto")]
     pub source: String,
@@ -123,8 +129,33 @@ pub fn request(args: &ReportArgs, now: i64) -> anyhow::Result<ReportRequest> {
     q.prefix = args.prefix;
     q.prefix6 = args.prefix6;
     q.source = args.source.parse::<SourcePref>()?;
+    q.filter = match &args.filter {
+        Some(f) => Some(FilterExpr::parse(f).map_err(|e| anyhow!(filter_error(f, &e)))?),
+        None => None,
+    };
     q.validate()?;
     Ok(q)
+}
+
+/// A filter's error with the filter and a caret under the position:
+///
+/// ```text
+/// --filter: at character 9: expected a comparison operator (...), found ";"
+///   src_addr ; drop
+///            ^
+/// ```
+fn filter_error(text: &str, e: &report::filter::FilterError) -> String {
+    // One line, at most 120 characters around the position, control characters as spaces.
+    let chars: Vec<char> = text.chars().collect();
+    let start = e.position.saturating_sub(80);
+    let end = (start + 120).min(chars.len());
+    let shown: String = chars[start.min(end)..end]
+        .iter()
+        .map(|c| if c.is_control() { ' ' } else { *c })
+        .collect();
+    let lead = if start > 0 { "..." } else { "" };
+    let pad = " ".repeat(lead.len() + e.position - start);
+    format!("--filter: {e}\n  {lead}{shown}\n  {pad}^")
 }
 
 fn clickhouse_config(args: &ReportArgs) -> anyhow::Result<schema::ValidatedClickhouseConfig> {
@@ -260,5 +291,42 @@ mod tests {
         }
         let long = "1".repeat(100_000);
         assert!(parse(&["top-talkers", "--exporter", &long]).is_err());
+        assert!(parse(&["top-talkers", "--filter", &long]).is_err());
+    }
+
+    #[test]
+    fn filters_parse_or_point_at_the_error() {
+        let q = parse(&["protocols", "--filter", "proto = TCP and src_as = 13335"]).unwrap();
+        assert_eq!(
+            q.filter.unwrap().to_text(),
+            "proto = tcp and src_as = AS13335"
+        );
+        let e = parse(&["protocols", "--filter", "src_addr ; drop"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--filter: at character 9: expected a comparison operator (=, !=, <, <=, >, >=, in, \
+             not in), found \";\"\n  src_addr ; drop\n           ^"
+        );
+        assert!(parse(&["exporters", "--filter", "proto = tcp"]).is_err());
+        assert!(parse(&["protocols", "--filter", ""]).is_err());
+        // A position past a long prefix still gets its caret.
+        let long = format!("{} and x", vec!["tos = 1"; 40].join(" and "));
+        let e = parse(&["protocols", "--filter", &long])
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = e.lines().collect();
+        // The error is at the end: the caret one past the last character shown.
+        assert!(
+            lines[1].starts_with("  ...") && lines[1].ends_with("and x"),
+            "{e}"
+        );
+        assert_eq!(
+            lines[2].chars().count(),
+            lines[1].chars().count() + 1,
+            "{e}"
+        );
+        assert!(lines[2].trim_start() == "^");
     }
 }

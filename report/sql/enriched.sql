@@ -17,11 +17,12 @@
 --
 -- Tables: the enrichment rollups `flows_enrich_5m` (ranges up to 2 days) or `flows_enrich_1h`
 -- (longer), which keep exporter, countries, network names and interface providers; raw `flows`
--- for ranges under an hour, and for a request filtered by an interface (the enrichment rollups
--- have no interfaces). A range that `flows_enrich_5m` answers and that holds a whole hour reads
--- those hours from `flows_enrich_1h` and only the partial hours at its edges from
--- `flows_enrich_5m` (the hour split, as in top_apps.sql). A rollup counts whole buckets whose
--- start is in [from, to). The rollups are filled by views from the moment migration 13 created
+-- for ranges under an hour, and for a request filtered by an interface or by a --filter field
+-- they do not hold (the enrichment rollups have no interfaces, ports, ASes or addresses). A range
+-- that `flows_enrich_5m` answers and that holds a whole hour reads those hours from
+-- `flows_enrich_1h` and only the partial hours at its edges from `flows_enrich_5m` (the hour
+-- split, as in top_apps.sql). A rollup counts whole buckets whose start is in [from, to). The
+-- rollups are filled by views from the moment migration 13 created
 -- them; older traffic is only in raw `flows`.
 --
 -- The key is grouped as stored and turned into a String only on the grouped rows (LowCardinality

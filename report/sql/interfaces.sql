@@ -16,7 +16,7 @@
 --
 -- Placeholders {table} {ts} {bytes} as in top_apps.sql; {bucket}: the row's bucket start, `ts` on
 -- the rollups, the 5-minute bucket of time_received on raw flows; {filter_in} / {filter_out}: the
--- exporter filter and the interface as in_if / out_if.
+-- exporter filter, the interface as in_if / out_if and the --filter expression.
 -- Binds, in order (plus the values of the placeholders, inserted where they stand):
 --   rows: buckets, buckets, from, to, from, to, exporter_hex, exporter_hex
 --   names: ifindex, exporter_hex, exporter_hex

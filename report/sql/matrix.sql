@@ -32,8 +32,9 @@
 -- top_apps.sql): the same buckets, the same sums, 12 times fewer rows. Measured on a busy day
 -- (benches/reports.sh, 17.3M flows_5m rows, 18.16): 24 h AS matrix rows 3.0 s -> 0.45 s.
 --   subnet_rows:  v4_hi, v6_hi, v4_lo, v6_lo (source), v4_hi, v6_hi, v4_lo, v6_lo (destination),
---                 from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
---   subnet_totals: from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+--                 from, to, limit
+--   subnet_totals: from, to
+-- (plus the values of {filter}, inserted where it stands; the subnet queries read raw `flows`).
 
 -- @query as_rows
 SELECT sa, da, sbytes, spackets, nflows, sa_name, da_name
@@ -107,8 +108,7 @@ FROM
         packets_scaled AS sp
     FROM flows
     WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
-      AND (? = '' OR hex(exporter) = ?)
-      AND (? = 0 OR in_if = ? OR out_if = ?)
+      AND {filter}
 )
 GROUP BY sh, sl, dh, dl
 ORDER BY sbytes DESC, sh, sl, dh, dl
@@ -121,5 +121,4 @@ SELECT
     count() AS nflows
 FROM flows
 WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}

@@ -22,9 +22,12 @@
 --   {packets} packets_scaled | scaled_packets
 --   {flows}   1 | flow_count
 --   {filter}  the row filter, only what the request has: `1` (none), `hex(exporter) = <mark>`,
---             `(in_if = <mark> OR out_if = <mark>)`, or both joined with AND; {filter_in} and
---             {filter_out} test `in_if` or `out_if` only. A fixed text per combination, with bind
---             marks whose values the program inserts where the placeholder stands.
+--             `(in_if = <mark> OR out_if = <mark>)`, and the --filter expression in parentheses
+--             (report/src/filter.rs: fixed fragments, column names and marks only), joined with
+--             AND; {filter_in} and {filter_out} test `in_if` or `out_if` only, with the same
+--             expression. A fixed text per combination, with bind marks whose values the program
+--             inserts where the placeholder stands. A filter naming a field the rollups do not hold
+--             makes the program read raw `flows`.
 -- Binds, in order:
 --   rows:   from, to, limit
 --   totals: from, to

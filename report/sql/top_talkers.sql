@@ -6,19 +6,21 @@
 -- from the totals query.
 --
 -- Tables: `window_top` + `window_totals` (the aggregator's per-window top-N, exact totals) for long
--- ranges without exporter/interface filters; raw `flows` for short ranges or when a filter needs a
--- raw field. Summing window top-N over several windows under-counts a key in the windows where it was
+-- ranges without exporter, interface or --filter; raw `flows` for short ranges or when any filter
+-- is given (the windows hold no flow fields). Summing window top-N over several windows under-counts a key in the windows where it was
 -- not in the top N (that traffic is in "other"); the raw path is exact.
 -- Addresses come back as hex of the 16 stored bytes on both tiers (FixedString(16) or IPv6).
 --
--- Binds, in order (one per bind mark in the query):
---   rows_flows:     by, by, from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex, limit
---   totals_flows:   from, to, exporter_hex, exporter_hex, has_if, ifindex, ifindex
+-- Placeholders: {filter} in the flows queries, as in top_apps.sql (exporter, interface and the
+-- --filter expression; `1` when there is none), with bind marks whose values the program inserts
+-- where it stands. The windows queries have none.
+-- Binds, in order (one per bind mark in the query, plus the values of {filter}):
+--   rows_flows:     by, by, from, to, limit
+--   totals_flows:   from, to
 --   window_secs:    from, to
 --   rows_windows:   window_secs, dimension, from, to, limit
 --   totals_windows: window_secs, from, to
 -- `by` is 'src', 'dst' or 'pair'; from/to are Unix seconds (the range is [from, to));
--- exporter_hex is '' for no exporter filter; has_if is 0 for no interface filter.
 
 -- @query rows_flows
 SELECT
@@ -29,8 +31,7 @@ SELECT
     count() AS nflows
 FROM flows
 WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}
 GROUP BY a, b
 ORDER BY sbytes DESC, a, b
 LIMIT ?
@@ -42,8 +43,7 @@ SELECT
     count() AS nflows
 FROM flows
 WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
-  AND (? = '' OR hex(exporter) = ?)
-  AND (? = 0 OR in_if = ? OR out_if = ?)
+  AND {filter}
 
 -- @query window_secs
 -- The longest window length stored in the range (0 when there are no windows): longer windows

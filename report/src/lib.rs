@@ -4,8 +4,9 @@
 //! ([`schedule`], [`webhook`]).
 //!
 //! Owns: [`ReportKind`] and the validated [`ReportRequest`] (every user value is typed here: an
-//! exporter is an [`IpAddr`], an interface a `u32`, so nothing a user types reaches SQL text), the
-//! choice of the coarsest table that answers a request ([`choose_source`]), [`run_report`] which
+//! exporter is an [`IpAddr`], an interface a `u32`, a filter a typed [`filter::FilterExpr`], so
+//! nothing a user types reaches SQL text), the choice of the coarsest table that answers a
+//! request ([`choose_source`]), [`run_report`] which
 //! returns a [`Report`] (columns, rows, totals, chart data), and the renderers in [`render`] and
 //! [`html`] (picked by [`Format`]). Must never: write to any flow table, read the clock (`generated_at` is a parameter), or put
 //! a caller's value into SQL text (values are bound with `?`; the only substitutions are table and
@@ -406,6 +407,9 @@ pub struct ReportRequest {
     pub prefix6: u8,
     /// Table choice.
     pub source: SourcePref,
+    /// Only flows that match this filter expression (`--filter`). A field the chosen table does not
+    /// hold makes the report read a table that does (raw `flows` at worst).
+    pub filter: Option<filter::FilterExpr>,
 }
 
 impl ReportRequest {
@@ -422,6 +426,7 @@ impl ReportRequest {
             prefix: None,
             prefix6: 64,
             source: SourcePref::Auto,
+            filter: None,
         }
     }
 
@@ -463,6 +468,12 @@ impl ReportRequest {
         if self.source == SourcePref::Windows && self.kind != ReportKind::TopTalkers {
             return Err(invalid("source", "only top-talkers reads the windows"));
         }
+        if self.filter.is_some() && self.kind == ReportKind::Exporters {
+            return Err(invalid(
+                "filter",
+                "exporters does not take a filter (it reports on the exporters, not on flows)",
+            ));
+        }
         Ok(())
     }
 
@@ -480,6 +491,9 @@ impl ReportRequest {
         }
         if let Some(p) = self.prefix {
             out.push(("prefix".into(), format!("/{p} (IPv6 /{})", self.prefix6)));
+        }
+        if let Some(f) = &self.filter {
+            out.push(("filter".into(), f.to_text()));
         }
         out
     }

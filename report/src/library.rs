@@ -12,6 +12,7 @@ use clickhouse::query::Query;
 
 use crate::ReportError;
 use crate::fields::{Field, FieldType};
+use crate::filter::FilterExpr;
 
 /// One file of the library.
 #[derive(Clone, Copy, Debug)]
@@ -226,9 +227,10 @@ UNION ALL SELECT ts, exporter, src_country, dst_country, src_net_name, dst_net_n
 in_if_provider, out_if_provider, scaled_bytes, scaled_packets, flow_count FROM flows_enrich_5m \
 WHERE (ts >= toDateTime(?) AND ts < toDateTime(?)) OR (ts >= toDateTime(?) AND ts < toDateTime(?)))";
 
-/// The row filter of a query, the `{filter}` placeholder: which exporter and interface. Only the
-/// filters a request has are written (a fixed text per combination, the values bound), so a
-/// query without filters does not compute `hex(exporter)` or compare interfaces on every row.
+/// The row filter of a query, the `{filter}` placeholder: which exporter and interface, and a
+/// filter expression. Only the filters a request has are written (a fixed text per combination,
+/// the expression's SQL from [`FilterExpr::to_sql`], the values bound), so a query without filters
+/// does not compute `hex(exporter)` or compare interfaces on every row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Exporter address as the hex of its 16 stored bytes.
@@ -237,6 +239,9 @@ pub struct Filter {
     pub interface: Option<u32>,
     /// The `{key}` column of `enriched.sql` (countries, networks, providers).
     pub key: Option<EnrichKey>,
+    /// A filter expression (`--filter`), ANDed to the rest. The caller picks a table that holds
+    /// every field it names ([`FilterExpr::fields`]).
+    pub expr: Option<FilterExpr>,
     /// `explore.sql`: the dimension (`{dim}`, `{dim_text}`, `{dim_in}`), the table family of
     /// `{dim_table}`, the ranking `{metric}` and the values of `{in_marks}` / `{dim_in}`.
     pub explore: Option<ExplorePlaceholders>,
@@ -315,7 +320,8 @@ impl EnrichKey {
 
 impl Filter {
     /// `{filter}` (flows in or out of the interface), `{filter_in}` (flows into it: `in_if`) or
-    /// `{filter_out}` (`out_if`): its text and the values of its bind marks.
+    /// `{filter_out}` (`out_if`), each with the expression's condition ANDed: its text and the
+    /// values of its bind marks.
     fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
         if let Some(e) = self.explore.as_ref().and_then(|e| e.expr(name)) {
             return Some(e);
@@ -339,10 +345,22 @@ impl Filter {
             parts.push(iface);
             args.extend(std::iter::repeat_n(Arg::from(i), bind_marks(iface)));
         }
-        if parts.is_empty() {
-            parts.push("1");
+        let mut text = if parts.is_empty() && self.expr.is_none() {
+            "1".to_string()
+        } else {
+            parts.join(" AND ")
+        };
+        if let Some(e) = &self.expr {
+            let (sql, values) = e.to_sql();
+            if !text.is_empty() {
+                text.push_str(" AND ");
+            }
+            text.push('(');
+            text.push_str(&sql);
+            text.push(')');
+            args.extend(values);
         }
-        Some((parts.join(" AND "), args))
+        Some((text, args))
     }
 }
 
@@ -578,6 +596,7 @@ mod tests {
             interface: Some(7),
             key: None,
             explore: None,
+            expr: None,
         };
         let own = [Arg::U64(1), Arg::U64(2), Arg::U64(3)];
         let (sql, a) = assemble("top_apps.sql", "rows", s, &f, Some(&own)).unwrap();
@@ -623,9 +642,28 @@ mod tests {
             interface: Some(9),
             key: None,
             explore: None,
+            expr: None,
         };
         assert_eq!(f.expr("filter_in").unwrap().0, "in_if = ?");
         assert_eq!(nums(&f.expr("filter").unwrap().1), ["9", "9"]);
+        // A filter expression comes after the exporter and interface, with its values.
+        let f = Filter {
+            exporter_hex: Some("AB".into()),
+            interface: None,
+            key: None,
+            expr: Some(FilterExpr::parse("proto = tcp and src_net = 'x'").unwrap()),
+        };
+        let (text, a) = f.expr("filter").unwrap();
+        assert_eq!(
+            text,
+            "hex(exporter) = ? AND (((protocol = ?) AND (toString(src_net_name) = ?)))"
+        );
+        assert_eq!(nums(&a), ["'AB'", "6", "'x'"]);
+        let only = Filter {
+            expr: Some(FilterExpr::parse("in_if = 3").unwrap()),
+            ..Filter::default()
+        };
+        assert_eq!(only.expr("filter_out").unwrap().0, "((in_if = ?))");
         // The wrong number of the file's own values is refused.
         assert!(assemble("top_apps.sql", "rows", s, &f, Some(&own[..2])).is_err());
     }

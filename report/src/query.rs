@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use clickhouse::Client;
 use serde::Deserialize;
 
+use crate::fields::Field;
 use crate::library::{Arg, EnrichKey, Filter, Source, bound_filtered};
 use crate::names::{
     addr_display, addr_from_hex, addr_hex, hex_display, protocol_label, service_name,
@@ -32,18 +33,76 @@ const MAX_BUCKETS: i64 = 20_000;
 /// the two AS names (empty when `as_names` has none).
 type AsPairRow = (u32, u32, u64, u64, u64, String, String);
 
+/// The rollups a report reads when it does not read raw `flows`: `flows_5m` / `flows_1h`, or the
+/// enrichment rollups `flows_enrich_5m` / `flows_enrich_1h`. They hold different fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rollups {
+    Flows,
+    Enrich,
+}
+
+impl Rollups {
+    fn holds(self, f: Field) -> bool {
+        match self {
+            Rollups::Flows => f.in_rollups(),
+            Rollups::Enrich => f.in_enrich_rollups(),
+        }
+    }
+
+    fn tables(self) -> &'static str {
+        match self {
+            Rollups::Flows => "flows_5m and flows_1h",
+            Rollups::Enrich => "the enrichment rollups (flows_enrich_5m, flows_enrich_1h)",
+        }
+    }
+}
+
+/// The first field of the request's filter that `rollups` do not hold (then only raw `flows`
+/// answers).
+fn raw_only_field(req: &ReportRequest, rollups: Rollups) -> Option<Field> {
+    req.filter
+        .as_ref()
+        .and_then(|f| f.fields().into_iter().find(|f| !rollups.holds(*f)))
+}
+
+/// Refuse a forced rollup that cannot answer the filter.
+fn check_forced(req: &ReportRequest, rollups: Rollups) -> Result<(), ReportError> {
+    match raw_only_field(req, rollups) {
+        Some(f) => Err(invalid(
+            "filter",
+            format!(
+                "{f} is not in {}: use --source raw (or auto, which reads raw flows for it)",
+                rollups.tables()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The flow table a rollup-capable report reads for this request.
 pub fn choose_source(req: &ReportRequest) -> Result<Source, ReportError> {
+    choose_source_in(req, Rollups::Flows)
+}
+
+/// [`choose_source`] for a report whose rollups are `rollups`: a filter naming a field they do not
+/// hold reads raw `flows` (`--source auto`) or is refused (`--source 5m|1h`).
+fn choose_source_in(req: &ReportRequest, rollups: Rollups) -> Result<Source, ReportError> {
     Ok(match req.source {
         SourcePref::Raw => Source::Raw,
-        SourcePref::Rollup5m => Source::Rollup5m,
-        SourcePref::Rollup1h => Source::Rollup1h,
+        SourcePref::Rollup5m => {
+            check_forced(req, rollups)?;
+            Source::Rollup5m
+        }
+        SourcePref::Rollup1h => {
+            check_forced(req, rollups)?;
+            Source::Rollup1h
+        }
         SourcePref::Windows => {
             return Err(invalid("source", "only top-talkers reads the windows"));
         }
         SourcePref::Auto => {
             let secs = req.range.secs();
-            if secs < RAW_MAX_SECS {
+            if secs < RAW_MAX_SECS || raw_only_field(req, rollups).is_some() {
                 Source::Raw
             } else if secs <= FIVE_MIN_MAX_SECS {
                 Source::Rollup5m
@@ -81,6 +140,19 @@ pub async fn run_report(
             f.1 = format!("{i} ({})", names.join(", "));
         }
     }
+    let rollups = match req.kind {
+        ReportKind::Countries | ReportKind::Networks | ReportKind::Providers => Rollups::Enrich,
+        _ => Rollups::Flows,
+    };
+    if req.source == SourcePref::Auto
+        && !matches!(req.kind, ReportKind::TopTalkers | ReportKind::Exporters)
+        && let Some(f) = raw_only_field(req, rollups)
+    {
+        r.notes.push(format!(
+            "Read from raw flows: the filter names {f}, which {} do not hold.",
+            rollups.tables()
+        ));
+    }
     r.generated_at = generated_at;
     Ok(r)
 }
@@ -116,26 +188,13 @@ fn exporter_arg(req: &ReportRequest) -> Arg {
     Arg::Str(req.exporter.map(addr_hex).unwrap_or_default())
 }
 
-/// from, to, exporter, exporter, has_if, ifindex, ifindex.
-fn filter_args(req: &ReportRequest) -> Vec<Arg> {
-    let e = exporter_arg(req);
-    vec![
-        req.range.from.into(),
-        req.range.to.into(),
-        e.clone(),
-        e,
-        u64::from(req.interface.is_some()).into(),
-        req.interface.unwrap_or(0).into(),
-        req.interface.unwrap_or(0).into(),
-    ]
-}
-
 /// The row filter of a request, for the `{filter}` placeholders.
 fn filter(req: &ReportRequest) -> Filter {
     Filter {
         exporter_hex: req.exporter.map(addr_hex),
         interface: req.interface,
         key: None,
+        expr: req.filter.clone(),
         explore: None,
     }
 }
@@ -150,7 +209,12 @@ fn range_args(req: &ReportRequest) -> Vec<Arg> {
 /// whole hour reads those hours from `flows_1h` and only the edges from `flows_5m`
 /// ([`Source::HourSplit`]: the same buckets, the same sums).
 fn rollup_source(req: &ReportRequest) -> Result<Source, ReportError> {
-    let s = choose_source(req)?;
+    rollup_source_in(req, Rollups::Flows)
+}
+
+/// [`rollup_source`] over `rollups`.
+fn rollup_source_in(req: &ReportRequest, rollups: Rollups) -> Result<Source, ReportError> {
+    let s = choose_source_in(req, rollups)?;
     if s != Source::Rollup5m || req.source != SourcePref::Auto {
         return Ok(s);
     }
@@ -316,8 +380,15 @@ struct TalkerRow {
 async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let by = req.by.unwrap_or(By::Src);
     let f = "top_talkers.sql";
-    let needs_raw = req.exporter.is_some() || req.interface.is_some();
+    let needs_raw = req.exporter.is_some() || req.interface.is_some() || req.filter.is_some();
     let use_windows = match req.source {
+        SourcePref::Windows if req.filter.is_some() => {
+            return Err(invalid(
+                "filter",
+                "the windows hold only the top addresses per window, no flow fields to filter on; \
+                 use --source raw",
+            ));
+        }
         SourcePref::Windows if needs_raw => {
             return Err(invalid(
                 "source",
@@ -392,17 +463,19 @@ async fn top_talkers(client: &Client, req: &ReportRequest) -> Result<Report, Rep
             format!("window_top, window_totals ({window_secs} s windows)"),
         )
     } else {
+        let fl = filter(req);
         let mut args: Vec<Arg> = vec![by.as_str().into(), by.as_str().into()];
-        args.extend(filter_args(req));
+        args.extend(range_args(req));
         args.push(req.limit.into());
-        let rows: Vec<TalkerRow> = fetch_all(client, f, "rows_flows", Source::Raw, &args).await?;
+        let rows: Vec<TalkerRow> =
+            fetch_filtered(client, f, "rows_flows", Source::Raw, &fl, &args).await?;
         let t = totals(
             client,
             f,
             "totals_flows",
             Source::Raw,
-            &Filter::default(),
-            &filter_args(req),
+            &fl,
+            &range_args(req),
         )
         .await?;
         (rows, t, "flows".to_string())
@@ -561,6 +634,7 @@ fn traffic_plan(req: &ReportRequest) -> Result<(Step, Source), ReportError> {
         Step::Hour
     });
     let source = match req.source {
+        SourcePref::Auto if raw_only_field(req, Rollups::Flows).is_some() => Source::Raw,
         SourcePref::Auto => match step {
             Step::Minute => Source::Raw,
             Step::FiveMinutes => Source::Rollup5m,
@@ -750,6 +824,7 @@ struct IfRow {
 
 async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let s = match req.source {
+        SourcePref::Auto if raw_only_field(req, Rollups::Flows).is_some() => Source::Raw,
         SourcePref::Auto if req.range.secs() > IF_FIVE_MIN_MAX_SECS => Source::Rollup1h,
         SourcePref::Auto => Source::Rollup5m,
         _ => choose_source(req)?,
@@ -889,17 +964,18 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
         for _ in 0..2 {
             args.extend([v4h.into(), v6h.into(), v4l.into(), v6l.into()]);
         }
-        args.extend(filter_args(req));
+        let fl = filter(req);
+        args.extend(range_args(req));
         args.push(req.limit.into());
         let rows: Vec<(u64, u64, u64, u64, u64, u64, u64)> =
-            fetch_all(client, f, "subnet_rows", Source::Raw, &args).await?;
+            fetch_filtered(client, f, "subnet_rows", Source::Raw, &fl, &args).await?;
         let t = totals(
             client,
             f,
             "subnet_totals",
             Source::Raw,
-            &Filter::default(),
-            &filter_args(req),
+            &fl,
+            &range_args(req),
         )
         .await?;
         let items = rows
@@ -969,10 +1045,11 @@ async fn matrix(client: &Client, req: &ReportRequest) -> Result<Report, ReportEr
 
 /// The source of an enrichment report (countries, networks, providers): [`rollup_source`], read
 /// from the enrichment rollups (`{enrich_table}`), except that a request filtered by an interface
-/// reads raw `flows`: the enrichment rollups have no interfaces.
+/// (or by a filter field they do not hold) reads raw `flows`: the enrichment rollups have no
+/// interfaces.
 fn enrich_source(req: &ReportRequest) -> Result<Source, ReportError> {
     if req.interface.is_none() {
-        return rollup_source(req);
+        return rollup_source_in(req, Rollups::Enrich);
     }
     match req.source {
         SourcePref::Auto | SourcePref::Raw => Ok(Source::Raw),
@@ -1335,6 +1412,54 @@ mod tests {
         assert!(enrich_source(&q).is_err());
         q.interface = None;
         assert_eq!(enrich_source(&q).unwrap(), Source::Rollup5m);
+    }
+
+    #[test]
+    fn filters_on_fields_a_rollup_lacks_read_raw_flows_or_are_refused() {
+        let day = TimeRange::new(0, 86_400).unwrap();
+        let f = |s: &str| Some(crate::filter::FilterExpr::parse(s).unwrap());
+        let mut q = ReportRequest::new(ReportKind::Protocols, day);
+        q.filter = f("proto = tcp and src_as = AS13335 and exporter = 192.0.2.1");
+        assert_eq!(
+            rollup_source(&q).unwrap(),
+            Source::HourSplit {
+                from: 0,
+                to: 86_400
+            }
+        );
+        q.filter = f("proto = tcp and dst_port = 443");
+        assert_eq!(rollup_source(&q).unwrap(), Source::Raw);
+        q.kind = ReportKind::Traffic;
+        assert_eq!(traffic_plan(&q).unwrap(), (Step::FiveMinutes, Source::Raw));
+        q.source = SourcePref::Rollup5m;
+        let e = choose_source(&q).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid filter: dst_port is not in flows_5m"),
+            "{e}"
+        );
+        q.source = SourcePref::Raw;
+        assert_eq!(choose_source(&q).unwrap(), Source::Raw);
+        // The enrichment rollups hold countries but not protocols.
+        let mut q = ReportRequest::new(ReportKind::Countries, day);
+        q.filter = f("dst_country = FR and exporter = ::1");
+        assert_eq!(
+            enrich_source(&q).unwrap(),
+            Source::HourSplit {
+                from: 0,
+                to: 86_400
+            }
+        );
+        q.filter = f("dst_country = FR and proto = udp");
+        assert_eq!(enrich_source(&q).unwrap(), Source::Raw);
+        q.source = SourcePref::Rollup1h;
+        assert!(enrich_source(&q).is_err());
+        // And the flow rollups do not hold countries.
+        let mut q = ReportRequest::new(ReportKind::TopApps, day);
+        q.filter = f("src_country = US");
+        assert_eq!(rollup_source(&q).unwrap(), Source::Raw);
+        let mut q = ReportRequest::new(ReportKind::Exporters, day);
+        q.filter = f("proto = tcp");
+        assert!(q.validate().is_err());
     }
 
     #[test]
