@@ -861,24 +861,25 @@ async fn hostile_parameters_are_rejected_or_bound(var: &str) {
         );
     }
     // Values that do reach the server are bound: the string binds of the library
-    // (`by`) carry quotes and semicolons as data. Run the raw query with a hostile `by`.
+    // (`by`, the exporter of {filter}) carry quotes and semicolons as data. Run the raw query with
+    // a hostile `by` and exporter.
     let sql_args = [
         report::library::Arg::Str("src'; DROP TABLE flows; --".into()),
         report::library::Arg::Str("pair\\' OR 1=1 --".into()),
         report::library::Arg::U64(t0 as u64),
         report::library::Arg::U64(t0 as u64 + 7200),
-        report::library::Arg::Str("'; DROP TABLE flows; --".into()),
-        report::library::Arg::Str("'; DROP TABLE flows; --".into()),
-        report::library::Arg::U64(0),
-        report::library::Arg::U64(0),
-        report::library::Arg::U64(0),
         report::library::Arg::U64(10),
     ];
-    let q = report::library::bound(
+    let hostile = report::library::Filter {
+        exporter_hex: Some("'; DROP TABLE flows; --".into()),
+        ..Default::default()
+    };
+    let q = report::library::bound_filtered(
         &c,
         "top_talkers.sql",
         "rows_flows",
         report::Source::Raw,
+        &hostile,
         &sql_args,
     )
     .unwrap();
