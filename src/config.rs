@@ -199,7 +199,7 @@ pub enum SinkChoice {
 }
 
 /// A config that passed [`Config::validate`]; the only form `sluice run` accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ValidatedConfig {
     /// Listeners, workers, batching and the allowlist.
     pub listen: ValidatedListen,

@@ -136,7 +136,7 @@ fn config(e: &Env, web: &str) -> String {
 listeners = [{{ address = "127.0.0.1:{port}" }}]
 allowed_exporters = ["127.0.0.0/8"]
 [aggregator]
-window_secs = 2
+window_secs = 10
 allowed_lateness_windows = 1
 [output]
 sink = "clickhouse"
@@ -308,18 +308,77 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         "other",
     );
 
+    // Ranges the rollups answer: 5-minute steps read flows_5m, and a top over whole 5-minute
+    // ends of an hour or more reads the rollups too; both equal SQL over raw flows.
+    let (rf, rt) = (
+        from.div_euclid(300) * 300 - 3600,
+        (to + 299).div_euclid(300) * 300,
+    );
+    let (st, v) = get_json(&format!(
+        "{api}/api/v1/series?dimension=proto&from={rf}&to={rt}&step=300&limit=5"
+    ));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["source"], "flows_5m");
+    let want5: BTreeMap<i64, u64> = sql(
+        &e.url,
+        &e.db,
+        "SELECT intDiv(toUInt32(time_received), 300) * 300 AS b, sum(bytes_scaled) FROM flows \
+         GROUP BY b FORMAT TSV",
+    )
+    .lines()
+    .map(|l| {
+        let (b, n) = l.split_once('\t').unwrap();
+        (b.parse().unwrap(), n.parse().unwrap())
+    })
+    .collect();
+    for (t, val) in v["time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(v["total"]["values"].as_array().unwrap())
+    {
+        let got = (val.as_f64().unwrap() * 300.0).round() as u64;
+        assert_eq!(
+            got,
+            want5.get(&t.as_i64().unwrap()).copied().unwrap_or(0),
+            "5m bucket {t}"
+        );
+    }
+    let (st, v) = get_json(&format!(
+        "{api}/api/v1/top?dimension=dst_as&from={rf}&to={rt}"
+    ));
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["source"], "flows", "{v}");
+    let want = sql_groups(&e.url, &e.db, "toString(dst_as)", "1", rf, rt);
+    for r in v["rows"].as_array().unwrap() {
+        assert_eq!(
+            Some(&amounts(r)),
+            want.get(r["key"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+    assert_eq!(amounts(&v["total"]), total(&want));
+
     // Filters agree with the same condition in SQL (totals over the range).
     for (filter, cond) in [
         ("proto = tcp", "protocol = 6"),
-        ("proto = udp and dst_port in (53, 123)", "protocol = 17 AND dst_port IN (53, 123)"),
+        (
+            "proto = udp and dst_port in (53, 123)",
+            "protocol = 17 AND dst_port IN (53, 123)",
+        ),
         (
             "src_addr = 10.0.0.0/8 or src_addr = 2001:db8::/32",
             "(hex(src_addr) BETWEEN '00000000000000000000FFFF0A000000' AND '00000000000000000000FFFF0AFFFFFF') \
              OR (hex(src_addr) BETWEEN '20010DB8000000000000000000000000' AND '20010DB8FFFFFFFFFFFFFFFFFFFFFFFF')",
         ),
-        ("not proto = tcp and dst_port >= 1024", "NOT (protocol = 6) AND dst_port >= 1024"),
-        ("(src_port < 1024 or dst_port < 1024) and not dst_port in (80, 443)",
-         "(src_port < 1024 OR dst_port < 1024) AND dst_port NOT IN (80, 443)"),
+        (
+            "not proto = udp and dst_port >= 1024",
+            "NOT (protocol = 17) AND dst_port >= 1024",
+        ),
+        (
+            "(src_port < 1024 or dst_port < 1024) and not dst_port in (80, 443)",
+            "(src_port < 1024 OR dst_port < 1024) AND dst_port NOT IN (80, 443)",
+        ),
     ] {
         let want = total(&sql_groups(&e.url, &e.db, "1", cond, from, to));
         let (st, v) = get_json(&format!(
@@ -328,28 +387,85 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         ));
         assert_eq!(st, 200, "{filter}: {v}");
         assert_eq!(amounts(&v["total"]), want, "{filter}");
-        assert!(want.2 > 0 || filter.contains("123"), "{filter} selects flows");
+        assert!(
+            want.2 > 0 || filter.contains("123"),
+            "{filter} selects flows"
+        );
     }
 
     // Hostile filters and parameters: 400, the parameter named, no ClickHouse error.
     let long = "x".repeat(10_000);
     let nested = format!("{}proto = tcp{}", "(".repeat(5000), ")".repeat(5000));
     let hostile: Vec<(String, &str)> = vec![
-        (format!("dimension=src_addr&filter={}", enc("proto = 'tcp")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("proto = tcp; DROP TABLE flows")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("proto = tcp -- comment")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("proto = tcp /* x */")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("proto = t\u{0441}p")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("src_addr = \u{ff11}0.0.0.1")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("src_as \u{2260} 1")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("src_as = 99999999999999999999999")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("dst_port = 65536")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc("sleep(3) = 1")), "filter"),
-        (format!("dimension=src_addr&filter={}", enc(&long)), "filter"),
-        (format!("dimension=src_addr&filter={}", enc(&nested)), "filter"),
-        (format!("dimension={}", enc("src_addr; DROP TABLE flows")), "dimension"),
+        (
+            format!("dimension=src_addr&filter={}", enc("proto = 'tcp")),
+            "filter",
+        ),
+        (
+            format!(
+                "dimension=src_addr&filter={}",
+                enc("proto = tcp; DROP TABLE flows")
+            ),
+            "filter",
+        ),
+        (
+            format!(
+                "dimension=src_addr&filter={}",
+                enc("proto = tcp -- comment")
+            ),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc("proto = tcp /* x */")),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc("proto = t\u{0441}p")),
+            "filter",
+        ),
+        (
+            format!(
+                "dimension=src_addr&filter={}",
+                enc("src_addr = \u{ff11}0.0.0.1")
+            ),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc("src_as \u{2260} 1")),
+            "filter",
+        ),
+        (
+            format!(
+                "dimension=src_addr&filter={}",
+                enc("src_as = 99999999999999999999999")
+            ),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc("dst_port = 65536")),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc("sleep(3) = 1")),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc(&long)),
+            "filter",
+        ),
+        (
+            format!("dimension=src_addr&filter={}", enc(&nested)),
+            "filter",
+        ),
+        (
+            format!("dimension={}", enc("src_addr; DROP TABLE flows")),
+            "dimension",
+        ),
         (format!("dimension={}", enc("hex(src_addr)")), "dimension"),
-        ("dimension=src_addr&limit=99999999999999999999".into(), "limit"),
+        (
+            "dimension=src_addr&limit=99999999999999999999".into(),
+            "limit",
+        ),
         ("dimension=src_addr&limit=0".into(), "limit"),
         ("dimension=src_addr&from=1'%20OR%201=1".into(), "from"),
         ("dimension=src_addr&to=99999999999999999999".into(), "to"),
@@ -367,7 +483,12 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
                 continue;
             }
             assert_eq!(st, 400, "{ep}?{}: {v}", &q[..q.len().min(80)]);
-            assert_eq!(v["error"]["param"], *param, "{ep}?{}", &q[..q.len().min(80)]);
+            assert_eq!(
+                v["error"]["param"],
+                *param,
+                "{ep}?{}",
+                &q[..q.len().min(80)]
+            );
             let msg = v["error"]["message"].as_str().unwrap();
             assert!(!msg.contains("DB::Exception"), "{msg}");
         }
@@ -379,7 +500,10 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
     ));
     assert_eq!(st, 400);
     assert!(v["error"]["position"].as_u64().is_some(), "{v}");
-    assert!(!v["error"]["expected"].as_array().unwrap().is_empty(), "{v}");
+    assert!(
+        !v["error"]["expected"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
     // The table is still whole.
     assert_eq!(count(&e.url, &e.db, "SELECT count() FROM flows"), records);
 
@@ -392,7 +516,14 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         .iter()
         .map(|d| d["name"].as_str().unwrap())
         .collect();
-    for n in ["src_addr", "dst_port", "proto", "src_as", "src_country", "in_if_provider"] {
+    for n in [
+        "src_addr",
+        "dst_port",
+        "proto",
+        "src_as",
+        "src_country",
+        "in_if_provider",
+    ] {
         assert!(names.contains(&n), "{n}");
     }
     let (st, head, body) = get(&format!("{api}/healthz"), &[]);
@@ -443,13 +574,27 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         .iter()
         .max_by_key(|w| w["total"]["bytes"].as_u64().unwrap())
         .unwrap();
-    let rows = busiest["dimensions"]["src_addr"]["rows"].as_array().unwrap();
+    let rows = busiest["dimensions"]["src_addr"]["rows"]
+        .as_array()
+        .unwrap();
     assert!(!rows.is_empty());
     let row_bytes: u64 = rows.iter().map(|r| r["bytes"].as_u64().unwrap()).sum();
-    let other = busiest["dimensions"]["src_addr"]["other"]["bytes"].as_u64().unwrap();
-    assert_eq!(row_bytes + other, busiest["total"]["bytes"].as_u64().unwrap());
+    let other = busiest["dimensions"]["src_addr"]["other"]["bytes"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        row_bytes + other,
+        busiest["total"]["bytes"].as_u64().unwrap()
+    );
     // The console's pages and assets are served.
-    for p in ["/", "/explore", "/exporters", "/reports", "/assets/app.js", "/assets/uPlot.iife.min.js"] {
+    for p in [
+        "/",
+        "/explore",
+        "/exporters",
+        "/reports",
+        "/assets/app.js",
+        "/assets/uPlot.iife.min.js",
+    ] {
         let (st, _, _) = get(&format!("{api}{p}"), &[]);
         assert_eq!(st, 200, "{p}");
     }
@@ -474,7 +619,10 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("web.listen") && err.contains("[web.auth]"), "{err}");
+    assert!(
+        err.contains("web.listen") && err.contains("[web.auth]"),
+        "{err}"
+    );
 
     // `sluice web` with a bearer token from a file.
     let token = "9f2c1d7e6b5a4f3e2d1c0b9a";
@@ -495,12 +643,22 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
         .spawn()
         .unwrap();
     let api = format!("http://127.0.0.1:{}", e.web);
-    common::wait_until("sluice web to answer", || get(&format!("{api}/healthz"), &[]).0 != 0);
-    for p in ["/", "/api/v1/dimensions", "/api/v1/top?dimension=proto", "/api/v1/exporters"] {
+    common::wait_until("sluice web to answer", || {
+        get(&format!("{api}/healthz"), &[]).0 != 0
+    });
+    for p in [
+        "/",
+        "/api/v1/dimensions",
+        "/api/v1/top?dimension=proto",
+        "/api/v1/exporters",
+    ] {
         let (st, head, _) = get(&format!("{api}{p}"), &[]);
         assert_eq!(st, 401, "{p}");
         assert!(head.contains("www-authenticate: bearer"), "{head}");
-        let (st, _, _) = get(&format!("{api}{p}"), &["Authorization: Bearer wrong-token-000000000"]);
+        let (st, _, _) = get(
+            &format!("{api}{p}"),
+            &["Authorization: Bearer wrong-token-000000000"],
+        );
         assert_eq!(st, 401, "{p}");
     }
     let auth = format!("Authorization: Bearer {token}");
