@@ -870,7 +870,10 @@ async fn start_web(
     w: &web::ValidatedWebConfig,
     cfg: &ValidatedConfig,
     shared: &Arc<Shared>,
-) -> anyhow::Result<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)> {
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+)> {
     let client = match &cfg.sink {
         SinkChoice::Clickhouse(ch) => Some(schema::build_client(ch)?),
         _ => None,

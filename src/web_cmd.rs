@@ -38,7 +38,10 @@ pub fn run(args: &WebArgs) -> anyhow::Result<()> {
         if password.is_empty() {
             bail!("empty password on standard input");
         }
-        println!("{}", web::auth::hash_password(password).map_err(|e| anyhow!(e))?);
+        println!(
+            "{}",
+            web::auth::hash_password(password).map_err(|e| anyhow!(e))?
+        );
         return Ok(());
     }
     let path = args
@@ -49,7 +52,12 @@ pub fn run(args: &WebArgs) -> anyhow::Result<()> {
     let ch = cfg
         .clickhouse
         .clone()
-        .ok_or_else(|| anyhow!("{}: sluice web reads ClickHouse: add a [clickhouse] section", path.display()))?
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: sluice web reads ClickHouse: add a [clickhouse] section",
+                path.display()
+            )
+        })?
         .validate()?;
     let mut w = cfg.web.clone().unwrap_or_default();
     if let Some(l) = &args.listen {

@@ -417,7 +417,10 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
     req.validate()?;
     let step = req.step.unwrap_or_else(|| default_step(req.range));
     if !(MIN_STEP..=crate::MAX_RANGE_SECS).contains(&step) {
-        return Err(invalid("step", format!("must be at least {MIN_STEP} seconds")));
+        return Err(invalid(
+            "step",
+            format!("must be at least {MIN_STEP} seconds"),
+        ));
     }
     let (source, enrich, range) = plan(req.dimension, &req.filter_fields, req.range, Some(step));
     let n = (range.to - range.from) / step;
@@ -433,12 +436,7 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
         let b = i64::from(b);
         ((b - range.from) / step) as usize
     };
-    let args = [
-        step.into(),
-        step.into(),
-        range.from.into(),
-        range.to.into(),
-    ];
+    let args = [step.into(), step.into(), range.from.into(), range.to.into()];
     // Totals per bucket.
     let f = placeholders(req, enrich, Vec::new());
     let totals: Vec<BucketRow> =
@@ -609,9 +607,14 @@ impl Labels {
         };
         match dim {
             Field::SrcAs | Field::DstAs if !nums.is_empty() => {
-                if let Ok(q) =
-                    bound_filtered(client, "explore.sql", "as_names", Source::Raw, &f(nums), &[])
-                    && let Ok(rows) = q.fetch_all::<AsName>().await
+                if let Ok(q) = bound_filtered(
+                    client,
+                    "explore.sql",
+                    "as_names",
+                    Source::Raw,
+                    &f(nums),
+                    &[],
+                ) && let Ok(rows) = q.fetch_all::<AsName>().await
                 {
                     for r in rows.into_iter().filter(|r| !r.n.is_empty()) {
                         by_key.insert(r.asn.to_string(), r.n);
@@ -619,9 +622,14 @@ impl Labels {
                 }
             }
             Field::InIf | Field::OutIf if !nums.is_empty() => {
-                if let Ok(q) =
-                    bound_filtered(client, "explore.sql", "if_names", Source::Raw, &f(nums), &[])
-                    && let Ok(rows) = q.fetch_all::<IfName>().await
+                if let Ok(q) = bound_filtered(
+                    client,
+                    "explore.sql",
+                    "if_names",
+                    Source::Raw,
+                    &f(nums),
+                    &[],
+                ) && let Ok(rows) = q.fetch_all::<IfName>().await
                 {
                     for r in rows {
                         by_key.insert(r.ifindex.to_string(), r.n);
@@ -723,7 +731,10 @@ mod tests {
         assert_eq!(covered, r(86_400, 2 * 86_400));
         assert_eq!(s, Source::Rollup1h);
         let short = r(1000, 1600);
-        assert_eq!(plan(Field::SrcAs, &[], short, None), (Source::Raw, false, short));
+        assert_eq!(
+            plan(Field::SrcAs, &[], short, None),
+            (Source::Raw, false, short)
+        );
         // Series ranges align to the step.
         assert_eq!(plan(Field::Proto, &[], odd, Some(300)).2, day);
     }

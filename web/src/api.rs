@@ -133,7 +133,9 @@ fn range(p: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
     Ok(TimeRange::new(from, to)?)
 }
 
-fn filter_of(p: &HashMap<String, String>) -> Result<(Filter, Vec<Field>, Option<String>), ApiError> {
+fn filter_of(
+    p: &HashMap<String, String>,
+) -> Result<(Filter, Vec<Field>, Option<String>), ApiError> {
     let Some(text) = param(p, "filter")? else {
         return Ok((Filter::default(), Vec::new(), None));
     };
@@ -158,13 +160,18 @@ fn filter_of(p: &HashMap<String, String>) -> Result<(Filter, Vec<Field>, Option<
     ))
 }
 
-fn explore_request(p: &HashMap<String, String>) -> Result<(ExploreRequest, Option<String>), ApiError> {
+fn explore_request(
+    p: &HashMap<String, String>,
+) -> Result<(ExploreRequest, Option<String>), ApiError> {
     for k in p.keys() {
         if !matches!(
             k.as_str(),
             "dimension" | "from" | "to" | "limit" | "filter" | "metric" | "step"
         ) {
-            return Err(ApiError::bad("query", format!("unknown parameter {:?}", trunc(k))));
+            return Err(ApiError::bad(
+                "query",
+                format!("unknown parameter {:?}", trunc(k)),
+            ));
         }
     }
     let dimension: Field = param(p, "dimension")?
@@ -196,9 +203,10 @@ fn explore_request(p: &HashMap<String, String>) -> Result<(ExploreRequest, Optio
             s.parse::<i64>()
                 .map_err(|_| ApiError::bad("step", "seconds out of range"))?,
         ),
-        Some(s) => Some(report::parse_duration(s).map_err(|_| {
-            ApiError::bad("step", "seconds, or a duration like 1m, 5m, 1h")
-        })?),
+        Some(s) => Some(
+            report::parse_duration(s)
+                .map_err(|_| ApiError::bad("step", "seconds, or a duration like 1m, 5m, 1h"))?,
+        ),
         None => None,
     };
     let (filter, filter_fields, canonical) = filter_of(p)?;
@@ -221,14 +229,18 @@ fn trunc(s: &str) -> String {
 }
 
 fn client(state: &AppState) -> Result<&report::Client, ApiError> {
-    state
-        .client
-        .as_ref()
-        .ok_or_else(|| ApiError::unavailable("no ClickHouse configured ([clickhouse] with output.sink = \"clickhouse\")"))
+    state.client.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            "no ClickHouse configured ([clickhouse] with output.sink = \"clickhouse\")",
+        )
+    })
 }
 
 /// `GET /api/v1/top`.
-pub async fn top(State(state): State<Arc<AppState>>, Query(p): Params) -> Result<Response, ApiError> {
+pub async fn top(
+    State(state): State<Arc<AppState>>,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
     let (req, filter) = explore_request(&p)?;
     let t = explore::top(client(&state)?, &req).await?;
     Ok(Json(json!({
@@ -333,7 +345,11 @@ pub async fn live(State(state): State<Arc<AppState>>) -> Result<Response, ApiErr
         ApiError::unavailable("the live feed is served by `sluice run` (the collector's windows)")
     })?;
     let (recent, rx) = hub.subscribe();
-    let first = tokio_stream::iter(recent.into_iter().map(|w| Ok::<_, Infallible>(window_event(&w))));
+    let first = tokio_stream::iter(
+        recent
+            .into_iter()
+            .map(|w| Ok::<_, Infallible>(window_event(&w))),
+    );
     let next = BroadcastStream::new(rx).filter_map(|m| match m {
         Ok(w) => Some(Ok(window_event(&w))),
         // A client too slow for the feed skips windows rather than holding it.
@@ -419,7 +435,8 @@ pub async fn exporters(State(state): State<Arc<AppState>>) -> Result<Response, A
     }
     let c = client(&state)?;
     let t = now();
-    let req = report::ReportRequest::new(report::ReportKind::Exporters, TimeRange::new(t - 300, t)?);
+    let req =
+        report::ReportRequest::new(report::ReportKind::Exporters, TimeRange::new(t - 300, t)?);
     let r = report::run_report(c, &req, t).await?;
     Ok(Json(json!({
         "source": "exporters table (rates: flows of the last 5 minutes)",

@@ -124,14 +124,21 @@ fn key_of(r: &WindowTopRow, names: Option<&dyn Names>) -> (String, Option<String
                 None,
             )
         }
-        Dimension::SrcNet | Dimension::DstNet | Dimension::InIfProvider | Dimension::OutIfProvider => {
+        Dimension::SrcNet
+        | Dimension::DstNet
+        | Dimension::InIfProvider
+        | Dimension::OutIfProvider => {
             let label = named(r.dimension);
             (label.clone().unwrap_or_default(), label)
         }
     }
 }
 
-fn window_mut(w: &mut BTreeMap<(i64, u32), LiveWindow>, start_ms: i64, secs: u32) -> &mut LiveWindow {
+fn window_mut(
+    w: &mut BTreeMap<(i64, u32), LiveWindow>,
+    start_ms: i64,
+    secs: u32,
+) -> &mut LiveWindow {
     w.entry((start_ms, secs)).or_insert_with(|| LiveWindow {
         window_start: start_ms.div_euclid(1000),
         window_secs: secs,
@@ -170,7 +177,15 @@ pub fn summarize(
         }
     }
     let mut rows: Vec<&WindowTopRow> = top.iter().collect();
-    rows.sort_by_key(|r| (r.window_start, r.window_secs, r.dimension, r.is_other, r.rank_bytes));
+    rows.sort_by_key(|r| {
+        (
+            r.window_start,
+            r.window_secs,
+            r.dimension,
+            r.is_other,
+            r.rank_bytes,
+        )
+    });
     for r in rows {
         let w = window_mut(&mut windows, r.window_start, r.window_secs);
         let d = w
