@@ -651,6 +651,7 @@ mod tests {
             exporter_hex: Some("AB".into()),
             interface: None,
             key: None,
+            explore: None,
             expr: Some(FilterExpr::parse("proto = tcp and src_net = 'x'").unwrap()),
         };
         let (text, a) = f.expr("filter").unwrap();

@@ -559,7 +559,7 @@ pub async fn report_file(
         .ok_or_else(missing)?;
     let listed = report::schedule::read_index(&r.output_dir)
         .iter()
-        .any(|e| e.name == name && e.files.iter().any(|f| *f == file));
+        .any(|e| e.name == name && e.files.contains(&file));
     if !listed || file.contains('/') || file.contains("..") {
         return Err(missing());
     }
