@@ -405,7 +405,13 @@
         var ys = windows.map(function (w) {
           return w.rates[s[0]];
         });
-        if (!window.uPlot || xs.length < 1) return;
+        if (!window.uPlot) return;
+        if (xs.length < 2) {
+          // One point is no line: say what will appear instead.
+          if (!sp.chart.firstChild) append(sp.chart, el('p', { class: 'hint', text: 'the trend appears as windows close' }));
+          return;
+        }
+        if (!sp.plot) clear(sp.chart);
         var data = [xs, ys];
         if (sp.plot) {
           sp.plot.setData(data);
@@ -420,7 +426,7 @@
           select: { show: false },
           axes: [{ show: false }, { show: false }],
           scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
-          series: [{}, { stroke: sp.color, fill: alpha(sp.color, 0.15), width: 1.5, points: { show: xs.length < 3 } }],
+          series: [{}, { stroke: sp.color, fill: alpha(sp.color, 0.15), width: 1.5, points: { show: false } }],
         };
         sp.plot = new uPlot(opts, data, sp.chart);
         track(sp.plot, sp.chart, 56);
@@ -782,7 +788,7 @@
 
   function lastText(secs) {
     if (!secs) return '–';
-    if (secs % 86400 === 0) return secs / 86400 + ' d';
+    if (secs % 86400 === 0 && secs >= 172800) return secs / 86400 + ' d';
     if (secs % 3600 === 0) return secs / 3600 + ' h';
     if (secs % 60 === 0) return secs / 60 + ' min';
     return secs + ' s';
@@ -1219,17 +1225,33 @@
           });
           for (var i = list.length - 1; i >= 0; i--) {
             data.push(cum[i]);
-            series.push({ label: list[i].key, stroke: list[i].color, width: 1, fill: alpha(list[i].color, 0.9) });
+            series.push({ label: list[i].key, stroke: list[i].color, width: 1, fill: alpha(list[i].color, 0.9), points: { show: false } });
           }
         } else {
           list.forEach(function (s, i) {
             data.push(shown[i]);
-            series.push({ label: s.key, stroke: s.color, width: 1.5 });
+            series.push({ label: s.key, stroke: s.color, width: 1.5, points: { show: false } });
           });
         }
         var yFmt = function (u, vals) {
           return vals.map(function (v) {
             return a.metric === 'bytes' ? human(v) + 'b/s' : human(v) + '/s';
+          });
+        };
+        // Axis labels in the chosen zone, 24-hour clock; the date where a label starts a day, or
+        // on every label of ranges longer than two days.
+        var long = a.to - a.from > 2 * 86400;
+        var xFmt = function (u, splits) {
+          var lastDay = null;
+          var fine = splits.length > 1 && splits[1] - splits[0] < 60;
+          return splits.map(function (t) {
+            var p = parts(t);
+            var day = p.y + '-' + two(p.mo) + '-' + two(p.d);
+            var clock = two(p.h) + ':' + two(p.mi) + (fine ? ':' + two(p.s) : '');
+            var text = long ? two(p.mo) + '-' + two(p.d) + ' ' + clock : day !== lastDay && lastDay !== null ? day + '\n' + clock : clock;
+            if (lastDay === null && !long) text = clock + '\n' + day;
+            lastDay = day;
+            return text;
           });
         };
         var height = 320;
@@ -1241,7 +1263,7 @@
           cursor: { drag: { x: false, y: false } },
           scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.05 : 1]; } } },
           axes: [
-            { stroke: '#555', grid: { stroke: '#eee' } },
+            { stroke: '#555', grid: { stroke: '#eee' }, values: xFmt, space: 70 },
             { stroke: '#555', grid: { stroke: '#eee' }, values: yFmt, size: 70 },
           ],
           series: series,
