@@ -33,12 +33,17 @@
 #   SLUICE_BENCH_KINDS     report kinds (default: all ten)
 #   SLUICE_BENCH_RANGES    ranges (default "24h 7d")
 #   SLUICE_BENCH_KEEP=1    reuse the database if it already holds the data (skip generation)
+#   SLUICE_BENCH_API_DIMS  dimensions of the API timing (default "src_as dst_as app_port protocol
+#                          in_if exporter src_country"; empty: no API timing)
 #   SLUICE_BENCH_OPTIMIZE  1 (default): OPTIMIZE ... FINAL the rollups after loading, so every run
 #                          sees merged parts as on a day-old server
 #   SLUICE                 the sluice binary (default: target/release/sluice, else target/debug,
 #                          built with `cargo build -p sluice` when missing)
 # The time measured is the whole `sluice report` process (start, query, render to /dev/null); the
 # process itself takes a few ms, the rest is ClickHouse.
+# Then the API (issue 13): `sluice web` over the same database, and the median wall time (curl) of
+# `GET /api/v1/series` for the last 24 h at a 300 s step (the 5-minute rollup) and of
+# `GET /api/v1/top` for the last 24 h, limit 10, per dimension of SLUICE_BENCH_API_DIMS.
 set -euo pipefail
 
 URL=${1:-${SLUICE_BENCH_URL:-http://127.0.0.1:8123}}
@@ -52,6 +57,7 @@ RUNS=${SLUICE_BENCH_RUNS:-3}
 KINDS=${SLUICE_BENCH_KINDS:-"top-apps protocols traffic interfaces matrix top-talkers exporters countries networks providers"}
 RANGES=${SLUICE_BENCH_RANGES:-"24h 7d"}
 OPTIMIZE=${SLUICE_BENCH_OPTIMIZE:-1}
+API_DIMS=${SLUICE_BENCH_API_DIMS-src_as dst_as app_port protocol in_if exporter src_country}
 case "$DB" in *[!A-Za-z0-9_]* | "") echo "reports.sh: bad database name $DB" >&2; exit 2 ;; esac
 for v in "$KEYS" "$EKEYS" "$RAW" "$WTOP" "$RUNS"; do
   case "$v" in *[!0-9]* | "") echo "reports.sh: not a number: $v" >&2; exit 2 ;; esac
@@ -67,7 +73,8 @@ if [ -z "${SLUICE:-}" ]; then
   fi
 fi
 WORK=$(mktemp -d /tmp/sluice-bench-reports.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+WEB_PID=
+trap '[ -z "$WEB_PID" ] || kill "$WEB_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 # One statement over HTTP; the body is the query. Fails on a server error.
 ch() { curl -sS --fail-with-body "$URL/?database=$DB" --data-binary @- <<<"$1"; }
@@ -268,5 +275,50 @@ for kind in $KINDS; do
     done
     printf ' %10.2f' "$(median <"$WORK/times")"
   done
+  printf '\n'
+done
+
+[ -n "$API_DIMS" ] || exit 0
+PORT=$((20000 + RANDOM % 20000))
+cat >"$WORK/web.toml" <<EOF
+[clickhouse]
+url = "$URL"
+database = "$DB"
+
+[web]
+listen = "127.0.0.1:$PORT"
+EOF
+"$SLUICE" web --config "$WORK/web.toml" 2>"$WORK/web.err" &
+WEB_PID=$!
+API="http://127.0.0.1:$PORT"
+for _ in $(seq 100); do
+  curl -sf "$API/healthz" >/dev/null 2>&1 && break
+  kill -0 "$WEB_PID" 2>/dev/null || { echo "reports.sh: sluice web exited:" >&2; cat "$WORK/web.err" >&2; exit 1; }
+  sleep 0.1
+done
+# The median wall time of one GET, which must answer 200; prints "seconds table".
+api_time() {
+  local src
+  : >"$WORK/times"
+  for _ in $(seq "$RUNS"); do
+    t0=$(now_s)
+    if ! curl -sS --fail-with-body -o "$WORK/body" "$API$1" 2>"$WORK/err"; then
+      echo "reports.sh: GET $1 failed:" >&2
+      head -c 500 "$WORK/body" "$WORK/err" >&2
+      exit 1
+    fi
+    echo "$(now_s) - $t0" | bc >>"$WORK/times"
+  done
+  src=$(grep -o '"source":"[^"]*"' "$WORK/body" | head -1 | cut -d'"' -f4)
+  printf '%10.3f  %-16s' "$(median <"$WORK/times")" "$src"
+}
+TO=$(date +%s)
+FROM=$((TO - 86400))
+echo
+printf '%-12s %10s  %-16s %10s  %-16s\n' "API, 24 h" "series (s)" "table" "top (s)" "table"
+for d in $API_DIMS; do
+  printf '%-12s ' "$d"
+  api_time "/api/v1/series?dimension=$d&from=$FROM&to=$TO&step=300&limit=10"
+  api_time "/api/v1/top?dimension=$d&from=$FROM&to=$TO&limit=10"
   printf '\n'
 done

@@ -9,6 +9,7 @@
 # - builds sluice in release mode and starts `sluice run` with examples/sluice.toml;
 # - sends a demo stream with `sluice blast` for about 30 s (DEMO_SECS);
 # - prints a top-talkers report and writes an HTML report;
+# - prints the console's URL (the `[web]` of examples/sluice.toml);
 # - leaves the collector and ClickHouse running.
 # Running it again is safe: running services are reused.
 set -euo pipefail
@@ -70,8 +71,14 @@ html=$root/data/reports/top-talkers.html
 "$sluice" report top-talkers --last 1h --by src --limit 10 --config "$config" --format html --out "$html"
 "$sluice" report traffic --last 1h --config "$config" --format html --out "$root/data/reports/traffic.html"
 
+console=http://127.0.0.1:8080/
+# A collector started before its config had [web] serves no console: say so (restart it to get one).
+curl -fsS "${console}healthz" >/dev/null ||
+  echo "quickstart: the console at $console does not answer (a sluice run started from an older config? kill it and run this again)" >&2
+
 cat <<EOF
 
+Console:      $console  (live top talkers, explore, exporters, reports; API under ${console}api/v1/)
 HTML reports: $html
               $root/data/reports/traffic.html
 Metrics:      http://127.0.0.1:9102/metrics

@@ -308,6 +308,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                 enricher
                     .as_ref()
                     .map(|e| e.registry().clone() as Arc<dyn web::live::Names>),
+                cfg.aggregator.dimensions(),
             )
         }),
         enricher,

@@ -27,12 +27,17 @@ fn readme_config_reference_is_generated_from_the_config_types() {
 #[test]
 fn the_two_commands_near_the_top_exist_and_ci_runs_the_test_command() {
     let head: Vec<&str> = README.lines().take(15).collect();
-    assert!(head.contains(&"./scripts/quickstart.sh   # the main job: local ClickHouse, sluice run, a 30 s demo stream, a report"));
+    assert!(head.contains(&"./scripts/quickstart.sh   # the main job: local ClickHouse, sluice run, a 30 s demo stream, a report, the console"));
     assert!(head.iter().any(|l| l.starts_with("./scripts/test.sh ")));
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for script in ["scripts/quickstart.sh", "scripts/test.sh"] {
         assert!(root.join(script).is_file(), "{script}");
     }
+    // The quickstart ends by printing the console's URL, which examples/sluice.toml serves.
+    let qs = std::fs::read_to_string(root.join("scripts/quickstart.sh")).unwrap();
+    assert!(qs.contains("console=http://127.0.0.1:8080/") && qs.contains("Console:      $console"));
+    let example = std::fs::read_to_string(root.join("examples/sluice.toml")).unwrap();
+    assert!(example.contains("[web]\nlisten = \"127.0.0.1:8080\""));
     let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
     assert!(
         ci.lines().any(|l| l.trim() == "./scripts/test.sh"),

@@ -288,7 +288,10 @@ pub fn default_step(range: TimeRange) -> i64 {
     match range.secs() {
         s if s <= 7200 => 60,
         s if s <= 2 * 86_400 => 300,
-        _ => 3600,
+        s if s <= 90 * 86_400 => 3600,
+        // Whole days past 90 days, so a range up to the longest allowed stays within
+        // MAX_SERIES_BUCKETS (and reads the hourly rollup).
+        _ => 86_400,
     }
 }
 
@@ -419,7 +422,10 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
     if !(MIN_STEP..=crate::MAX_RANGE_SECS).contains(&step) {
         return Err(invalid(
             "step",
-            format!("must be at least {MIN_STEP} seconds"),
+            format!(
+                "must be from {MIN_STEP} to {} seconds",
+                crate::MAX_RANGE_SECS
+            ),
         ));
     }
     let (source, enrich, range) = plan(req.dimension, &req.filter_fields, req.range, Some(step));
@@ -737,6 +743,22 @@ mod tests {
         );
         // Series ranges align to the step.
         assert_eq!(plan(Field::Proto, &[], odd, Some(300)).2, day);
+    }
+
+    #[test]
+    fn the_default_step_keeps_every_allowed_range_within_the_bucket_limit() {
+        for days in [1, 2, 3, 30, 90, 91, 208, 209, 400] {
+            let range = r(1_000_000_000, 1_000_000_000 + days * 86_400);
+            let step = default_step(range);
+            let (_, _, covered) = plan(Field::Proto, &[], range, Some(step));
+            assert!(
+                (covered.to - covered.from) / step <= MAX_SERIES_BUCKETS,
+                "{days} days at {step} s"
+            );
+        }
+        assert_eq!(default_step(r(0, 3600)), 60);
+        assert_eq!(default_step(r(0, 86_400)), 300);
+        assert_eq!(default_step(r(0, 7 * 86_400)), 3600);
     }
 
     #[test]

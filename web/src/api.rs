@@ -293,14 +293,15 @@ pub async fn dimensions(State(state): State<Arc<AppState>>) -> Json<Value> {
             })
         })
         .collect();
-    let live: Vec<&str> = aggregator::Dimension::ALL
-        .iter()
-        .map(|d| d.as_str())
-        .collect();
+    let live: Vec<&str> = state
+        .live
+        .as_ref()
+        .map(|h| h.dimensions().iter().map(|d| d.as_str()).collect())
+        .unwrap_or_default();
     Json(json!({
         "dimensions": dims,
         "metrics": ["bytes", "packets", "flows"],
-        "live_dimensions": if state.live.is_some() { live } else { Vec::new() },
+        "live_dimensions": live,
     }))
 }
 

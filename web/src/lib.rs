@@ -106,7 +106,9 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if !a.check(h) {
-            let mut r = (StatusCode::UNAUTHORIZED, "authentication required\n").into_response();
+            let body =
+                axum::Json(serde_json::json!({"error": {"message": "authentication required"}}));
+            let mut r = (StatusCode::UNAUTHORIZED, body).into_response();
             if let Ok(v) = HeaderValue::from_str(a.challenge()) {
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }

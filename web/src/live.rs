@@ -228,21 +228,35 @@ pub fn summarize(
 /// Where closed windows go for the live feed's clients.
 pub struct LiveHub {
     tx: broadcast::Sender<Arc<str>>,
+    /// The kept windows. Publishing and subscribing both hold this lock, so a subscriber gets
+    /// each window once: kept before it subscribed, or received after.
     recent: Mutex<VecDeque<Arc<str>>>,
     keep_top: usize,
     names: Option<Arc<dyn Names>>,
+    dimensions: Vec<Dimension>,
 }
 
 impl LiveHub {
-    /// A hub ranking `keep_top` keys per dimension, with labels from `names` when given.
-    pub fn new(keep_top: usize, names: Option<Arc<dyn Names>>) -> Arc<LiveHub> {
+    /// A hub ranking `keep_top` keys per dimension, with labels from `names` when given;
+    /// `dimensions` are the ones the aggregator counts (what `/api/v1/dimensions` says is live).
+    pub fn new(
+        keep_top: usize,
+        names: Option<Arc<dyn Names>>,
+        dimensions: &[Dimension],
+    ) -> Arc<LiveHub> {
         let (tx, _) = broadcast::channel(256);
         Arc::new(LiveHub {
             tx,
             recent: Mutex::new(VecDeque::with_capacity(KEEP_WINDOWS)),
             keep_top,
             names,
+            dimensions: dimensions.to_vec(),
         })
+    }
+
+    /// The dimensions the collector ranks, in configuration order.
+    pub fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions
     }
 
     /// Publish the windows of one batch of aggregator output.
@@ -258,25 +272,20 @@ impl LiveHub {
             return;
         };
         let json: Arc<str> = json.into();
-        if let Ok(mut r) = self.recent.lock() {
-            if r.len() == KEEP_WINDOWS {
-                r.pop_front();
-            }
-            r.push_back(json.clone());
+        let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() == KEEP_WINDOWS {
+            r.pop_front();
         }
-        // No receiver is not an error: nobody is watching.
+        r.push_back(json.clone());
+        // No receiver is not an error: nobody is watching. Sent under the lock (a send never
+        // waits), so `subscribe` sees this window either kept or coming, never both.
         let _ = self.tx.send(json);
     }
 
     /// The windows kept so far (oldest first) and a receiver of the next ones.
     pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
-        let rx = self.tx.subscribe();
-        let recent = self
-            .recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
-        (recent, rx)
+        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        (r.iter().cloned().collect(), self.tx.subscribe())
     }
 }
 
@@ -353,7 +362,7 @@ mod tests {
 
     #[test]
     fn late_subscribers_get_the_kept_windows_then_new_ones() {
-        let hub = LiveHub::new(5, None);
+        let hub = LiveHub::new(5, None, &Dimension::ALL);
         for i in 0..(KEEP_WINDOWS as i64 + 3) {
             hub.publish_window(&LiveWindow {
                 window_start: i,
