@@ -33,7 +33,7 @@
 #   SLUICE_BENCH_KINDS     report kinds (default: all ten)
 #   SLUICE_BENCH_RANGES    ranges (default "24h 7d")
 #   SLUICE_BENCH_KEEP=1    reuse the database if it already holds the data (skip generation)
-#   SLUICE_BENCH_API_DIMS  dimensions of the API timing (default "src_as dst_as app_port protocol
+#   SLUICE_BENCH_API_DIMS  dimensions of the API timing (default "src_as dst_as app_port proto
 #                          in_if exporter src_country"; empty: no API timing)
 #   SLUICE_BENCH_OPTIMIZE  1 (default): OPTIMIZE ... FINAL the rollups after loading, so every run
 #                          sees merged parts as on a day-old server
@@ -57,7 +57,7 @@ RUNS=${SLUICE_BENCH_RUNS:-3}
 KINDS=${SLUICE_BENCH_KINDS:-"top-apps protocols traffic interfaces matrix top-talkers exporters countries networks providers"}
 RANGES=${SLUICE_BENCH_RANGES:-"24h 7d"}
 OPTIMIZE=${SLUICE_BENCH_OPTIMIZE:-1}
-API_DIMS=${SLUICE_BENCH_API_DIMS-src_as dst_as app_port protocol in_if exporter src_country}
+API_DIMS=${SLUICE_BENCH_API_DIMS-src_as dst_as app_port proto in_if exporter src_country}
 case "$DB" in *[!A-Za-z0-9_]* | "") echo "reports.sh: bad database name $DB" >&2; exit 2 ;; esac
 for v in "$KEYS" "$EKEYS" "$RAW" "$WTOP" "$RUNS"; do
   case "$v" in *[!0-9]* | "") echo "reports.sh: not a number: $v" >&2; exit 2 ;; esac

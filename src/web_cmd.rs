@@ -1,4 +1,5 @@
-//! `sluice web`: the API and console from ClickHouse alone, without collecting; and
+//! `sluice web`: the API and console from ClickHouse alone, without collecting (the live feed
+//! from the windows the collector stored); and
 //! `sluice web hash-password`, which prints the argon2 hash `[web.auth] kind = "basic"` reads.
 
 use std::io::Read;
@@ -76,11 +77,21 @@ pub fn run(args: &WebArgs) -> anyhow::Result<()> {
         let client = schema::build_client(&ch)?;
         let mut state = web::AppState::new(&w, Some(client), "web")?;
         state.reports = reports;
+        // No aggregator here: the live feed is the windows the collector stored.
+        let hub = web::LiveHub::new(w.live_top, None, &[]);
+        state.live = Some(hub.clone());
+        let poll = state
+            .client
+            .clone()
+            .map(|c| tokio::spawn(web::live::poll_stored(hub, c)));
         let listener = tokio::net::TcpListener::bind(w.listen)
             .await
             .with_context(|| format!("web: binding {}", w.listen))?;
         tracing::info!(addr = %w.listen, "console at http://{}/", w.listen);
         web::serve(listener, Arc::new(state), crate::run::shutdown_signal()).await?;
+        if let Some(p) = poll {
+            p.abort();
+        }
         anyhow::Ok(())
     })
 }

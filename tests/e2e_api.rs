@@ -601,6 +601,40 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
     let (st, _, _) = get(&format!("{api}/assets/..%2fCargo.toml"), &[]);
     assert_eq!(st, 404);
     sluice.stop();
+
+    // `sluice web` on the same database, no collector: its live feed is the windows the collector
+    // stored, and each window equals the one `sluice run` sent from memory.
+    let cfg = format!(
+        "[clickhouse]\nurl = \"{}\"\ndatabase = \"{}\"\n[web]\nlisten = \"127.0.0.1:{}\"\n",
+        e.url, e.db, e.web
+    );
+    std::fs::write(e.dir.path().join("web.toml"), cfg).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["web", "--config"])
+        .arg(e.dir.path().join("web.toml"))
+        .stderr(std::fs::File::create(e.dir.path().join("web.log")).unwrap())
+        .spawn()
+        .unwrap();
+    // The feed reads ClickHouse every 5 s and holds the newest window for one more read.
+    let mut stored = Vec::new();
+    for _ in 0..15 {
+        stored = windows(&live());
+        if flows_in(&stored) == records {
+            break;
+        }
+    }
+    let log = std::fs::read_to_string(e.dir.path().join("web.log")).unwrap_or_default();
+    assert_eq!(flows_in(&stored), records, "{log}");
+    assert_eq!(stored.len(), ws.len());
+    for (a, b) in stored.iter().zip(&ws) {
+        assert_eq!(a, b, "window {}", b["window_start"]);
+    }
+    let (st, v) = get_json(&format!("{api}/api/v1/dimensions"));
+    assert_eq!(st, 200);
+    let live_dims = v["live_dimensions"].as_array().unwrap();
+    assert!(live_dims.contains(&Value::from("src_addr")), "{v}");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
@@ -664,9 +698,16 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
     let auth = format!("Authorization: Bearer {token}");
     let (st, _, body) = get(&format!("{api}/api/v1/dimensions"), &[&auth]);
     assert_eq!(st, 200, "{body}");
-    // No collector here: the live feed is not served, and says why.
-    let (st, _, body) = get(&format!("{api}/api/v1/live"), &[&auth]);
-    assert_eq!(st, 503, "{body}");
+    // No collector and no stored window yet: the live feed is open and waits.
+    let out = std::process::Command::new("curl")
+        .args(["-sN", "-i", "--max-time", "2", "-H", &auth])
+        .arg(format!("{api}/api/v1/live"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("data:")), "{text}");
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -22,8 +22,8 @@
 -- Binds, in order (plus the values of {dim_table}, {filter} and {dim_in}, inserted where they stand):
 --   top_rows:      from, to, limit
 --   totals:        from, to
---   series_keys:   step, step, from, to
---   series_total:  step, step, from, to
+--   series_split:  step, step, from, to
+--   series_total:  step, step, from, to (when no key has traffic)
 --   as_names, if_names: only {in_marks}; exporter_names: none
 
 -- @query top_rows
@@ -45,24 +45,28 @@ FROM {dim_table}
 WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
   AND {filter}
 
--- @query series_keys
+-- @query series_split
+-- One pass for the top keys' series and the total: rows of the given keys are grouped by key,
+-- every other row by the column's default value with top = 0 (the program adds all rows of a
+-- bucket for its total, and the top = 1 rows for the keys).
 SELECT
     toUInt32(intDiv(toUInt32(t), ?) * ?) AS bucket,
+    top,
     {dim_text} AS k,
     sum(b) AS sbytes,
     sum(pk) AS spackets,
     sum(n) AS nflows
 FROM
 (
-    SELECT {ts} AS t, {dim} AS d, sum({bytes}) AS b, sum({packets}) AS pk, sum({flows}) AS n
+    SELECT {ts} AS t, {dim_in} AS top, if(top, {dim}, defaultValueOfArgumentType({dim})) AS d,
+        sum({bytes}) AS b, sum({packets}) AS pk, sum({flows}) AS n
     FROM {dim_table}
     WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
       AND {filter}
-      AND {dim_in}
-    GROUP BY t, d
+    GROUP BY t, top, d
 )
-GROUP BY bucket, d
-ORDER BY bucket, k
+GROUP BY bucket, top, d
+ORDER BY bucket, top, k
 
 -- @query series_total
 SELECT

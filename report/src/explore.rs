@@ -319,8 +319,9 @@ struct TotalsRow {
 }
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
-struct BucketKeyRow {
+struct BucketSplitRow {
     bucket: u32,
+    top: u8,
     k: String,
     sbytes: u64,
     spackets: u64,
@@ -354,6 +355,22 @@ fn placeholders(req: &ExploreRequest, enrich: bool, keys: Vec<Arg>) -> Filter {
     }
 }
 
+/// The ranked keys of a range (grouped text as the query returns it).
+async fn top_keys(
+    client: &Client,
+    req: &ExploreRequest,
+    source: Source,
+    enrich: bool,
+    range: TimeRange,
+) -> Result<Vec<KeyRow>, ReportError> {
+    let f = placeholders(req, enrich, Vec::new());
+    let args = [range.from.into(), range.to.into(), req.limit.into()];
+    bound_filtered(client, "explore.sql", "top_rows", source, &f, &args)?
+        .fetch_all()
+        .await
+        .map_err(query_err("top_rows"))
+}
+
 /// The ranked keys of a range (grouped text as the query returns it) and the total.
 async fn ranked(
     client: &Client,
@@ -362,12 +379,8 @@ async fn ranked(
     enrich: bool,
     range: TimeRange,
 ) -> Result<(Vec<KeyRow>, Amounts), ReportError> {
+    let rows = top_keys(client, req, source, enrich, range).await?;
     let f = placeholders(req, enrich, Vec::new());
-    let args = [range.from.into(), range.to.into(), req.limit.into()];
-    let rows: Vec<KeyRow> = bound_filtered(client, "explore.sql", "top_rows", source, &f, &args)?
-        .fetch_all()
-        .await
-        .map_err(query_err("top_rows"))?;
     let args = [range.from.into(), range.to.into()];
     let t: Vec<TotalsRow> = bound_filtered(client, "explore.sql", "totals", source, &f, &args)?
         .fetch_all()
@@ -436,53 +449,63 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
             format!("{n} buckets; at most {MAX_SERIES_BUCKETS} (use a longer step)"),
         ));
     }
-    let (top, _) = ranked(client, req, source, enrich, range).await?;
+    // The keys are ranked the way top ranks them (whole hours from flows_1h) when that covers
+    // the same range; the buckets come from the series' own table.
+    let top = match plan(req.dimension, &req.filter_fields, range, None) {
+        (s, e, covered) if covered == range => top_keys(client, req, s, e, range).await?,
+        _ => top_keys(client, req, source, enrich, range).await?,
+    };
     let time: Vec<i64> = (0..n).map(|i| range.from + i * step).collect();
     let index = |b: u32| {
         let b = i64::from(b);
         ((b - range.from) / step) as usize
     };
     let args = [step.into(), step.into(), range.from.into(), range.to.into()];
-    // Totals per bucket.
-    let f = placeholders(req, enrich, Vec::new());
-    let totals: Vec<BucketRow> =
-        bound_filtered(client, "explore.sql", "series_total", source, &f, &args)?
-            .fetch_all()
-            .await
-            .map_err(query_err("series_total"))?;
     let mut total = vec![Amounts::default(); n as usize];
-    for r in totals {
-        if let Some(t) = total.get_mut(index(r.bucket)) {
-            *t = Amounts {
-                bytes: r.sbytes,
-                packets: r.spackets,
-                flows: r.nflows,
-            };
-        }
-    }
-    // The top keys per bucket.
     let mut per_key: HashMap<String, Vec<Amounts>> = top
         .iter()
         .map(|r| (r.k.clone(), vec![Amounts::default(); n as usize]))
         .collect();
-    if !top.is_empty() {
-        let keys = top.iter().map(|r| key_arg(req.dimension, &r.k)).collect();
-        let f = placeholders(req, enrich, keys);
-        let rows: Vec<BucketKeyRow> =
-            bound_filtered(client, "explore.sql", "series_keys", source, &f, &args)?
+    if top.is_empty() {
+        // Totals per bucket.
+        let f = placeholders(req, enrich, Vec::new());
+        let totals: Vec<BucketRow> =
+            bound_filtered(client, "explore.sql", "series_total", source, &f, &args)?
                 .fetch_all()
                 .await
-                .map_err(query_err("series_keys"))?;
-        for r in rows {
-            if let Some(slot) = per_key
-                .get_mut(&r.k)
-                .and_then(|v| v.get_mut(index(r.bucket)))
-            {
-                *slot = Amounts {
+                .map_err(query_err("series_total"))?;
+        for r in totals {
+            if let Some(t) = total.get_mut(index(r.bucket)) {
+                *t = Amounts {
                     bytes: r.sbytes,
                     packets: r.spackets,
                     flows: r.nflows,
                 };
+            }
+        }
+    } else {
+        // The top keys and the total per bucket, in one pass.
+        let keys = top.iter().map(|r| key_arg(req.dimension, &r.k)).collect();
+        let f = placeholders(req, enrich, keys);
+        let rows: Vec<BucketSplitRow> =
+            bound_filtered(client, "explore.sql", "series_split", source, &f, &args)?
+                .fetch_all()
+                .await
+                .map_err(query_err("series_split"))?;
+        for r in rows {
+            let i = index(r.bucket);
+            let a = Amounts {
+                bytes: r.sbytes,
+                packets: r.spackets,
+                flows: r.nflows,
+            };
+            if let Some(t) = total.get_mut(i) {
+                *t = t.plus(a);
+            }
+            if r.top == 1
+                && let Some(slot) = per_key.get_mut(&r.k).and_then(|v| v.get_mut(i))
+            {
+                *slot = a;
             }
         }
     }

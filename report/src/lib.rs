@@ -22,6 +22,7 @@ pub mod filter;
 pub mod format;
 pub mod html;
 pub mod library;
+pub mod live;
 pub mod names;
 mod query;
 pub mod render;

@@ -58,6 +58,10 @@ pub const LIBRARY: &[SqlFile] = &[
         text: include_str!("../sql/enriched.sql"),
     },
     SqlFile {
+        file: "live.sql",
+        text: include_str!("../sql/live.sql"),
+    },
+    SqlFile {
         file: "explore.sql",
         text: include_str!("../sql/explore.sql"),
     },

@@ -343,7 +343,7 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 /// first).
 pub async fn live(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let hub = state.live.as_ref().ok_or_else(|| {
-        ApiError::unavailable("the live feed is served by `sluice run` (the collector's windows)")
+        ApiError::unavailable("no live feed: neither the collector's windows nor ClickHouse")
     })?;
     let (recent, rx) = hub.subscribe();
     let first = tokio_stream::iter(

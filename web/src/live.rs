@@ -4,15 +4,19 @@
 //! Owns: [`LiveHub`] (a broadcast of serialized windows, plus the last [`KEEP_WINDOWS`] for a
 //! client that connects later), and [`summarize`], which turns the aggregator's rows of one window
 //! into a [`LiveWindow`]: totals over every exporter, rates, and the top N of each dimension with
-//! its "other" row, keys as text and labels from enrichment. Must never: block the pipeline (a
-//! publish serializes once and never waits on a slow client; a lagging client skips windows).
+//! its "other" row, keys as text and labels from enrichment. Under `sluice web`, which has no
+//! aggregator, [`poll_stored`] feeds the hub from the windows the collector stored in ClickHouse.
+//! Must never: block the pipeline (a publish serializes once and never waits on a slow client; a
+//! lagging client skips windows).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use aggregator::{Dimension, WindowTopRow, WindowTotalsRow};
+use aggregator::{Dimension, Key, WindowTopRow, WindowTotalsRow};
 use report::explore::Amounts;
-use report::names::{addr_display, protocol_name, service_name};
+use report::live::{StoredTop, StoredTotals};
+use report::names::{addr_display, addr_from_hex, protocol_name, service_name};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -233,7 +237,7 @@ pub struct LiveHub {
     recent: Mutex<VecDeque<Arc<str>>>,
     keep_top: usize,
     names: Option<Arc<dyn Names>>,
-    dimensions: Vec<Dimension>,
+    dimensions: Mutex<Vec<Dimension>>,
 }
 
 impl LiveHub {
@@ -250,13 +254,35 @@ impl LiveHub {
             recent: Mutex::new(VecDeque::with_capacity(KEEP_WINDOWS)),
             keep_top,
             names,
-            dimensions: dimensions.to_vec(),
+            dimensions: Mutex::new(dimensions.to_vec()),
         })
     }
 
-    /// The dimensions the collector ranks, in configuration order.
-    pub fn dimensions(&self) -> &[Dimension] {
-        &self.dimensions
+    /// The dimensions the collector ranks, in configuration order (under `sluice web`: the ones
+    /// its stored windows hold).
+    pub fn dimensions(&self) -> Vec<Dimension> {
+        self.dimensions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Publish windows read back from ClickHouse, labelled by what was stored with them.
+    pub fn publish_stored(&self, totals: &[StoredTotals], top: &[StoredTop]) {
+        let (top, totals, names) = from_stored(totals, top);
+        let mut dims: Vec<Dimension> = Vec::new();
+        for r in &top {
+            if !dims.contains(&r.dimension) {
+                dims.push(r.dimension);
+            }
+        }
+        if !dims.is_empty() {
+            dims.sort_by_key(|d| Dimension::ALL.iter().position(|a| a == d));
+            *self.dimensions.lock().unwrap_or_else(|p| p.into_inner()) = dims;
+        }
+        for w in summarize(&top, &totals, self.keep_top, Some(&names)) {
+            self.publish_window(&w);
+        }
     }
 
     /// Publish the windows of one batch of aggregator output.
@@ -286,6 +312,146 @@ impl LiveHub {
     pub fn subscribe(&self) -> (Vec<Arc<str>>, broadcast::Receiver<Arc<str>>) {
         let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         (r.iter().cloned().collect(), self.tx.subscribe())
+    }
+}
+
+/// Labels read back with stored rows: the `label` column of `window_top`.
+struct StoredNames(HashMap<(Dimension, u32), String>);
+
+impl Names for StoredNames {
+    fn label(&self, dim: Dimension, num: u32) -> Option<String> {
+        self.0.get(&(dim, num)).filter(|s| !s.is_empty()).cloned()
+    }
+}
+
+/// Stored rows as the aggregator emitted them (times in ms), and their labels. Rows of a
+/// dimension this build does not know, or with an unreadable address, are left out.
+fn from_stored(
+    totals: &[StoredTotals],
+    top: &[StoredTop],
+) -> (Vec<WindowTopRow>, Vec<WindowTotalsRow>, StoredNames) {
+    let addr = |h: &str| addr_from_hex(h);
+    let totals = totals
+        .iter()
+        .filter_map(|t| {
+            Some(WindowTotalsRow {
+                window_start: i64::from(t.start) * 1000,
+                window_secs: t.window_secs,
+                exporter: addr(&t.exporter)?,
+                bytes: t.bytes,
+                packets: t.packets,
+                flows: t.flows,
+                bytes_unscaled: 0,
+                packets_unscaled: 0,
+                late_flows: 0,
+            })
+        })
+        .collect();
+    let mut names = HashMap::new();
+    let top = top
+        .iter()
+        .filter_map(|r| {
+            let dimension = *Dimension::ALL.iter().find(|d| d.as_str() == r.dimension)?;
+            if r.is_other == 0 && !r.label.is_empty() {
+                names.insert((dimension, r.num), r.label.clone());
+            }
+            Some(WindowTopRow {
+                window_start: i64::from(r.start) * 1000,
+                window_secs: r.window_secs,
+                dimension,
+                key: Key {
+                    addr_a: addr(&r.addr_a)?,
+                    addr_b: addr(&r.addr_b)?,
+                    exporter: addr(&r.exporter)?,
+                    num: r.num,
+                    proto: r.proto,
+                },
+                is_other: r.is_other != 0,
+                rank_bytes: r.rank_bytes,
+                rank_packets: r.rank_packets,
+                rank_flows: r.rank_flows,
+                bytes: r.bytes,
+                packets: r.packets,
+                flows: r.flows,
+                bytes_unscaled: 0,
+                packets_unscaled: 0,
+                max_error: 0,
+            })
+        })
+        .collect();
+    (top, totals, StoredNames(names))
+}
+
+/// How often [`poll_stored`] looks for new windows.
+pub const POLL_SECS: u64 = 5;
+
+/// The live feed of `sluice web`: every [`POLL_SECS`], the windows the collector stored since
+/// the last look, newest length only, are published to `hub` (at the start, the last
+/// [`KEEP_WINDOWS`]). A window is published once a newer one is stored, or once two looks in a
+/// row found the same rows for it (a window's rows may arrive in several inserts). Runs until the
+/// task is dropped; a failed look is logged and tried again.
+pub async fn poll_stored(hub: Arc<LiveHub>, client: report::Client) {
+    let mut poller = Poller::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(POLL_SECS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        match poller.look(&hub, &client).await {
+            Ok(()) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "live feed: reading the stored windows failed");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// What [`poll_stored`] has published so far.
+#[derive(Default)]
+struct Poller {
+    /// Window length and start of the last window published.
+    published: Option<(u32, u32)>,
+    /// The newest window seen but not published: length, start and row counts (totals, top).
+    pending: Option<(u32, u32, usize, usize)>,
+}
+
+impl Poller {
+    async fn look(
+        &mut self,
+        hub: &LiveHub,
+        client: &report::Client,
+    ) -> Result<(), report::ReportError> {
+        let Some(n) = report::live::newest(client).await? else {
+            return Ok(());
+        };
+        let after = match self.published {
+            Some((secs, start)) if secs == n.window_secs => start,
+            _ => n
+                .newest
+                .saturating_sub(n.window_secs.saturating_mul(KEEP_WINDOWS as u32)),
+        };
+        if n.newest <= after {
+            return Ok(());
+        }
+        let (totals, top) = report::live::windows(client, n.window_secs, after, n.newest).await?;
+        let newest = |start: u32| start == n.newest;
+        let counts = (
+            totals.iter().filter(|t| newest(t.start)).count(),
+            top.iter().filter(|t| newest(t.start)).count(),
+        );
+        let seen = Some((n.window_secs, n.newest, counts.0, counts.1));
+        let settled = self.pending == seen;
+        let upto = if settled { n.newest } else { n.newest - 1 };
+        let totals: Vec<StoredTotals> = totals.into_iter().filter(|t| t.start <= upto).collect();
+        let top: Vec<StoredTop> = top.into_iter().filter(|t| t.start <= upto).collect();
+        if let Some(last) = totals.iter().map(|t| t.start).max() {
+            hub.publish_stored(&totals, &top);
+            self.published = Some((n.window_secs, last));
+        }
+        self.pending = if settled { None } else { seen };
+        Ok(())
     }
 }
 
