@@ -98,23 +98,28 @@ pub async fn windows(
     after: u32,
     upto: u32,
 ) -> Result<(Vec<StoredTotals>, Vec<StoredTop>), ReportError> {
-    let q = crate::library::query_text("live.sql", "totals")?;
-    let totals: Vec<StoredTotals> = client
-        .query(q)
-        .bind(window_secs)
-        .bind(after)
-        .bind(upto)
-        .fetch_all()
-        .await
-        .map_err(query_err("totals"))?;
-    let q = crate::library::query_text("live.sql", "top")?;
-    let top: Vec<StoredTop> = client
-        .query(q)
-        .bind(window_secs)
-        .bind(after)
-        .bind(upto)
-        .fetch_all()
-        .await
-        .map_err(query_err("top"))?;
+    let totals = in_range(client, "totals", window_secs, after, upto).await?;
+    let top = in_range(client, "top", window_secs, after, upto).await?;
     Ok((totals, top))
+}
+
+/// The rows of one query of `live.sql` over `(after, upto]`.
+async fn in_range<T>(
+    client: &Client,
+    name: &'static str,
+    window_secs: u32,
+    after: u32,
+    upto: u32,
+) -> Result<Vec<T>, ReportError>
+where
+    T: clickhouse::RowOwned + clickhouse::RowRead,
+{
+    client
+        .query(crate::library::query_text("live.sql", name)?)
+        .bind(window_secs)
+        .bind(after)
+        .bind(upto)
+        .fetch_all()
+        .await
+        .map_err(query_err(name))
 }

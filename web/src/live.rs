@@ -143,18 +143,26 @@ fn window_mut(
     start_ms: i64,
     secs: u32,
 ) -> &mut LiveWindow {
-    w.entry((start_ms, secs)).or_insert_with(|| LiveWindow {
-        window_start: start_ms.div_euclid(1000),
-        window_secs: secs,
-        total: Amounts::default(),
-        rates: Rates {
-            bps: 0.0,
-            pps: 0.0,
-            fps: 0.0,
-        },
-        exporters: 0,
-        dimensions: BTreeMap::new(),
-    })
+    w.entry((start_ms, secs))
+        .or_insert_with(|| LiveWindow::empty(start_ms.div_euclid(1000), secs))
+}
+
+impl LiveWindow {
+    /// A window with nothing counted yet.
+    fn empty(window_start: i64, window_secs: u32) -> LiveWindow {
+        LiveWindow {
+            window_start,
+            window_secs,
+            total: Amounts::default(),
+            rates: Rates {
+                bps: 0.0,
+                pps: 0.0,
+                fps: 0.0,
+            },
+            exporters: 0,
+            dimensions: BTreeMap::new(),
+        }
+    }
 }
 
 fn amounts(bytes: u64, packets: u64, flows: u64) -> Amounts {
@@ -530,18 +538,7 @@ mod tests {
     fn late_subscribers_get_the_kept_windows_then_new_ones() {
         let hub = LiveHub::new(5, None, &Dimension::ALL);
         for i in 0..(KEEP_WINDOWS as i64 + 3) {
-            hub.publish_window(&LiveWindow {
-                window_start: i,
-                window_secs: 1,
-                total: Amounts::default(),
-                rates: Rates {
-                    bps: 0.0,
-                    pps: 0.0,
-                    fps: 0.0,
-                },
-                exporters: 0,
-                dimensions: BTreeMap::new(),
-            });
+            hub.publish_window(&LiveWindow::empty(i, 1));
         }
         let (recent, mut rx) = hub.subscribe();
         assert_eq!(recent.len(), KEEP_WINDOWS);
