@@ -129,6 +129,17 @@ fn prepare(test: &str) -> Option<(Env, std::path::PathBuf)> {
     ))
 }
 
+/// `sluice web` with `cfg` as its config file, its log in `web.log`.
+fn start_web(e: &Env, cfg: &str) -> std::process::Child {
+    std::fs::write(e.dir.path().join("web.toml"), cfg).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["web", "--config"])
+        .arg(e.dir.path().join("web.toml"))
+        .stderr(std::fs::File::create(e.dir.path().join("web.log")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 fn config(e: &Env, web: &str) -> String {
     format!(
         r#"
@@ -608,13 +619,7 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         "[clickhouse]\nurl = \"{}\"\ndatabase = \"{}\"\n[web]\nlisten = \"127.0.0.1:{}\"\n",
         e.url, e.db, e.web
     );
-    std::fs::write(e.dir.path().join("web.toml"), cfg).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["web", "--config"])
-        .arg(e.dir.path().join("web.toml"))
-        .stderr(std::fs::File::create(e.dir.path().join("web.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = start_web(&e, &cfg);
     // The feed reads ClickHouse every 5 s and holds the newest window for one more read.
     let mut stored = Vec::new();
     for _ in 0..15 {
@@ -669,13 +674,7 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
         e.web,
         e.dir.path().join("token").display()
     );
-    std::fs::write(e.dir.path().join("web.toml"), cfg).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["web", "--config"])
-        .arg(e.dir.path().join("web.toml"))
-        .stderr(std::fs::File::create(e.dir.path().join("web.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = start_web(&e, &cfg);
     let api = format!("http://127.0.0.1:{}", e.web);
     common::wait_until("sluice web to answer", || {
         get(&format!("{api}/healthz"), &[]).0 != 0

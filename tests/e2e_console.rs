@@ -18,7 +18,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{SluiceRun, count, free_tcp_port, free_udp_port, sql, wait_until};
@@ -83,17 +83,8 @@ mod browser {
         pub fn start(chromium: &Path, width: u32, height: u32) -> Browser {
             let profile = tempfile::tempdir().unwrap();
             let mut child = Command::new(chromium)
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--hide-scrollbars",
-                    "--remote-debugging-port=0",
-                ])
+                .args(testkit::CHROMIUM_HEADLESS)
+                .args(["--hide-scrollbars", "--remote-debugging-port=0"])
                 .arg(format!("--window-size={width},{height}"))
                 .arg(format!("--user-data-dir={}", profile.path().display()))
                 .arg("about:blank")
@@ -350,19 +341,6 @@ mod browser {
 
 use browser::Browser;
 
-fn chromium(test: &str) -> Option<PathBuf> {
-    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if Path::new(c).exists() {
-            return Some(c.into());
-        }
-    }
-    testkit::missing(
-        test,
-        "chromium is not installed (scripts/install-deps.sh installs it)",
-    );
-    None
-}
-
 /// The longest a page may take to show what a test waits for (a safety net, not a timing check:
 /// the live feed's first window closes about 10 s after the replay).
 const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -409,7 +387,7 @@ impl Drop for Collector {
 /// windows into a fresh database, the console on a free port, and one scheduled report.
 fn start(test: &str, tag: &str) -> Option<(Collector, PathBuf)> {
     let url = testkit::server_url(testkit::LEGACY, test)?;
-    let browser = chromium(test)?;
+    let browser = testkit::chromium(test)?;
     if !testkit::tool(test, "curl") {
         return None;
     }

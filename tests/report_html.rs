@@ -30,19 +30,6 @@ fn server_url_in(var: &str, test: &str) -> Option<String> {
     testkit::server_url(var, test)
 }
 
-fn chromium() -> Option<PathBuf> {
-    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if Path::new(c).exists() {
-            return Some(c.into());
-        }
-    }
-    testkit::missing(
-        "chromium",
-        "chromium is not installed (scripts/install-deps.sh installs it)",
-    );
-    None
-}
-
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -220,15 +207,7 @@ fn report_to(db: &Db, kind: &str, extra: &[&str], format: &str, out: &Path) {
 fn dump_dom(browser: &Path, file: &Path) -> String {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
+        .args(testkit::CHROMIUM_HEADLESS)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", file.display()))
@@ -243,16 +222,8 @@ fn dump_dom(browser: &Path, file: &Path) -> String {
 fn print_pdf(browser: &Path, file: &Path, pdf: &Path) {
     let profile = tempfile::tempdir().unwrap();
     let st = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-pdf-header-footer",
-        ])
+        .args(testkit::CHROMIUM_HEADLESS)
+        .arg("--no-pdf-header-footer")
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--print-to-pdf={}", pdf.display()))
         .arg(format!("file://{}", file.display()))
@@ -270,17 +241,8 @@ fn print_pdf(browser: &Path, file: &Path, pdf: &Path) {
 fn screenshot(browser: &Path, file: &Path, png: &Path) {
     let profile = tempfile::tempdir().unwrap();
     let st = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1200,900",
-        ])
+        .args(testkit::CHROMIUM_HEADLESS)
+        .args(["--hide-scrollbars", "--window-size=1200,900"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", file.display()))
@@ -332,7 +294,10 @@ fn html_reports_render_rows_and_charts_in_a_real_browser() {
     let Some(url) = server_url("html_reports_render_rows_and_charts_in_a_real_browser") else {
         return;
     };
-    let Some(browser) = chromium() else { return };
+    let Some(browser) = testkit::chromium("html_reports_render_rows_and_charts_in_a_real_browser")
+    else {
+        return;
+    };
     let db = load(&url, "html");
     let dir = tempfile::tempdir().unwrap();
 

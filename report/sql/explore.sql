@@ -23,7 +23,6 @@
 --   top_rows:      from, to, limit
 --   totals:        from, to
 --   series_split:  step, step, from, to
---   series_total:  step, step, from, to (when no key has traffic)
 --   as_names, if_names: only {in_marks}; exporter_names: none
 
 -- @query top_rows
@@ -67,23 +66,6 @@ FROM
 )
 GROUP BY bucket, top, d
 ORDER BY bucket, top, k
-
--- @query series_total
-SELECT
-    toUInt32(intDiv(toUInt32(t), ?) * ?) AS bucket,
-    sum(b) AS sbytes,
-    sum(pk) AS spackets,
-    sum(n) AS nflows
-FROM
-(
-    SELECT {ts} AS t, sum({bytes}) AS b, sum({packets}) AS pk, sum({flows}) AS n
-    FROM {dim_table}
-    WHERE {ts} >= toDateTime(?) AND {ts} < toDateTime(?)
-      AND {filter}
-    GROUP BY t
-)
-GROUP BY bucket
-ORDER BY bucket
 
 -- @query as_names
 -- Names of the given AS numbers (latest per AS).

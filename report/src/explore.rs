@@ -328,14 +328,6 @@ struct BucketSplitRow {
     nflows: u64,
 }
 
-#[derive(Debug, Deserialize, clickhouse::Row)]
-struct BucketRow {
-    bucket: u32,
-    sbytes: u64,
-    spackets: u64,
-    nflows: u64,
-}
-
 fn query_err(name: &'static str) -> impl FnOnce(clickhouse::error::Error) -> ReportError {
     move |source| ReportError::Query {
         query: format!("explore.sql/{name}"),
@@ -449,10 +441,13 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
             format!("{n} buckets; at most {MAX_SERIES_BUCKETS} (use a longer step)"),
         ));
     }
-    // The keys are ranked the way top ranks them (whole hours from flows_1h) when that covers
-    // the same range; the buckets come from the series' own table.
+    // A series on a rollup ranks its keys the way top does (whole hours from flows_1h, which
+    // holds the same sums as flows_5m) when that covers the same range; raw flows rank
+    // themselves (their retention is not the rollups').
     let top = match plan(req.dimension, &req.filter_fields, range, None) {
-        (s, e, covered) if covered == range => top_keys(client, req, s, e, range).await?,
+        (s, e, covered) if source != Source::Raw && s != Source::Raw && covered == range => {
+            top_keys(client, req, s, e, range).await?
+        }
         _ => top_keys(client, req, source, enrich, range).await?,
     };
     let time: Vec<i64> = (0..n).map(|i| range.from + i * step).collect();
@@ -466,25 +461,9 @@ pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswe
         .iter()
         .map(|r| (r.k.clone(), vec![Amounts::default(); n as usize]))
         .collect();
-    if top.is_empty() {
-        // Totals per bucket.
-        let f = placeholders(req, enrich, Vec::new());
-        let totals: Vec<BucketRow> =
-            bound_filtered(client, "explore.sql", "series_total", source, &f, &args)?
-                .fetch_all()
-                .await
-                .map_err(query_err("series_total"))?;
-        for r in totals {
-            if let Some(t) = total.get_mut(index(r.bucket)) {
-                *t = Amounts {
-                    bytes: r.sbytes,
-                    packets: r.spackets,
-                    flows: r.nflows,
-                };
-            }
-        }
-    } else {
-        // The top keys and the total per bucket, in one pass.
+    // No key means no row in the range: every bucket is 0. Otherwise the top keys and the
+    // total per bucket come from one pass.
+    if !top.is_empty() {
         let keys = top.iter().map(|r| key_arg(req.dimension, &r.k)).collect();
         let f = placeholders(req, enrich, keys);
         let rows: Vec<BucketSplitRow> =

@@ -23,8 +23,6 @@ pub struct Newest {
 pub struct StoredTotals {
     /// Window start, Unix seconds.
     pub start: u32,
-    /// Window length, seconds.
-    pub window_secs: u32,
     /// The exporter, hex of the 16 stored bytes.
     pub exporter: String,
     /// Scaled bytes.
@@ -40,8 +38,6 @@ pub struct StoredTotals {
 pub struct StoredTop {
     /// Window start, Unix seconds.
     pub start: u32,
-    /// Window length, seconds.
-    pub window_secs: u32,
     /// The aggregator dimension's name (`src_addr`, `app`, ...).
     pub dimension: String,
     /// First address, hex of the 16 stored bytes.
@@ -58,10 +54,6 @@ pub struct StoredTop {
     pub is_other: u8,
     /// Rank by scaled bytes.
     pub rank_bytes: u32,
-    /// Rank by scaled packets.
-    pub rank_packets: u32,
-    /// Rank by flows.
-    pub rank_flows: u32,
     /// Scaled bytes.
     pub bytes: u64,
     /// Scaled packets.
@@ -91,7 +83,7 @@ pub async fn newest(client: &Client) -> Result<Option<Newest>, ReportError> {
 }
 
 /// The windows of length `window_secs` that start in `(after, upto]`: totals per exporter and the
-/// ranked rows, ordered by window start.
+/// ranked rows, ordered by window start (every row is of that length).
 pub async fn windows(
     client: &Client,
     window_secs: u32,

@@ -129,6 +129,33 @@ pub fn tool(test: &str, tool: &str) -> bool {
     found
 }
 
+/// Debian's `chromium` (or `chromium-browser`); when neither is installed, [`missing`] decides.
+#[track_caller]
+pub fn chromium(test: &str) -> Option<PathBuf> {
+    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if std::path::Path::new(c).exists() {
+            return Some(c.into());
+        }
+    }
+    missing(
+        test,
+        "chromium is not installed (scripts/install-deps.sh installs it)",
+    );
+    None
+}
+
+/// The flags every headless Chromium of the tests starts with (a fresh profile, no network of
+/// its own, no GPU); each test adds its window size, profile directory and action.
+pub const CHROMIUM_HEADLESS: [&str; 7] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, released), for a test that
 /// needs a port nothing answers on, or one to start a server on.
 pub fn free_port() -> u16 {

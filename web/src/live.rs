@@ -275,9 +275,10 @@ impl LiveHub {
             .clone()
     }
 
-    /// Publish windows read back from ClickHouse, labelled by what was stored with them.
-    pub fn publish_stored(&self, totals: &[StoredTotals], top: &[StoredTop]) {
-        let (top, totals, names) = from_stored(totals, top);
+    /// Publish windows of `window_secs` read back from ClickHouse, labelled by what was stored
+    /// with them.
+    pub fn publish_stored(&self, window_secs: u32, totals: &[StoredTotals], top: &[StoredTop]) {
+        let (top, totals, names) = from_stored(window_secs, totals, top);
         let mut dims: Vec<Dimension> = Vec::new();
         for r in &top {
             if !dims.contains(&r.dimension) {
@@ -328,24 +329,25 @@ struct StoredNames(HashMap<(Dimension, u32), String>);
 
 impl Names for StoredNames {
     fn label(&self, dim: Dimension, num: u32) -> Option<String> {
-        self.0.get(&(dim, num)).filter(|s| !s.is_empty()).cloned()
+        self.0.get(&(dim, num)).cloned()
     }
 }
 
-/// Stored rows as the aggregator emitted them (times in ms), and their labels. Rows of a
+/// Stored rows of windows of `window_secs` as the aggregator emitted them (times in ms; the
+/// amounts and ranks the feed does not show are 0), and their non-empty labels. Rows of a
 /// dimension this build does not know, or with an unreadable address, are left out.
 fn from_stored(
+    window_secs: u32,
     totals: &[StoredTotals],
     top: &[StoredTop],
 ) -> (Vec<WindowTopRow>, Vec<WindowTotalsRow>, StoredNames) {
-    let addr = |h: &str| addr_from_hex(h);
     let totals = totals
         .iter()
         .filter_map(|t| {
             Some(WindowTotalsRow {
                 window_start: i64::from(t.start) * 1000,
-                window_secs: t.window_secs,
-                exporter: addr(&t.exporter)?,
+                window_secs,
+                exporter: addr_from_hex(&t.exporter)?,
                 bytes: t.bytes,
                 packets: t.packets,
                 flows: t.flows,
@@ -365,19 +367,19 @@ fn from_stored(
             }
             Some(WindowTopRow {
                 window_start: i64::from(r.start) * 1000,
-                window_secs: r.window_secs,
+                window_secs,
                 dimension,
                 key: Key {
-                    addr_a: addr(&r.addr_a)?,
-                    addr_b: addr(&r.addr_b)?,
-                    exporter: addr(&r.exporter)?,
+                    addr_a: addr_from_hex(&r.addr_a)?,
+                    addr_b: addr_from_hex(&r.addr_b)?,
+                    exporter: addr_from_hex(&r.exporter)?,
                     num: r.num,
                     proto: r.proto,
                 },
                 is_other: r.is_other != 0,
                 rank_bytes: r.rank_bytes,
-                rank_packets: r.rank_packets,
-                rank_flows: r.rank_flows,
+                rank_packets: 0,
+                rank_flows: 0,
                 bytes: r.bytes,
                 packets: r.packets,
                 flows: r.flows,
@@ -455,7 +457,7 @@ impl Poller {
         let totals: Vec<StoredTotals> = totals.into_iter().filter(|t| t.start <= upto).collect();
         let top: Vec<StoredTop> = top.into_iter().filter(|t| t.start <= upto).collect();
         if let Some(last) = totals.iter().map(|t| t.start).max() {
-            hub.publish_stored(&totals, &top);
+            hub.publish_stored(n.window_secs, &totals, &top);
             self.published = Some((n.window_secs, last));
         }
         self.pending = if settled { None } else { seen };
