@@ -23,26 +23,29 @@ use std::time::Duration;
 
 use common::{SluiceRun, count, free_tcp_port, free_udp_port, sql, wait_until};
 
-/// Headless Chromium driven over the DevTools protocol (a minimal WebSocket client on std's
+/// Headless Chromium driven over the DevTools protocol (tungstenite's WebSocket client over std's
 /// `TcpStream`): load a page, wait until an expression is true, read the DOM, take a screenshot.
 /// The command line's `--dump-dom` and `--screenshot` act at the load event, before the live
 /// feed's first windows arrive; and `--virtual-time-budget` never ends while a Server-Sent Events
 /// stream is open.
 mod browser {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader};
     use std::net::TcpStream;
     use std::path::Path;
     use std::process::{Child, Command, Stdio};
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use serde_json::{Value, json};
+    use tungstenite::{Message, WebSocket};
 
     /// A running headless Chromium with one page.
     pub struct Browser {
         child: Child,
         _profile: tempfile::TempDir,
-        ws: TcpStream,
+        ws: WebSocket<TcpStream>,
         next_id: u64,
     }
 
@@ -53,29 +56,16 @@ mod browser {
         }
     }
 
-    /// A GET on Chromium's DevTools HTTP endpoint (it answers with a Content-Length and may keep
-    /// the connection open).
+    /// A GET on Chromium's DevTools HTTP endpoint.
     fn http_get(port: u16, path: &str) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
-        let mut r = BufReader::new(s);
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().ok()?;
-            }
-        }
-        let mut body = vec![0u8; len];
-        r.read_exact(&mut body).ok()?;
-        String::from_utf8(body).ok()
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     impl Browser {
@@ -110,7 +100,7 @@ mod browser {
                 .expect("chromium did not print its DevTools address");
             // The page target's WebSocket path.
             let deadline = Instant::now() + Duration::from_secs(20);
-            let ws_path = loop {
+            let ws_url = loop {
                 let list: Value = http_get(port, "/json/list")
                     .and_then(|b| serde_json::from_str(&b).ok())
                     .unwrap_or(Value::Null);
@@ -121,34 +111,16 @@ mod browser {
                         .map(str::to_string)
                 });
                 if let Some(url) = page {
-                    break url
-                        .split_once(&format!("127.0.0.1:{port}"))
-                        .map(|(_, p)| p.to_string())
-                        .unwrap();
+                    break url;
                 }
                 assert!(Instant::now() < deadline, "chromium has no page target");
                 std::thread::sleep(Duration::from_millis(100));
             };
-            let mut ws = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            ws.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-            write!(
-                ws,
-                "GET {ws_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Key: c2x1aWNlLWNvbnNvbGUtdGVzdA==\r\n\
-                 Sec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .unwrap();
-            let mut head = Vec::new();
-            let mut b = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                ws.read_exact(&mut b).expect("DevTools handshake");
-                head.push(b[0]);
-            }
-            let head = String::from_utf8_lossy(&head);
-            assert!(
-                head.starts_with("HTTP/1.1 101"),
-                "DevTools handshake: {head}"
-            );
+            let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("DevTools handshake");
             let mut br = Browser {
                 child,
                 _profile: profile,
@@ -163,70 +135,13 @@ mod browser {
             br
         }
 
-        fn send_frame(&mut self, text: &str) {
-            let p = text.as_bytes();
-            let mut f = vec![0x81u8];
-            match p.len() {
-                n if n < 126 => f.push(0x80 | n as u8),
-                n if n < 65536 => {
-                    f.push(0x80 | 126);
-                    f.extend_from_slice(&(n as u16).to_be_bytes());
-                }
-                n => {
-                    f.push(0x80 | 127);
-                    f.extend_from_slice(&(n as u64).to_be_bytes());
-                }
-            }
-            let mask = [0x5a, 0x17, 0xc3, 0x2e];
-            f.extend_from_slice(&mask);
-            f.extend(p.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-            self.ws.write_all(&f).unwrap();
-        }
-
-        /// One whole message (continuation frames joined; pings answered).
+        /// The next text message (tungstenite answers pings itself).
         fn read_message(&mut self) -> String {
-            let mut msg = Vec::new();
             loop {
-                let mut h = [0u8; 2];
-                self.ws
-                    .read_exact(&mut h)
-                    .expect("DevTools connection closed");
-                let (fin, op) = (h[0] & 0x80 != 0, h[0] & 0x0f);
-                let mut len = u64::from(h[1] & 0x7f);
-                if len == 126 {
-                    let mut e = [0u8; 2];
-                    self.ws.read_exact(&mut e).unwrap();
-                    len = u64::from(u16::from_be_bytes(e));
-                } else if len == 127 {
-                    let mut e = [0u8; 8];
-                    self.ws.read_exact(&mut e).unwrap();
-                    len = u64::from_be_bytes(e);
-                }
-                let mut mask = [0u8; 4];
-                if h[1] & 0x80 != 0 {
-                    self.ws.read_exact(&mut mask).unwrap();
-                }
-                let mut p = vec![0u8; len as usize];
-                self.ws.read_exact(&mut p).unwrap();
-                if h[1] & 0x80 != 0 {
-                    for (i, b) in p.iter_mut().enumerate() {
-                        *b ^= mask[i % 4];
-                    }
-                }
-                match op {
-                    0x8 => panic!("DevTools closed the connection"),
-                    0x9 => {
-                        // Ping: answer with a pong carrying the same data.
-                        let mut f = vec![0x8a, 0x80 | p.len() as u8, 0, 0, 0, 0];
-                        f.extend_from_slice(&p);
-                        self.ws.write_all(&f).unwrap();
-                        continue;
-                    }
-                    0xa => continue,
-                    _ => msg.extend_from_slice(&p),
-                }
-                if fin {
-                    return String::from_utf8_lossy(&msg).into_owned();
+                match self.ws.read().expect("DevTools connection") {
+                    Message::Text(t) => return t.to_string(),
+                    Message::Close(_) => panic!("DevTools closed the connection"),
+                    _ => {}
                 }
             }
         }
@@ -235,7 +150,8 @@ mod browser {
         pub fn call(&mut self, method: &str, params: Value) -> Value {
             self.next_id += 1;
             let id = self.next_id;
-            self.send_frame(&json!({"id": id, "method": method, "params": params}).to_string());
+            let m = json!({"id": id, "method": method, "params": params}).to_string();
+            self.ws.send(Message::text(m)).expect("DevTools send");
             loop {
                 let m: Value = serde_json::from_str(&self.read_message()).unwrap();
                 if m["id"] == id {
@@ -296,33 +212,10 @@ mod browser {
                 "Page.captureScreenshot",
                 json!({"format": "png", "captureBeyondViewport": false}),
             );
-            base64_decode(r["data"].as_str().expect("screenshot data"))
+            STANDARD
+                .decode(r["data"].as_str().expect("screenshot data"))
+                .expect("screenshot base64")
         }
-    }
-
-    fn base64_decode(s: &str) -> Vec<u8> {
-        let val = |c: u8| -> Option<u32> {
-            Some(match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => return None,
-            } as u32)
-        };
-        let mut out = Vec::with_capacity(s.len() * 3 / 4);
-        let (mut acc, mut bits) = (0u32, 0u32);
-        for c in s.bytes().filter_map(val) {
-            acc = (acc << 6) | c;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        out
     }
 
     /// Width and height from a PNG's IHDR.
