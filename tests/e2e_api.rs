@@ -12,29 +12,14 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{SluiceRun, count, free_tcp_port, free_udp_port, replay_softflowd_ipfix, sql};
+use common::{
+    SluiceRun, count, free_tcp_port, free_udp_port, http_get, replay_softflowd_ipfix, sql,
+};
 use serde_json::Value;
 
 /// `GET url` with curl: (status, headers as text, body).
-fn get(url: &str, headers: &[&str]) -> (u16, String, String) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-sS", "-D", "-", "--max-time", "60"]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    let out = cmd.arg(url).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_string())
-}
-
 fn get_json(url: &str) -> (u16, Value) {
-    let (s, _, b) = get(url, &[]);
+    let (s, _, b) = http_get(url, &[]);
     let v = serde_json::from_str(&b).unwrap_or_else(|e| panic!("{url}: {e}: {b}"));
     (s, v)
 }
@@ -537,7 +522,7 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
     ] {
         assert!(names.contains(&n), "{n}");
     }
-    let (st, head, body) = get(&format!("{api}/healthz"), &[]);
+    let (st, head, body) = http_get(&format!("{api}/healthz"), &[]);
     assert_eq!(st, 200, "{body}");
     assert!(body.contains("\"clickhouse\":\"ok\""), "{body}");
     for h in [
@@ -606,10 +591,10 @@ fn top_series_and_filters_equal_sql_over_flows_and_hostile_input_is_a_400() {
         "/assets/app.js",
         "/assets/uPlot.iife.min.js",
     ] {
-        let (st, _, _) = get(&format!("{api}{p}"), &[]);
+        let (st, _, _) = http_get(&format!("{api}{p}"), &[]);
         assert_eq!(st, 200, "{p}");
     }
-    let (st, _, _) = get(&format!("{api}/assets/..%2fCargo.toml"), &[]);
+    let (st, _, _) = http_get(&format!("{api}/assets/..%2fCargo.toml"), &[]);
     assert_eq!(st, 404);
     sluice.stop();
 
@@ -677,7 +662,7 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
     let mut child = start_web(&e, &cfg);
     let api = format!("http://127.0.0.1:{}", e.web);
     common::wait_until("sluice web to answer", || {
-        get(&format!("{api}/healthz"), &[]).0 != 0
+        http_get(&format!("{api}/healthz"), &[]).0 != 0
     });
     for p in [
         "/",
@@ -685,17 +670,17 @@ fn web_beyond_loopback_needs_auth_and_a_token_guards_every_route() {
         "/api/v1/top?dimension=proto",
         "/api/v1/exporters",
     ] {
-        let (st, head, _) = get(&format!("{api}{p}"), &[]);
+        let (st, head, _) = http_get(&format!("{api}{p}"), &[]);
         assert_eq!(st, 401, "{p}");
         assert!(head.contains("www-authenticate: bearer"), "{head}");
-        let (st, _, _) = get(
+        let (st, _, _) = http_get(
             &format!("{api}{p}"),
             &["Authorization: Bearer wrong-token-000000000"],
         );
         assert_eq!(st, 401, "{p}");
     }
     let auth = format!("Authorization: Bearer {token}");
-    let (st, _, body) = get(&format!("{api}/api/v1/dimensions"), &[&auth]);
+    let (st, _, body) = http_get(&format!("{api}/api/v1/dimensions"), &[&auth]);
     assert_eq!(st, 200, "{body}");
     // No collector and no stored window yet: the live feed is open and waits.
     let out = std::process::Command::new("curl")

@@ -16,12 +16,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{SluiceRun, count, free_tcp_port, free_udp_port, sql, wait_until};
+use common::{SluiceRun, count, free_tcp_port, free_udp_port, http_get, sql, wait_until};
 
 /// Headless Chromium driven over the DevTools protocol (tungstenite's WebSocket client over std's
 /// `TcpStream`): load a page, wait until an expression is true, read the DOM, take a screenshot.
@@ -54,18 +53,6 @@ mod browser {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-
-    /// A GET on Chromium's DevTools HTTP endpoint.
-    fn http_get(port: u16, path: &str) -> Option<String> {
-        let out = Command::new("curl")
-            .args(["-sf", "--max-time", "10"])
-            .arg(format!("http://127.0.0.1:{port}{path}"))
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     impl Browser {
@@ -101,9 +88,9 @@ mod browser {
             // The page target's WebSocket path.
             let deadline = Instant::now() + Duration::from_secs(20);
             let ws_url = loop {
-                let list: Value = http_get(port, "/json/list")
-                    .and_then(|b| serde_json::from_str(&b).ok())
-                    .unwrap_or(Value::Null);
+                let (_, _, body) =
+                    super::common::http_get(&format!("http://127.0.0.1:{port}/json/list"), &[]);
+                let list: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let page = list.as_array().and_then(|a| {
                     a.iter()
                         .find(|t| t["type"] == "page")
@@ -328,7 +315,7 @@ output_dir = "{out}"
         run.log().contains("clickhouse ready")
     });
     wait_until("the console to answer", || {
-        http_get(web, "/healthz").is_some_and(|(s, _)| s == 200)
+        http_get(&format!("http://127.0.0.1:{web}/healthz"), &[]).0 == 200
     });
     Some((
         Collector {
@@ -342,23 +329,6 @@ output_dir = "{out}"
         },
         browser,
     ))
-}
-
-/// A GET on the console: (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).ok()?;
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
 }
 
 /// An address as the stored `hex(...)` of its 16 bytes shows it, in the console's text form.
@@ -604,7 +574,7 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         report.contains(&format!("href=\"{}\"", run_now.replace('&', "&amp;"))),
         "{report}"
     );
-    let (status, body) = http_get(c.web, run_now).unwrap();
+    let (status, _, body) = http_get(&format!("{}{run_now}", c.base()), &[]);
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("<html") || body.contains("<!doctype"),

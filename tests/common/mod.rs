@@ -270,3 +270,22 @@ pub fn replay_softflowd_ipfix(
     });
     (want, records)
 }
+
+/// A GET with curl and extra header lines: (status, head in lower case, body); status 0 when
+/// nothing answered.
+pub fn http_get(url: &str, headers: &[&str]) -> (u16, String, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "-D", "-", "--max-time", "60"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg(url).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
