@@ -185,6 +185,47 @@ mod browser {
             }
         }
 
+        /// The `outerHTML` of the first element `sel` matches ("" when none).
+        pub fn html(&mut self, sel: &str) -> String {
+            let q = json!(sel);
+            self.eval(&format!(
+                "(function(){{var e=document.querySelector({q});return e?e.outerHTML:'';}})()"
+            ))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+        }
+
+        /// The text of the first element `sel` matches ("" when none).
+        pub fn text(&mut self, sel: &str) -> String {
+            let q = json!(sel);
+            self.eval(&format!(
+                "(function(){{var e=document.querySelector({q});return e?e.textContent:'';}})()"
+            ))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+        }
+
+        /// Attribute `name` of the first element `sel` matches.
+        pub fn attr(&mut self, sel: &str, name: &str) -> Option<String> {
+            let (q, n) = (json!(sel), json!(name));
+            self.eval(&format!(
+                "(function(){{var e=document.querySelector({q});return e?e.getAttribute({n}):null;}})()"
+            ))
+            .as_str()
+            .map(str::to_string)
+        }
+
+        /// The `data-key`s of the body rows of table `sel`, in order.
+        pub fn row_keys(&mut self, sel: &str) -> Vec<String> {
+            let q = json!(format!("{sel} tbody tr[data-key]"));
+            let v = self.eval(&format!(
+                "Array.from(document.querySelectorAll({q})).map(function(r){{return r.getAttribute('data-key');}})"
+            ));
+            keys_of(&v)
+        }
+
         /// The page's DOM as HTML.
         pub fn dom(&mut self) -> String {
             self.eval("document.documentElement.outerHTML")
@@ -203,6 +244,17 @@ mod browser {
                 .decode(r["data"].as_str().expect("screenshot data"))
                 .expect("screenshot base64")
         }
+    }
+
+    /// The strings of a JSON array (empty for anything else).
+    pub fn keys_of(v: &Value) -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Width and height from a PNG's IHDR.
@@ -338,67 +390,20 @@ fn addr_of_hex(h: &str) -> String {
         .to_string()
 }
 
-/// The value of attribute `name` in the first tag of `html` that contains `marker`.
-fn attr_in_tag(html: &str, marker: &str, name: &str) -> Option<String> {
-    let at = html.find(marker)?;
-    let start = html[..=at].rfind('<')?;
-    let end = at + html[at..].find('>')?;
-    let tag = &html[start..end];
-    let key = format!(" {name}=\"");
-    let v = tag.find(&key)? + key.len();
-    Some(tag[v..v + tag[v..].find('"')?].to_string())
-}
-
-/// The `data-key`s of the rows of the table whose id is `id`, in order (tbody only).
-fn row_keys(html: &str, id: &str) -> Vec<String> {
-    let Some(at) = html.find(&format!("id=\"{id}\"")) else {
-        return Vec::new();
-    };
-    let table = &html[at..at + html[at..].find("</table>").unwrap_or(0)];
-    let Some(body) = table.find("<tbody>") else {
-        return Vec::new();
-    };
-    table[body..]
-        .split("<tr ")
-        .skip(1)
-        .filter_map(|tr| {
-            let tag = &tr[..tr.find('>')?];
-            let v = tag.find("data-key=\"")? + "data-key=\"".len();
-            Some(tag[v..v + tag[v..].find('"')?].to_string())
-        })
-        .collect()
-}
-
-/// The text of an HTML fragment (tags dropped, the few entities the DOM writes decoded).
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// The element with `id` up to its closing `</tag>` (no nesting of the same tag inside).
-fn element<'a>(html: &'a str, tag: &str, id: &str) -> &'a str {
-    let at = html
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no #{id} in the page"));
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find(&format!("</{tag}>")).unwrap();
-    &html[start..end]
-}
-
-/// Write a screenshot to `docs/NAME` and check it is a real 1280×800 picture.
-fn save_screenshot(png: &[u8], name: &str) {
+/// Check the page has no id twice, then write its screenshot to `docs/NAME`, a real 1280×800
+/// picture.
+fn capture(b: &mut Browser, name: &str) {
+    let ids = b.eval(
+        "(function(){var seen={},dup=[];document.querySelectorAll('[id]').forEach(function(e){\
+         if(seen[e.id]&&dup.indexOf(e.id)<0)dup.push(e.id);seen[e.id]=1;});return dup;})()",
+    );
+    assert_eq!(
+        browser::keys_of(&ids),
+        Vec::<String>::new(),
+        "{name}: ids used twice"
+    );
+    let png = b.screenshot();
+    let png = &png[..];
     let (w, h) = browser::png_size(png);
     assert_eq!((w, h), (1280, 800), "{name}: screenshot size");
     assert!(
@@ -446,17 +451,20 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         "the overview showed no live top sources: {}",
         b.dom()
     );
-    let dom = b.dom();
-    let ws: i64 = attr_in_tag(&dom, "id=\"live-src_addr\"", "data-window-start")
+    // One read of the live table, which a closing window may replace at any time.
+    let live = b.eval(
+        "(function(){var t=document.getElementById('live-src_addr');return {start:t.dataset.windowStart,\
+         secs:t.dataset.windowSecs,keys:Array.from(t.querySelectorAll('tbody tr[data-key]'))\
+         .map(function(r){return r.getAttribute('data-key');})};})()",
+    );
+    let ws: i64 = live["start"]
+        .as_str()
         .expect("the live table names its window")
         .parse()
         .unwrap();
-    let secs: i64 = attr_in_tag(&dom, "id=\"live-src_addr\"", "data-window-secs")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let secs: i64 = live["secs"].as_str().unwrap().parse().unwrap();
     assert_eq!(secs, 10);
-    let shown = row_keys(&dom, "live-src_addr");
+    let shown = browser::keys_of(&live["keys"]);
     // SQL over the raw flows of that window (receive time, as the aggregator cut it).
     let ranked = sql(
         &c.url,
@@ -499,7 +507,7 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         let top = truth.iter().max_by_key(|(_, s)| s.0).unwrap();
         assert_eq!(shown[0], top.0.to_string(), "the capture's top talker");
     }
-    save_screenshot(&b.screenshot(), "console-overview.png");
+    capture(&mut b, "console-overview.png");
 
     // 2. Explore by protocol over the replay: the series are the protocols SQL ranks first.
     let want: Vec<String> = sql(
@@ -529,15 +537,10 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         "Explore did not load its series: {}",
         b.dom()
     );
-    let dom = b.dom();
-    assert_eq!(
-        row_keys(&dom, "series"),
-        want,
-        "Explore's series by protocol"
-    );
-    let chart = element(&dom, "section", "chart");
+    assert_eq!(b.row_keys("#series"), want, "Explore's series by protocol");
+    let chart = b.html("#series-chart");
     assert!(chart.contains("<canvas"), "no chart drawn: {chart}");
-    save_screenshot(&b.screenshot(), "console-explore.png");
+    capture(&mut b, "console-explore.png");
 
     // Exporters: the collector's one exporter, with its counters.
     assert!(
@@ -549,11 +552,10 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         "the exporters page listed no exporter: {}",
         b.dom()
     );
-    let dom = b.dom();
-    assert_eq!(row_keys(&dom, "exporters-table"), ["127.0.0.1"]);
-    let table = text_of(element(&dom, "table", "exporters-table"));
+    assert_eq!(b.row_keys("#exporters-table"), ["127.0.0.1"]);
+    let table = b.text("#exporters-table");
     assert!(table.contains("IPFIX"), "{table}");
-    save_screenshot(&b.screenshot(), "console-exporters.png");
+    capture(&mut b, "console-exporters.png");
 
     // Reports: the scheduled report with its "Run now" link, which answers with HTML.
     assert!(
@@ -565,10 +567,10 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         "the reports page did not list the report: {}",
         b.dom()
     );
-    let dom = b.dom();
-    let report = element(&dom, "article", "report-daily-top");
-    assert!(text_of(report).contains("top-talkers"), "{report}");
-    assert!(text_of(report).contains("0 7 * * *"), "{report}");
+    let report = b.html("#report-daily-top");
+    let text = b.text("#report-daily-top");
+    assert!(text.contains("top-talkers"), "{report}");
+    assert!(text.contains("0 7 * * *"), "{report}");
     let run_now = "/api/v1/reports/daily-top/run?format=html";
     assert!(
         report.contains(&format!("href=\"{}\"", run_now.replace('&', "&amp;"))),
@@ -580,7 +582,7 @@ fn pages_show_what_sql_says_about_a_replayed_capture_and_are_captured_at_1280x80
         body.contains("<html") || body.contains("<!doctype"),
         "not HTML"
     );
-    save_screenshot(&b.screenshot(), "console-reports.png");
+    capture(&mut b, "console-reports.png");
     drop(b);
     c.stop();
 }
@@ -610,14 +612,16 @@ fn explore_shows_filter_errors_in_place_and_a_shared_url_restores_the_view() {
         "no error shown: {}",
         b.dom()
     );
-    let dom = b.dom();
-    let box_ = element(&dom, "div", "filter-error");
-    assert!(!box_.contains(" hidden"), "the error is hidden: {box_}");
+    let box_ = b.html("#filter-error");
+    assert!(
+        b.attr("#filter-error", "hidden").is_none(),
+        "the error is hidden: {box_}"
+    );
     assert_eq!(
-        attr_in_tag(&dom, "id=\"filter-error\"", "data-position"),
+        b.attr("#filter-error", "data-position"),
         Some(err.position.to_string())
     );
-    let text = text_of(box_);
+    let text = b.text("#filter-error");
     assert!(text.contains(&err.to_string()), "{text} lacks {err}");
     let at: String = bad
         .chars()
@@ -629,7 +633,7 @@ fn explore_shows_filter_errors_in_place_and_a_shared_url_restores_the_view() {
         err.position
     );
     assert!(
-        attr_in_tag(&dom, "id=\"filter\"", "aria-invalid").as_deref() == Some("true"),
+        b.attr("#filter", "aria-invalid").as_deref() == Some("true"),
         "the filter box is not marked invalid"
     );
 
@@ -647,12 +651,11 @@ fn explore_shows_filter_errors_in_place_and_a_shared_url_restores_the_view() {
         "Explore did not load: {}",
         b.dom()
     );
-    let dom = b.dom();
     assert_eq!(
-        attr_in_tag(&dom, "<main", "data-loaded").as_deref(),
+        b.attr("main", "data-loaded").as_deref(),
         Some("series"),
         "{}",
-        text_of(&dom)
+        b.text("main")
     );
     for (select, value) in [
         ("dimension", "dst_port"),
@@ -660,39 +663,20 @@ fn explore_shows_filter_errors_in_place_and_a_shared_url_restores_the_view() {
         ("step", "5m"),
         ("chart", "lines"),
     ] {
-        let sel = element(&dom, "select", select);
-        let opt = sel
-            .split("<option ")
-            .find(|o| o.contains(" selected"))
-            .unwrap_or_else(|| panic!("#{select} has no selected option: {sel}"));
-        assert!(
-            opt.starts_with(&format!("value=\"{value}\"")),
-            "#{select}: {opt}"
-        );
+        let opt = b.attr(&format!("#{select} option[selected]"), "value");
+        assert_eq!(opt.as_deref(), Some(value), "#{select}");
     }
-    assert_eq!(
-        attr_in_tag(&dom, "id=\"limit\"", "value").as_deref(),
-        Some("7")
-    );
-    assert_eq!(
-        attr_in_tag(&dom, "id=\"filter\"", "value").as_deref(),
-        Some("proto = udp")
-    );
+    assert_eq!(b.attr("#limit", "value").as_deref(), Some("7"));
+    assert_eq!(b.attr("#filter", "value").as_deref(), Some("proto = udp"));
     // The 6h preset is the pressed one (`<main>` carries data-range too: look among the buttons).
-    let ranges = &dom[dom.find("class=\"ranges\"").expect("range presets")..];
-    assert_eq!(
-        attr_in_tag(ranges, "data-range=\"6h\"", "aria-pressed").as_deref(),
-        Some("true")
-    );
-    assert_eq!(
-        attr_in_tag(ranges, "data-range=\"6h\"", "class").as_deref(),
-        Some("seg on")
-    );
-    let title = text_of(element(&dom, "h1", "explore-title"));
+    let preset = ".ranges [data-range=\"6h\"]";
+    assert_eq!(b.attr(preset, "aria-pressed").as_deref(), Some("true"));
+    assert_eq!(b.attr(preset, "class").as_deref(), Some("seg on"));
+    let title = b.text("#explore-title");
     assert_eq!(title, "Destination port by packets/s, last 6h");
     // The API's canonical filter is shown, and the state stays in the URL.
     assert!(
-        dom.contains("id=\"canonical-filter\""),
+        b.eval("!!document.getElementById('canonical-filter')") == serde_json::Value::Bool(true),
         "no canonical filter shown"
     );
     let search = b.eval("location.search");

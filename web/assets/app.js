@@ -986,7 +986,7 @@
     var heading = el('h1', { id: 'explore-title', text: 'Explore' });
     var summary = el('p', { class: 'note', id: 'explore-summary' });
     var errNode = el('div', { id: 'explore-errors' });
-    var chartNode = el('div', { class: 'chart', id: 'chart' });
+    var chartNode = el('div', { class: 'chart', id: 'series-chart' });
     var readout = el('p', { class: 'readout', id: 'cursor-readout' });
     var tableNode = el('div', { id: 'series-table' });
     clear(main);
