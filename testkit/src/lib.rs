@@ -144,8 +144,8 @@ pub fn chromium(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// The flags every headless Chromium of the tests starts with (a fresh profile, no network of
-/// its own, no GPU); each test adds its window size, profile directory and action.
+/// The flags every headless Chromium of the tests starts with (no sandbox, GPU, first-run page,
+/// background network or updates); each test adds its window size, profile directory and action.
 pub const CHROMIUM_HEADLESS: [&str; 7] = [
     "--headless",
     "--no-sandbox",
