@@ -1171,8 +1171,9 @@
       var list = a.series.map(function (s, i) {
         return { key: s.key, label: s.label, values: s.values, avg: s.avg, max: s.max, p95: s.p95, total: s.total, color: colorAt(i) };
       });
-      if (a.other && a.other.total > 0) {
-        list.push({ key: 'other', label: null, values: a.other.values, avg: a.other.avg, max: a.other.max, p95: a.other.p95, total: a.other.total, color: OTHER_COLOR, other: true });
+      var os = a.other_stats;
+      if (os && os.total > 0) {
+        list.push({ key: 'other', label: null, values: a.other, avg: os.avg, max: os.max, p95: os.p95, total: os.total, color: OTHER_COLOR, other: true });
       }
       return list;
     }
@@ -1295,17 +1296,17 @@
           el('td', { class: 'num', text: m.rate(s.max) }),
           el('td', { class: 'num', text: m.rate(s.p95) }),
           el('td', { class: 'num', title: String(s.total), text: m.total(s.total) }),
-          el('td', { class: 'num', text: pct(s.total, a.total.total) }),
+          el('td', { class: 'num', text: pct(s.total, a.total_stats.total) }),
         ]));
       });
       if (!list.length) append(tbody, el('tr', { class: 'empty' }, el('td', { colspan: 9, text: 'No data.' })));
       var tfoot = el('tfoot', null, el('tr', { class: 'total' }, [
         el('td'), el('td'), el('td', { class: 'key', text: 'Total' }), el('td'),
-        el('td', { class: 'num', text: m.rate(a.total.avg) }),
-        el('td', { class: 'num', text: m.rate(a.total.max) }),
-        el('td', { class: 'num', text: m.rate(a.total.p95) }),
-        el('td', { class: 'num', title: String(a.total.total), text: m.total(a.total.total) }),
-        el('td', { class: 'num', text: a.total.total ? '100%' : '–' }),
+        el('td', { class: 'num', text: m.rate(a.total_stats.avg) }),
+        el('td', { class: 'num', text: m.rate(a.total_stats.max) }),
+        el('td', { class: 'num', text: m.rate(a.total_stats.p95) }),
+        el('td', { class: 'num', title: String(a.total_stats.total), text: m.total(a.total_stats.total) }),
+        el('td', { class: 'num', text: a.total_stats.total ? '100%' : '–' }),
       ]));
       append(tableNode, el('table', { class: 'data', id: 'series', 'data-dimension': a.dimension, 'data-metric': a.metric }, [
         el('thead', null, el('tr', null, [

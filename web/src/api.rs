@@ -273,11 +273,19 @@ pub async fn series(
         "step": s.step,
         "time": s.time,
         "series": s.series,
-        "other": s.other,
-        "total": s.total,
+        "other": s.other.values,
+        "other_stats": line_stats(&s.other),
+        "total": s.total.values,
+        "total_stats": line_stats(&s.total),
         "source": s.source,
     }))
     .into_response())
+}
+
+/// The summary of a series beside its values: `other` and `total` are plain arrays of values (the
+/// issue's shape), their statistics go in `other_stats` and `total_stats`.
+fn line_stats(l: &explore::SeriesLine) -> Value {
+    json!({"avg": l.avg, "max": l.max, "p95": l.p95, "total": l.total})
 }
 
 /// `GET /api/v1/dimensions`.
