@@ -79,6 +79,8 @@ curl -fsS "${console}healthz" >/dev/null ||
 cat <<EOF
 
 Console:      $console  (live top talkers, explore, exporters, reports; API under ${console}api/v1/)
+              the live view shows each 60 s window once it closes (its end plus 2 windows of
+              allowed lateness, about 3 minutes after the demo); Explore shows the demo at once
 HTML reports: $html
               $root/data/reports/traffic.html
 Metrics:      http://127.0.0.1:9102/metrics
