@@ -35,11 +35,13 @@ use crate::columns::{self, Aux, Bufs, CHUNK};
 use crate::config::DecoderSettings;
 use crate::error::{DecodeError, ErrorKind};
 use crate::persist::{self, SavedSampler, SavedTemplate, Snapshot};
-use crate::record::{FlowRecord, SamplingSource, flags, to_v6};
+use crate::record::{FlowRecord, InterfaceCounters, SamplingSource, flags, to_v6};
 use crate::template::{
     self, FieldSpec, Plan, Template, TemplateKind, TemplateLimits, TimeFallback, VARLEN, rate_field,
 };
-use crate::wire::{Reader, be_uint, ipfix, v5, v9};
+use crate::wire::{Reader, be_uint, ipfix, sflow as sflow_wire, v5, v9};
+
+mod sflow;
 
 /// Receives decoded records.
 pub trait RecordSink {
@@ -53,6 +55,12 @@ pub trait RecordSink {
     fn slots(&mut self, n: usize, init: &FlowRecord) -> Option<&mut [FlowRecord]> {
         let _ = (n, init);
         None
+    }
+
+    /// Take one sFlow counter sample's interface counters. The default drops them (a sink that
+    /// keeps only flow records).
+    fn counters(&mut self, c: &InterfaceCounters) {
+        let _ = c;
     }
 }
 
@@ -163,6 +171,68 @@ pub struct ExporterStats {
     pub sampling_source: SamplingSource,
     /// Export time minus receive time of the last datagram, ms.
     pub clock_skew_ms: i64,
+    /// sFlow: samples lost between agent and collector, from gaps in each data source's sample
+    /// sequence numbers.
+    pub samples_lost: u64,
+    /// sFlow: samples the agent itself dropped for lack of resources (growth of each data
+    /// source's `drops` counter).
+    pub agent_drops: u64,
+    /// sFlow: packets that could have been sampled (growth of each data source's sample pool).
+    pub sample_pool: u64,
+    /// sFlow: samples and records of formats sluice does not read, skipped by their length.
+    pub formats_skipped: u64,
+    /// The skipped formats by kind and format ([`SkippedFormat`]), at most
+    /// [`MAX_SKIPPED_FORMATS`] of them; the rest count under the last entry's kind
+    /// `SkippedFormat::OTHER`.
+    pub skipped_formats: Vec<(SkippedFormat, u64)>,
+    /// sFlow: the UDP source address of the last datagram (the exporter identity is the agent
+    /// address inside the datagram).
+    pub udp_source: Option<Ipv6Addr>,
+}
+
+/// Distinct skipped sFlow formats tracked per exporter.
+pub const MAX_SKIPPED_FORMATS: usize = 32;
+
+/// An sFlow structure skipped by its length: which kind of structure, its enterprise and format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SkippedFormat {
+    /// 0 a sample, 1 a flow record, 2 a counter record, 255 any other (the tracking limit).
+    pub kind: u8,
+    /// Enterprise number (0 is sFlow.org).
+    pub enterprise: u32,
+    /// Format number.
+    pub format: u32,
+}
+
+impl SkippedFormat {
+    /// Where formats past [`MAX_SKIPPED_FORMATS`] are counted.
+    pub const OTHER: SkippedFormat = SkippedFormat {
+        kind: 255,
+        enterprise: 0,
+        format: 0,
+    };
+
+    /// The label used in metrics: `sample:0:6`, `flow_record:4413:1`, `counter_record:0:7`,
+    /// `other`.
+    pub fn label(&self) -> String {
+        let kind = match self.kind {
+            0 => "sample",
+            1 => "flow_record",
+            2 => "counter_record",
+            _ => return "other".to_string(),
+        };
+        format!("{kind}:{}:{}", self.enterprise, self.format)
+    }
+
+    fn add(list: &mut Vec<(SkippedFormat, u64)>, f: SkippedFormat, n: u64) {
+        if let Some(e) = list.iter_mut().find(|(k, _)| *k == f) {
+            e.1 += n;
+        } else if list.len() < MAX_SKIPPED_FORMATS - 1 || f == SkippedFormat::OTHER {
+            list.push((f, n));
+        } else {
+            SkippedFormat::add(list, SkippedFormat::OTHER, n);
+        }
+    }
 }
 
 impl ExporterStats {
@@ -185,6 +255,13 @@ impl ExporterStats {
         for (a, b) in self.errors.iter_mut().zip(o.errors) {
             *a += b;
         }
+        self.samples_lost += o.samples_lost;
+        self.agent_drops += o.agent_drops;
+        self.sample_pool += o.sample_pool;
+        self.formats_skipped += o.formats_skipped;
+        for &(f, n) in &o.skipped_formats {
+            SkippedFormat::add(&mut self.skipped_formats, f, n);
+        }
         if o.first_seen != 0 && (self.first_seen == 0 || o.first_seen < self.first_seen) {
             self.first_seen = o.first_seen;
         }
@@ -197,6 +274,9 @@ impl ExporterStats {
             if o.sampling_rate != 0 {
                 self.sampling_rate = o.sampling_rate;
                 self.sampling_source = o.sampling_source;
+            }
+            if o.udp_source.is_some() {
+                self.udp_source = o.udp_source;
             }
         }
     }
@@ -225,6 +305,18 @@ impl ExporterStats {
             .saturating_sub(earlier.time_far_from_export);
         for (a, b) in d.errors.iter_mut().zip(earlier.errors) {
             *a = a.saturating_sub(b);
+        }
+        d.samples_lost = d.samples_lost.saturating_sub(earlier.samples_lost);
+        d.agent_drops = d.agent_drops.saturating_sub(earlier.agent_drops);
+        d.sample_pool = d.sample_pool.saturating_sub(earlier.sample_pool);
+        d.formats_skipped = d.formats_skipped.saturating_sub(earlier.formats_skipped);
+        for (f, n) in d.skipped_formats.iter_mut() {
+            let before = earlier
+                .skipped_formats
+                .iter()
+                .find(|(k, _)| k == f)
+                .map_or(0, |e| e.1);
+            *n = n.saturating_sub(before);
         }
         d
     }
@@ -355,6 +447,8 @@ struct Scope {
     override_rate: Option<u32>,
     last_used: u64,
     seq: SeqState,
+    /// sFlow per-source and per-interface state (allocated on the first sFlow datagram).
+    sflow: Option<Box<sflow::State>>,
 }
 
 /// Sequence-number state of one scope: v5 counts flows, v9 counts export packets (RFC 3954 §5.1),
@@ -544,10 +638,15 @@ impl Decoder {
         now: i64,
         out: &mut S,
     ) -> Result<Summary, DecodeError> {
-        let exporter = to_v6(from);
         let mut sum = Summary::default();
         let mut c = Counters::default();
-        let res = self.decode_inner(exporter, data, now, out, &mut sum, &mut c);
+        let (exporter, res) = if sflow_wire::looks_like_sflow(data) {
+            self.decode_sflow(from, data, now, out, &mut sum, &mut c)
+        } else {
+            let exporter = to_v6(from);
+            let res = self.decode_inner(exporter, data, now, out, &mut sum, &mut c);
+            (exporter, res)
+        };
         if let Err(e) = res {
             sum.err(e);
         }
@@ -558,6 +657,16 @@ impl Decoder {
         st.time_far_from_export += c.far_from_export;
         st.sequence_lost += c.sequence_lost;
         st.sequence_resets += c.sequence_resets;
+        st.samples_lost += c.samples_lost;
+        st.agent_drops += c.agent_drops;
+        st.sample_pool += c.sample_pool;
+        for &(f, n) in &c.skipped[..c.skipped_len] {
+            st.formats_skipped += n;
+            SkippedFormat::add(&mut st.skipped_formats, f, n);
+        }
+        if c.udp_source.is_some() {
+            st.udp_source = c.udp_source;
+        }
         if let Some(skew) = c.clock_skew_ms {
             st.clock_skew_ms = skew;
         }
@@ -1067,6 +1176,33 @@ struct Counters {
     sequence_resets: u64,
     /// Rate and provenance of the datagram's last record.
     last_sampling: Option<(u32, SamplingSource)>,
+    /// sFlow: sample-sequence gaps, agent drops and sample-pool growth.
+    samples_lost: u64,
+    agent_drops: u64,
+    sample_pool: u64,
+    /// sFlow: formats skipped in this datagram (the first few distinct ones; the rest under
+    /// [`SkippedFormat::OTHER`]).
+    skipped: [(SkippedFormat, u64); 4],
+    skipped_len: usize,
+    /// sFlow: the datagram's UDP source.
+    udp_source: Option<Ipv6Addr>,
+}
+
+impl Counters {
+    fn skip(&mut self, f: SkippedFormat) {
+        let n = self.skipped_len;
+        if let Some(e) = self.skipped[..n].iter_mut().find(|(k, _)| *k == f) {
+            e.1 += 1;
+        } else if n < self.skipped.len() - 1 {
+            self.skipped[n] = (f, 1);
+            self.skipped_len += 1;
+        } else if n == self.skipped.len() - 1 {
+            self.skipped[n] = (SkippedFormat::OTHER, 1);
+            self.skipped_len += 1;
+        } else {
+            self.skipped[n - 1].1 += 1;
+        }
+    }
 }
 
 /// What set decoders need besides the scope.

@@ -20,6 +20,6 @@ pub mod wire;
 
 pub use cidr::{Cidr, CidrError};
 pub use config::{ConfigError, DecoderConfig, DecoderSettings};
-pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, Stats, Summary};
+pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, SkippedFormat, Stats, Summary};
 pub use error::{DecodeError, ErrorKind};
-pub use record::{Enrichment, FlowBatch, FlowRecord, SamplingSource};
+pub use record::{Enrichment, FlowBatch, FlowRecord, InterfaceCounters, SamplingSource};

@@ -54,7 +54,14 @@ pub mod flags {
     pub const SAMPLING_UNKNOWN: u8 = 1 << 2;
     /// The record was held because its template had not arrived, and decoded later.
     pub const REPLAYED: u8 = 1 << 3;
+    /// sFlow: an interface was the agent itself (0x3FFFFFFF); it is stored as 0.
+    pub const INTERNAL_INTERFACE: u8 = 1 << 4;
+    /// sFlow: the packet went out of several interfaces (format 2); `out_if` is stored as 0.
+    pub const MULTIPLE_INTERFACES: u8 = 1 << 5;
 }
+
+/// The `version` of records decoded from sFlow v5 (NetFlow's 5 is taken).
+pub const VERSION_SFLOW: u16 = 105;
 
 /// One decoded flow record. Fixed size, `Copy`, no heap.
 ///
@@ -69,7 +76,7 @@ pub struct FlowRecord {
     pub exporter: Ipv6Addr,
     /// Observation domain id (IPFIX) or source id (NetFlow v9); engine type/id for v5.
     pub observation_domain: u32,
-    /// Protocol version: 5, 9 or 10 (IPFIX).
+    /// Protocol version: 5, 9 or 10 (IPFIX), or 105 for sFlow v5 ([`VERSION_SFLOW`]).
     pub version: u16,
     /// Flow start, Unix ms.
     pub flow_start: Option<i64>,
@@ -136,6 +143,14 @@ pub struct FlowRecord {
     pub post_nat_src_port: Option<u16>,
     /// Post-NAPT destination port (IE 228).
     pub post_nat_dst_port: Option<u16>,
+    /// sFlow: the sampled packet's length at layer 2 as the agent reported it (the raw header
+    /// record's frame length, usually counting the 4-byte FCS). `bytes` is the L3 length.
+    pub frame_bytes: Option<u32>,
+    /// sFlow: why the packet was discarded (the output interface's format 1 value: ICMP
+    /// unreachable codes 0–255, 256 unknown, 257 TTL exceeded, 258 ACL, 259 no buffer space,
+    /// 260 RED, 261 rate limiting, 262 packet too big). `forwarding_status` holds the IPFIX
+    /// equivalent.
+    pub discard_reason: Option<u16>,
     /// Bits from [`flags`].
     pub flags: u8,
     /// What the enrich stage found (all zero when enrichment is off or found nothing).
@@ -218,8 +233,88 @@ impl Default for FlowRecord {
             post_nat_dst_addr: None,
             post_nat_src_port: None,
             post_nat_dst_port: None,
+            frame_bytes: None,
+            discard_reason: None,
             flags: 0,
             enrichment: Enrichment::default(),
+        }
+    }
+}
+
+/// One sFlow counter sample's generic interface counters, as deltas since the previous sample
+/// of the same interface (the `interface_counters` table). Fixed size, `Copy`.
+///
+/// Deltas: 64-bit octet counters subtract; an octet counter that went down below 2^32 is taken
+/// as a 32-bit counter that wrapped (some agents fill the 64-bit field from a 32-bit one), and
+/// one that went down otherwise as a reset. 32-bit packet, error and discard counters subtract
+/// modulo 2^32. The first sample of an interface, and the first after a reset (its sequence
+/// number went backwards or an octet counter went down), has `interval_ms` 0 and zero deltas.
+/// Counters the agent reports as unknown (all ones) count as 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct InterfaceCounters {
+    /// When the sample was received, Unix ms.
+    pub time_received: i64,
+    /// The agent address.
+    #[serde(serialize_with = "ser_addr")]
+    pub exporter: Ipv6Addr,
+    /// The sub-agent id.
+    pub sub_agent: u32,
+    /// ifIndex.
+    pub ifindex: u32,
+    /// ifType.
+    pub if_type: u32,
+    /// ifSpeed, bits per second.
+    pub speed: u64,
+    /// 0 unknown, 1 full duplex, 2 half duplex, 3 in, 4 out.
+    pub direction: u8,
+    /// Bit 0 ifAdminStatus up, bit 1 ifOperStatus up.
+    pub status: u8,
+    /// ifHCInOctets as reported.
+    pub in_octets_total: u64,
+    /// ifHCOutOctets as reported.
+    pub out_octets_total: u64,
+    /// Milliseconds since the previous sample of this interface (0: no previous sample).
+    pub interval_ms: u32,
+    /// Octets in during the interval.
+    pub in_octets: u64,
+    /// Octets out.
+    pub out_octets: u64,
+    /// Unicast, multicast and broadcast packets in.
+    pub in_packets: u64,
+    /// Packets out.
+    pub out_packets: u64,
+    /// Inbound errors.
+    pub in_errors: u64,
+    /// Outbound errors.
+    pub out_errors: u64,
+    /// Inbound discards.
+    pub in_discards: u64,
+    /// Outbound discards.
+    pub out_discards: u64,
+}
+
+impl Default for InterfaceCounters {
+    fn default() -> Self {
+        InterfaceCounters {
+            time_received: 0,
+            exporter: Ipv6Addr::UNSPECIFIED,
+            sub_agent: 0,
+            ifindex: 0,
+            if_type: 0,
+            speed: 0,
+            direction: 0,
+            status: 0,
+            in_octets_total: 0,
+            out_octets_total: 0,
+            interval_ms: 0,
+            in_octets: 0,
+            out_octets: 0,
+            in_packets: 0,
+            out_packets: 0,
+            in_errors: 0,
+            out_errors: 0,
+            in_discards: 0,
+            out_discards: 0,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Zero-copy views over the bytes of flow-export datagrams.
 //!
-//! Owns: the fixed headers of NetFlow v5, NetFlow v9 and IPFIX as `Packet<T: AsRef<[u8]>>`-style
+//! Owns: the fixed headers of NetFlow v5, NetFlow v9 and IPFIX, the sFlow v5 framing ([`sflow`])
+//! and the sampled-packet header reader ([`packet`]), as `Packet<T: AsRef<[u8]>>`-style
 //! views, and the borrowing [`Reader`] used for every length-prefixed part (sets, template records,
 //! variable-length fields).
 //!
@@ -11,7 +12,9 @@
 //! - Nothing here allocates, reads the clock, or touches the network.
 
 pub mod ipfix;
+pub mod packet;
 pub mod reader;
+pub mod sflow;
 pub mod v5;
 pub mod v9;
 

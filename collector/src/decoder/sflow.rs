@@ -1,0 +1,507 @@
+//! sFlow v5 normalisation: flow samples into [`FlowRecord`]s, counter samples into
+//! [`InterfaceCounters`], port names into the scope's interfaces.
+//!
+//! Owns: the mapping from sFlow's fields to the record (documented in the README's sFlow
+//! section), per-agent state in the scope of (agent address, sub-agent id, [`VERSION_SFLOW`]):
+//! the datagram sequence (loss in datagrams, counted in `sequence_lost`), each data source's
+//! sample sequence, drops and sample pool, and each interface's last counters.
+//! Must never: allocate per sample (state is created once per data source and interface, and
+//! bounded), or panic on any input.
+//!
+//! One flow sample is one record with `packets = 1` and the sample's rate. `bytes` is the L3
+//! length: the IP header's length in the raw packet header, else the sampled IPv4/IPv6 record's
+//! length, else the frame length minus the stripped bytes minus the link-layer headers found.
+//! Where the raw header and a sampled IP record both describe the packet, the header wins.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::{Counters, Decoder, Map, SkippedFormat, Summary, scope_in};
+use crate::decoder::{InterfaceInfo, MAX_INTERFACES, RecordSink};
+use crate::error::DecodeError;
+use crate::record::{FlowRecord, InterfaceCounters, SamplingSource, VERSION_SFLOW, flags, to_v6};
+use crate::wire::packet;
+use crate::wire::sflow::{
+    CounterSample, Datagram, ExtendedGateway, ExtendedRouter, ExtendedSwitch, FlowSample,
+    IfCounters, Interface, RawHeader, Sample, SampledIp, port_name,
+};
+
+/// Data sources and interfaces tracked per (agent, sub-agent); past that, no loss or delta state.
+const MAX_SOURCES: usize = 4096;
+
+/// What one scope remembers of an sFlow agent.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    sources: Map<(u32, u32), Source>,
+    interfaces: Map<u32, LastCounters>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    sequence: u32,
+    drops: u32,
+    pool: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LastCounters {
+    at: i64,
+    sequence: u32,
+    c: IfCounters,
+}
+
+/// The IPFIX forwardingStatus (IE 89) for an sFlow discard reason: class "dropped" (0b10 in the
+/// top two bits) with the closest RFC 7270 reason code.
+pub(super) fn forwarding_status(reason: u32) -> u8 {
+    match reason {
+        // Network / host unreachable, and the other no-route codes.
+        0 | 1 | 6 | 7 | 11 | 12 => 131,
+        // Communication administratively prohibited, and 258 ACL.
+        9 | 10 | 13 | 258 => 129,
+        // Fragmentation needed and DF set; 262 packet too big.
+        4 | 262 => 133,
+        257 => 137,
+        260 => 139,
+        261 => 138,
+        _ => 128,
+    }
+}
+
+impl Decoder {
+    /// Decode one sFlow datagram. Returns the exporter identity the stats go under (the agent
+    /// address; the UDP source when the header is unreadable).
+    pub(super) fn decode_sflow<S: RecordSink + ?Sized>(
+        &mut self,
+        from: IpAddr,
+        data: &[u8],
+        now: i64,
+        out: &mut S,
+        sum: &mut Summary,
+        c: &mut Counters,
+    ) -> (Ipv6Addr, Result<(), DecodeError>) {
+        let source = to_v6(from);
+        sum.version = VERSION_SFLOW;
+        let d = match Datagram::parse(data) {
+            Ok(d) => d,
+            Err(e) => return (source, Err(e)),
+        };
+        let agent = to_v6(d.agent);
+        c.udp_source = Some(source);
+        self.tick += 1;
+        let Decoder {
+            settings,
+            scopes,
+            budget,
+            tick,
+            ..
+        } = self;
+        let scope = scope_in(
+            scopes,
+            budget,
+            settings,
+            *tick,
+            (agent, d.sub_agent, VERSION_SFLOW),
+        );
+        let (lost, reset) = scope.seq.check(d.sequence, 1, 1);
+        c.sequence_lost += lost;
+        c.sequence_resets += u64::from(reset);
+        let override_rate = scope.override_rate;
+        let state = scope.sflow.get_or_insert_with(Box::default);
+        let base = FlowRecord {
+            time_received: now,
+            exporter: agent,
+            observation_domain: d.sub_agent,
+            version: VERSION_SFLOW,
+            packets: 1,
+            ..FlowRecord::default()
+        };
+        let mut samples = d.samples();
+        for s in samples.by_ref() {
+            match s {
+                Ok(Sample::Flow(f)) => {
+                    state.source(&f, c);
+                    match flow_record(&base, &f, override_rate, c) {
+                        Ok(rec) => {
+                            if rec.sampling_source == SamplingSource::Unknown {
+                                c.sampling_unknown += 1;
+                            }
+                            c.last_sampling = Some((rec.sampling_rate, rec.sampling_source));
+                            out.push(&rec);
+                            sum.records += 1;
+                        }
+                        Err(e) => sum.err(e),
+                    }
+                }
+                Ok(Sample::Counters(cs)) => {
+                    if let Err(e) = counter_sample(
+                        state,
+                        &mut scope.interfaces,
+                        &mut scope.interfaces_version,
+                        agent,
+                        d.sub_agent,
+                        now,
+                        &cs,
+                        out,
+                        c,
+                    ) {
+                        sum.err(e);
+                    }
+                }
+                Ok(Sample::Other { enterprise, format }) => c.skip(SkippedFormat {
+                    kind: 0,
+                    enterprise,
+                    format,
+                }),
+                Err(e) => sum.err(e),
+            }
+        }
+        let tail = samples.rest();
+        if !tail.is_empty() && tail.iter().any(|&b| b != 0) {
+            sum.err(DecodeError::BadLength(
+                "bytes after the announced sFlow samples",
+            ));
+        } else {
+            sum.padding_bytes = sum
+                .padding_bytes
+                .saturating_add(u32::try_from(tail.len()).unwrap_or(u32::MAX));
+        }
+        (agent, Ok(()))
+    }
+}
+
+impl State {
+    /// Sequence, drops and pool of a flow sample's data source.
+    fn source(&mut self, f: &FlowSample<'_>, c: &mut Counters) {
+        let key = (f.source_id_type, f.source_id_index);
+        let now = Source {
+            sequence: f.sequence,
+            drops: f.drops,
+            pool: f.sample_pool,
+        };
+        let room = self.sources.len() < MAX_SOURCES;
+        match self.sources.get_mut(&key) {
+            Some(prev) => {
+                let gap = now.sequence.wrapping_sub(prev.sequence);
+                if gap >= 1 && gap < 1 << 31 {
+                    c.samples_lost += u64::from(gap - 1);
+                    c.agent_drops += u64::from(now.drops.wrapping_sub(prev.drops));
+                    c.sample_pool += u64::from(now.pool.wrapping_sub(prev.pool));
+                } else if gap != 0 {
+                    // Backwards: the agent restarted or the datagrams were reordered.
+                    c.sequence_resets += 1;
+                }
+                *prev = now;
+            }
+            None if room => {
+                self.sources.insert(key, now);
+            }
+            None => {}
+        }
+    }
+}
+
+fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
+    let v = match i {
+        Interface::Index(v) => v,
+        Interface::Internal => {
+            rec.flags |= flags::INTERNAL_INTERFACE;
+            0
+        }
+        Interface::Discarded(reason) => {
+            rec.forwarding_status = Some(forwarding_status(reason));
+            rec.discard_reason = Some(reason.min(u32::from(u16::MAX)) as u16);
+            0
+        }
+        Interface::Multiple(_) => {
+            rec.flags |= flags::MULTIPLE_INTERFACES;
+            0
+        }
+        Interface::Reserved(_) => 0,
+    };
+    if output {
+        rec.out_if = Some(v);
+    } else {
+        rec.in_if = Some(v);
+    }
+}
+
+/// One flow sample's record.
+fn flow_record(
+    base: &FlowRecord,
+    f: &FlowSample<'_>,
+    override_rate: Option<u32>,
+    c: &mut Counters,
+) -> Result<FlowRecord, DecodeError> {
+    let mut rec = *base;
+    (rec.sampling_rate, rec.sampling_source) = match (override_rate, f.sampling_rate) {
+        (Some(r), _) => (r, SamplingSource::Override),
+        (None, 0) => (1, SamplingSource::Unknown),
+        (None, r) => (r, SamplingSource::Record),
+    };
+    if rec.sampling_source == SamplingSource::Unknown {
+        rec.flags |= flags::SAMPLING_UNKNOWN;
+    }
+    rec.sampler_id = Some(f.source_id_type << 24 | (f.source_id_index & 0x00FF_FFFF));
+    interface(&mut rec, f.input, false);
+    interface(&mut rec, f.output, true);
+    let mut from_header = false;
+    let mut l3_bytes: Option<u32> = None;
+    let mut sampled_len: Option<u32> = None;
+    let mut switch_vlan: Option<u16> = None;
+    let mut router_hop = false;
+    for r in f.records() {
+        let r = r?;
+        if r.enterprise != 0 {
+            c.skip(SkippedFormat {
+                kind: 1,
+                enterprise: r.enterprise,
+                format: r.format,
+            });
+            continue;
+        }
+        match r.format {
+            1 => {
+                let h = RawHeader::parse(r.data)?;
+                let p = packet::parse(h.protocol, h.header);
+                rec.frame_bytes = Some(h.frame_length);
+                from_header = p.ip_version != 0;
+                if from_header {
+                    rec.src_addr = p.src;
+                    rec.dst_addr = p.dst;
+                    rec.protocol = p.protocol;
+                    rec.tos = p.tos;
+                    rec.src_port = p.src_port;
+                    rec.dst_port = p.dst_port;
+                    rec.tcp_flags = p.tcp_flags;
+                    rec.icmp_type = p.icmp_type;
+                    rec.icmp_code = p.icmp_code;
+                    l3_bytes = p.ip_len;
+                }
+                if rec.vlan.is_none() {
+                    rec.vlan = p.vlan;
+                }
+                if l3_bytes.is_none() && h.protocol == packet::proto::ETHERNET {
+                    l3_bytes = Some(
+                        h.frame_length
+                            .saturating_sub(h.stripped)
+                            .saturating_sub(p.l2_len.max(14)),
+                    );
+                }
+            }
+            3 | 4 => {
+                let ip = SampledIp::parse(r.data, r.format == 4)?;
+                sampled_len = Some(ip.length);
+                if !from_header {
+                    rec.src_addr = Some(to_v6(ip.src));
+                    rec.dst_addr = Some(to_v6(ip.dst));
+                    rec.protocol = Some(ip.protocol as u8);
+                    rec.tos = Some(ip.tos as u8);
+                    if ip.protocol == 1 || ip.protocol == 58 {
+                        // The record puts ICMP type and code in the port fields.
+                        rec.icmp_type = Some(ip.src_port as u8);
+                        rec.icmp_code = Some(ip.dst_port as u8);
+                    } else {
+                        rec.src_port = Some(ip.src_port as u16);
+                        rec.dst_port = Some(ip.dst_port as u16);
+                    }
+                    if ip.protocol == 6 {
+                        rec.tcp_flags = Some(ip.tcp_flags as u16 & 0x01ff);
+                    }
+                }
+            }
+            1001 => {
+                let sw = ExtendedSwitch::parse(r.data)?;
+                if sw.src_vlan != 0 {
+                    switch_vlan = Some((sw.src_vlan & 0x0fff) as u16);
+                }
+            }
+            1002 => {
+                let rt = ExtendedRouter::parse(r.data)?;
+                rec.next_hop = rt.next_hop.map(to_v6);
+                router_hop = rt.next_hop.is_some();
+                rec.src_mask = Some(rt.src_mask.min(128) as u8);
+                rec.dst_mask = Some(rt.dst_mask.min(128) as u8);
+            }
+            1003 => {
+                let gw = ExtendedGateway::parse(r.data)?;
+                rec.src_as = Some(gw.src_as);
+                rec.dst_as = Some(gw.dst_as().unwrap_or(0));
+                if !router_hop && let Some(h) = gw.next_hop {
+                    rec.next_hop = Some(to_v6(h));
+                }
+            }
+            format => c.skip(SkippedFormat {
+                kind: 1,
+                enterprise: 0,
+                format,
+            }),
+        }
+    }
+    if switch_vlan.is_some() {
+        rec.vlan = switch_vlan;
+    }
+    // L3 length: the IP header's, else the sampled IP record's, else frame minus L2.
+    rec.bytes = u64::from(match (from_header, l3_bytes, sampled_len) {
+        (true, Some(n), _) => n,
+        (_, _, Some(n)) => n,
+        (_, Some(n), None) => n,
+        _ => 0,
+    });
+    Ok(rec)
+}
+
+/// A counter of all ones is "unknown" (sFlow v5 §5, counters).
+fn known32(v: u32) -> u32 {
+    if v == u32::MAX { 0 } else { v }
+}
+
+fn delta32(now: u32, prev: u32) -> u64 {
+    u64::from(known32(now).wrapping_sub(known32(prev)))
+}
+
+/// A 64-bit octet counter's growth, or `None` on a reset. Below 2^32 a decrease is a 32-bit
+/// counter that wrapped.
+fn delta64(now: u64, prev: u64) -> Option<u64> {
+    if now == u64::MAX || prev == u64::MAX {
+        return Some(0);
+    }
+    if now >= prev {
+        Some(now - prev)
+    } else if prev <= u64::from(u32::MAX) {
+        Some(now + (1 << 32) - prev)
+    } else {
+        None
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn counter_sample<S: RecordSink + ?Sized>(
+    state: &mut State,
+    interfaces: &mut Vec<InterfaceInfo>,
+    interfaces_version: &mut u64,
+    agent: Ipv6Addr,
+    sub_agent: u32,
+    now: i64,
+    cs: &CounterSample<'_>,
+    out: &mut S,
+    c: &mut Counters,
+) -> Result<(), DecodeError> {
+    for r in cs.records() {
+        let r = r?;
+        match (r.enterprise, r.format) {
+            (0, 1) => {
+                let k = IfCounters::parse(r.data)?;
+                let mut row = InterfaceCounters {
+                    time_received: now,
+                    exporter: agent,
+                    sub_agent,
+                    ifindex: k.index,
+                    if_type: k.if_type,
+                    speed: k.speed,
+                    direction: k.direction.min(255) as u8,
+                    status: (k.status & 3) as u8,
+                    in_octets_total: k.in_octets,
+                    out_octets_total: k.out_octets,
+                    ..InterfaceCounters::default()
+                };
+                let prev = state.interfaces.get(&k.index).copied();
+                if let Some(p) = prev {
+                    let forward = cs.sequence.wrapping_sub(p.sequence);
+                    let octets = (
+                        delta64(k.in_octets, p.c.in_octets),
+                        delta64(k.out_octets, p.c.out_octets),
+                    );
+                    if let (true, Some(i), Some(o)) =
+                        (forward >= 1 && forward < 1 << 31, octets.0, octets.1)
+                    {
+                        row.interval_ms =
+                            u32::try_from(now.saturating_sub(p.at).max(0)).unwrap_or(u32::MAX);
+                        row.in_octets = i;
+                        row.out_octets = o;
+                        row.in_packets = delta32(k.in_ucast, p.c.in_ucast)
+                            + delta32(k.in_multicast, p.c.in_multicast)
+                            + delta32(k.in_broadcast, p.c.in_broadcast);
+                        row.out_packets = delta32(k.out_ucast, p.c.out_ucast)
+                            + delta32(k.out_multicast, p.c.out_multicast)
+                            + delta32(k.out_broadcast, p.c.out_broadcast);
+                        row.in_errors = delta32(k.in_errors, p.c.in_errors);
+                        row.out_errors = delta32(k.out_errors, p.c.out_errors);
+                        row.in_discards = delta32(k.in_discards, p.c.in_discards);
+                        row.out_discards = delta32(k.out_discards, p.c.out_discards);
+                    }
+                }
+                let last = LastCounters {
+                    at: now,
+                    sequence: cs.sequence,
+                    c: k,
+                };
+                if prev.is_some() || state.interfaces.len() < MAX_SOURCES {
+                    state.interfaces.insert(k.index, last);
+                }
+                out.counters(&row);
+            }
+            (0, 1005) => {
+                let name = port_name(r.data)?;
+                let index = cs.source_id_index;
+                let name = String::from_utf8_lossy(name);
+                let room = interfaces.len() < MAX_INTERFACES;
+                match interfaces.iter_mut().find(|i| i.index == index) {
+                    Some(i) if i.name == name => {}
+                    Some(i) => {
+                        i.name = name.into_owned();
+                        *interfaces_version += 1;
+                    }
+                    None if room => {
+                        interfaces.push(InterfaceInfo {
+                            index,
+                            name: name.into_owned(),
+                            description: String::new(),
+                        });
+                        *interfaces_version += 1;
+                    }
+                    None => {}
+                }
+            }
+            // Ethernet counters are read (so a malformed one is an error) but not stored.
+            (0, 2) => {
+                crate::wire::sflow::EthCounters::parse(r.data)?;
+            }
+            (enterprise, format) => c.skip(SkippedFormat {
+                kind: 2,
+                enterprise,
+                format,
+            }),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_discard_reasons_to_ipfix_forwarding_status() {
+        assert_eq!(forwarding_status(258) >> 6, 0b10);
+        assert_eq!(forwarding_status(258), 129, "ACL deny");
+        assert_eq!(forwarding_status(257), 137, "TTL");
+        assert_eq!(forwarding_status(0), 131, "net unreachable");
+        assert_eq!(forwarding_status(999), 128, "unknown");
+    }
+
+    #[test]
+    fn counter_deltas_handle_wraps_resets_and_unknowns() {
+        assert_eq!(delta64(150, 100), Some(50));
+        assert_eq!(
+            delta64(10, u64::from(u32::MAX) - 9),
+            Some(20),
+            "32-bit octets wrapped"
+        );
+        assert_eq!(
+            delta64(10, 1 << 40),
+            None,
+            "a 64-bit counter going down is a reset"
+        );
+        assert_eq!(delta32(5, u32::MAX), 5, "unknown counts as 0");
+        assert_eq!(delta32(3, 0xFFFF_FFFE), 5, "wrapped");
+    }
+}
