@@ -240,7 +240,13 @@ fn flow_record(
     if rec.sampling_source == SamplingSource::Unknown {
         rec.flags |= flags::SAMPLING_UNKNOWN;
     }
-    rec.sampler_id = Some(f.source_id_type << 24 | (f.source_id_index & 0x00FF_FFFF));
+    // The data source: its ifIndex for the usual type 0, else the compact source id word (type
+    // in the top byte).
+    rec.sampler_id = Some(if f.source_id_type == 0 {
+        f.source_id_index
+    } else {
+        f.source_id_type << 24 | (f.source_id_index & 0x00FF_FFFF)
+    });
     interface(&mut rec, f.input, false);
     interface(&mut rec, f.output, true);
     let mut from_header = false;
@@ -310,8 +316,10 @@ fn flow_record(
             }
             1001 => {
                 let sw = ExtendedSwitch::parse(r.data)?;
-                if sw.src_vlan != 0 {
-                    switch_vlan = Some((sw.src_vlan & 0x0fff) as u16);
+                // 0 is "none" and anything above 4094 is not a VLAN id (agents send all ones
+                // for "unknown"): the header's tag stands then.
+                if (1..=4094).contains(&sw.src_vlan) {
+                    switch_vlan = Some(sw.src_vlan as u16);
                 }
             }
             1002 => {
