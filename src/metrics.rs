@@ -38,8 +38,8 @@ pub struct WorkerReport {
     pub datagrams: u64,
     /// Datagrams dropped by the exporter allowlist.
     pub denied: u64,
-    /// Datagrams of a protocol that is not decoded (sFlow).
-    pub unsupported: u64,
+    /// sFlow interface-counter rows handed to storage.
+    pub counter_rows: u64,
     /// Datagrams longer than the receive slot.
     pub truncated: u64,
     /// Receive calls that failed.
@@ -114,6 +114,22 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Export lost between exporter and collector, from sequence-number gaps (records for v5 and IPFIX, datagrams for v9).",
     ),
     (
+        "sluice_exporter_sflow_samples_lost_total",
+        "sFlow samples lost between agent and collector (gaps in each data source's sample sequence numbers).",
+    ),
+    (
+        "sluice_exporter_sflow_agent_drops_total",
+        "sFlow samples the agent dropped itself for lack of resources (growth of each data source's drops counter).",
+    ),
+    (
+        "sluice_exporter_sflow_sample_pool_total",
+        "Packets an sFlow agent's data sources could have sampled (growth of the sample pools).",
+    ),
+    (
+        "sluice_exporter_sflow_formats_skipped_total",
+        "sFlow samples and records of formats sluice does not read, skipped by length; format is kind:enterprise:format.",
+    ),
+    (
         "sluice_exporter_sequence_resets_total",
         "Sequence numbers that went backwards (exporter restart or reordering).",
     ),
@@ -134,8 +150,8 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Datagrams dropped because the exporter is not in listen.allowed_exporters.",
     ),
     (
-        "sluice_datagrams_unsupported_total",
-        "Datagrams of a protocol that is not decoded yet (sFlow).",
+        "sluice_interface_counter_rows_total",
+        "sFlow interface-counter rows handed to storage (the interface_counters table).",
     ),
     (
         "sluice_datagrams_truncated_total",
@@ -152,7 +168,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         "sluice_queue_blocked_microseconds_total",
-        "Time receive workers waited for room in a queue: `queue` is `aggregator` (windows) or `raw` (raw-flow storage, beside the aggregator).",
+        "Time receive workers waited for room in a queue: `queue` is `aggregator` (windows), `raw` (raw-flow storage, beside the aggregator) or `counters` (sFlow interface counters).",
     ),
     (
         "sluice_queue_batches_total",
@@ -206,7 +222,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ("sluice_sink_batches_total", "Batches handed to the sink."),
     (
         "sluice_sink_rows_total",
-        "Rows handed to the sink, by kind (flows, window_top, window_totals).",
+        "Rows handed to the sink, by kind (flows, window_top, window_totals, interface_counters).",
     ),
     ("sluice_sink_errors_total", "Sink send or flush failures."),
     (
@@ -507,6 +523,15 @@ fn publish_exporter(ex: &str, e: &MergedExporter, skew: bool) {
     counter!("sluice_exporter_sampling_unknown_records_total", &lbl).absolute(s.sampling_unknown);
     counter!("sluice_exporter_sequence_lost_total", &lbl).absolute(s.sequence_lost);
     counter!("sluice_exporter_sequence_resets_total", &lbl).absolute(s.sequence_resets);
+    if s.version == collector::VERSION_SFLOW {
+        counter!("sluice_exporter_sflow_samples_lost_total", &lbl).absolute(s.samples_lost);
+        counter!("sluice_exporter_sflow_agent_drops_total", &lbl).absolute(s.agent_drops);
+        counter!("sluice_exporter_sflow_sample_pool_total", &lbl).absolute(s.sample_pool);
+        for (f, n) in &s.skipped_formats {
+            counter!("sluice_exporter_sflow_formats_skipped_total", "exporter" => ex.to_string(), "format" => f.label())
+                .absolute(*n);
+        }
+    }
     counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.to_string(), "kind" => "end_before_start")
         .absolute(s.time_end_before_start);
     counter!("sluice_exporter_time_anomalies_total", "exporter" => ex.to_string(), "kind" => "far_from_export")
@@ -528,7 +553,8 @@ fn publish_exporter(ex: &str, e: &MergedExporter, skew: bool) {
 
 /// Publish the sum of all workers' reports; per-exporter series as `series` decides.
 pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
-    let mut by_listener: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut by_listener: HashMap<&str, u64> = HashMap::new();
+    let mut counter_rows = 0;
     let (mut denied, mut truncated, mut errors) = (0, 0, 0);
     let (mut batches, mut records) = (0, 0);
     let (mut tbytes, mut pbytes) = (0, 0);
@@ -538,8 +564,8 @@ pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
         enriched.cache_hits += r.enrich.cache_hits;
         enriched.cache_misses += r.enrich.cache_misses;
         let l = by_listener.entry(r.listener.as_str()).or_default();
-        l.0 += r.datagrams;
-        l.1 += r.unsupported;
+        *l += r.datagrams;
+        counter_rows += r.counter_rows;
         denied += r.denied;
         truncated += r.truncated;
         errors += r.recv_errors;
@@ -556,12 +582,11 @@ pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
         publish_exporter(OTHER_EXPORTER, other, false);
     }
     gauge!("sluice_exporters_folded").set(split.folded as f64);
-    for (listener, (dgrams, unsupported)) in by_listener {
+    for (listener, dgrams) in by_listener {
         counter!("sluice_datagrams_received_total", "listener" => listener.to_string())
             .absolute(dgrams);
-        counter!("sluice_datagrams_unsupported_total", "listener" => listener.to_string())
-            .absolute(unsupported);
     }
+    counter!("sluice_interface_counter_rows_total").absolute(counter_rows);
     counter!("sluice_datagrams_denied_total").absolute(denied);
     counter!("sluice_datagrams_truncated_total").absolute(truncated);
     counter!("sluice_receive_errors_total").absolute(errors);
@@ -576,12 +601,19 @@ pub fn publish_workers(reports: &[WorkerReport], series: &mut ExporterSeries) {
 }
 
 /// Publish global receive-path counters kept outside the worker reports.
-pub fn publish_receive(kernel_drops: u64, blocked_aggregator_ns: u64, blocked_raw_ns: u64) {
+pub fn publish_receive(
+    kernel_drops: u64,
+    blocked_aggregator_ns: u64,
+    blocked_raw_ns: u64,
+    blocked_counters_ns: u64,
+) {
     counter!("sluice_kernel_drops_total").absolute(kernel_drops);
     counter!("sluice_queue_blocked_microseconds_total", "queue" => "aggregator")
         .absolute(blocked_aggregator_ns / 1_000);
     counter!("sluice_queue_blocked_microseconds_total", "queue" => "raw")
         .absolute(blocked_raw_ns / 1_000);
+    counter!("sluice_queue_blocked_microseconds_total", "queue" => "counters")
+        .absolute(blocked_counters_ns / 1_000);
 }
 
 /// Publish the aggregator's counters.

@@ -30,10 +30,10 @@ use anyhow::{Context, anyhow};
 use collector::persist::{self, Snapshot};
 use collector::record::to_v6;
 use collector::socket::{self, BatchReceiver, ReceiveOptions};
-use collector::{Cidr, Decoder, DecoderSettings, FlowBatch, FlowRecord};
+use collector::{
+    Cidr, Decoder, DecoderSettings, FlowBatch, FlowRecord, InterfaceCounters, RecordSink,
+};
 use tokio::sync::{mpsc, watch};
-
-use collector::listen::ListenProtocol;
 
 use crate::config::{Config, SinkChoice, ValidatedConfig};
 use crate::metrics::{self as m, WorkerReport};
@@ -98,6 +98,8 @@ struct Shared {
     blocked_aggregator_ns: AtomicU64,
     /// Time workers waited for room in the queue to raw-flow storage.
     blocked_raw_ns: AtomicU64,
+    /// Time workers waited for room in the queue to interface-counter storage.
+    blocked_counters_ns: AtomicU64,
     reports: Vec<Mutex<WorkerReport>>,
     /// Each worker socket's inode, for its drop counter in `/proc/net/udp`.
     inodes: Vec<Option<u64>>,
@@ -159,12 +161,35 @@ impl Shared {
 struct Queues {
     aggregator: mpsc::Sender<FlowBatch>,
     raw: Option<mpsc::Sender<FlowBatch>>,
+    /// sFlow interface counters, to the `interface_counters` table.
+    counters: mpsc::Sender<Vec<InterfaceCounters>>,
+}
+
+/// What a worker decodes into: flow records for the batch, interface counters beside them.
+struct WorkerSink<'a> {
+    flows: &'a mut Vec<FlowRecord>,
+    counters: &'a mut Vec<InterfaceCounters>,
+}
+
+impl RecordSink for WorkerSink<'_> {
+    #[inline]
+    fn push(&mut self, rec: &FlowRecord) {
+        self.flows.push(*rec);
+    }
+
+    #[inline]
+    fn slots(&mut self, n: usize, init: &FlowRecord) -> Option<&mut [FlowRecord]> {
+        RecordSink::slots(self.flows, n, init)
+    }
+
+    fn counters(&mut self, c: &InterfaceCounters) {
+        self.counters.push(*c);
+    }
 }
 
 struct Worker {
     index: usize,
     listener: String,
-    protocol: ListenProtocol,
     receiver: BatchReceiver,
     decoder: Decoder,
     allow: Option<Vec<Cidr>>,
@@ -241,14 +266,14 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                      (raise net.core.rmem_max, or run with CAP_NET_ADMIN)"
                 );
             }
-            sockets.push((label.clone(), l.protocol, opened));
+            sockets.push((label.clone(), opened));
         }
         // Template state is per exporter address: every datagram of one address must reach one
         // worker, whatever its source port. One socket is trivially so; a group is steered by
         // source address once all its sockets are bound (bind order is the index).
         let steered = cfg.listen.workers == 1
             || match socket::attach_source_steering(
-                &sockets[group_start].2.socket,
+                &sockets[group_start].1.socket,
                 cfg.listen.workers,
             ) {
                 Ok(()) => {
@@ -271,18 +296,16 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         } else {
             0.0
         });
-        if l.protocol == ListenProtocol::Sflow {
-            tracing::warn!(listener = %l.address, "sFlow is not decoded yet: its datagrams are counted as unsupported");
-        }
         tracing::info!(listener = %l.address, protocol = l.protocol.as_str(), workers = cfg.listen.workers, "listening");
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         blocked_aggregator_ns: AtomicU64::new(0),
         blocked_raw_ns: AtomicU64::new(0),
+        blocked_counters_ns: AtomicU64::new(0),
         reports: sockets
             .iter()
-            .map(|(label, _, _)| {
+            .map(|(label, _)| {
                 Mutex::new(WorkerReport {
                     listener: label.clone(),
                     ..WorkerReport::default()
@@ -291,7 +314,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
             .collect(),
         inodes: sockets
             .iter()
-            .map(|(_, _, o)| socket::socket_inode(&o.socket).ok())
+            .map(|(_, o)| socket::socket_inode(&o.socket).ok())
             .collect(),
         kernel_drops: (0..sockets.len()).map(|_| AtomicU64::new(0)).collect(),
         snapshots: (0..sockets.len()).map(|_| Mutex::new(None)).collect(),
@@ -346,17 +369,19 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
+    let (counters_tx, counters_rx) =
+        mpsc::channel::<Vec<InterfaceCounters>>(cfg.listen.queue_batches);
     let queues = Queues {
         aggregator: agg_tx,
         raw: raw_tx,
+        counters: counters_tx,
     };
     let mut threads = Vec::new();
-    for (index, (listener, protocol, opened)) in sockets.into_iter().enumerate() {
+    for (index, (listener, opened)) in sockets.into_iter().enumerate() {
         let decoder = new_decoder(&cfg.decoder, snapshot.as_ref(), now);
         let w = Worker {
             index,
             listener,
-            protocol,
             receiver: BatchReceiver::new(opened.socket, cfg.listen.max_datagram_bytes),
             decoder,
             allow: cfg.listen.allowed_exporters.clone(),
@@ -393,6 +418,7 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
         aggregator,
         agg_rx,
         raw_rx,
+        counters_rx,
         options,
         shared.clone(),
     ));
@@ -463,7 +489,6 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
     let datagrams: u64 = reports.iter().map(|r| r.datagrams).sum();
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let denied: u64 = reports.iter().map(|r| r.denied).sum();
-    let unsupported: u64 = reports.iter().map(|r| r.unsupported).sum();
     let enriched: u64 = reports.iter().map(|r| r.enrich.records).sum();
     let cache_hits: u64 = reports.iter().map(|r| r.enrich.cache_hits).sum();
     let cache_misses: u64 = reports.iter().map(|r| r.enrich.cache_misses).sum();
@@ -475,7 +500,6 @@ pub async fn serve(cfg: ValidatedConfig) -> anyhow::Result<()> {
                 datagrams,
                 records,
                 denied,
-                unsupported,
                 flows_recorded = agg.flows_recorded,
                 late_flows = agg.late_flows,
                 windows_closed = agg.windows_closed,
@@ -549,6 +573,7 @@ fn save_state(path: &Path, snap: Snapshot) -> anyhow::Result<usize> {
 impl Worker {
     fn run(mut self) -> Decoder {
         let mut batch: Vec<FlowRecord> = Vec::with_capacity(self.batch_records + 64);
+        let mut counters: Vec<InterfaceCounters> = Vec::new();
         let mut batch_started = Instant::now();
         let mut report = WorkerReport {
             listener: self.listener.clone(),
@@ -604,12 +629,14 @@ impl Worker {
                             continue;
                         }
                     }
-                    if self.protocol == ListenProtocol::Sflow {
-                        report.unsupported += 1;
-                        continue;
-                    }
-                    // Errors are counted per exporter and kind inside the decoder.
-                    let _ = self.decoder.decode(from, d.data, now, &mut batch);
+                    // The version is read from each datagram (NetFlow v5/v9, IPFIX, sFlow v5),
+                    // whatever the listener's protocol. Errors are counted per exporter and kind
+                    // inside the decoder.
+                    let mut sink = WorkerSink {
+                        flows: &mut batch,
+                        counters: &mut counters,
+                    };
+                    let _ = self.decoder.decode(from, d.data, now, &mut sink);
                 }
                 if batch.len() >= self.batch_records {
                     open = self.hand_off(&mut batch, &mut report);
@@ -617,6 +644,11 @@ impl Worker {
             }
             if !batch.is_empty() && batch_started.elapsed() >= self.linger {
                 open = self.hand_off(&mut batch, &mut report);
+            }
+            // Counter samples are few (one per interface every 20 s or so): each receive call's
+            // go straight to their queue.
+            if !counters.is_empty() {
+                open &= self.hand_off_counters(&mut counters, &mut report);
             }
             if last_expire.elapsed() >= Duration::from_secs(1) {
                 self.decoder.expire(system_now_ms());
@@ -681,6 +713,25 @@ impl Worker {
         ok
     }
 
+    /// Hand interface counters to their queue, waiting while it is full. False when its consumer
+    /// is gone.
+    fn hand_off_counters(
+        &mut self,
+        counters: &mut Vec<InterfaceCounters>,
+        report: &mut WorkerReport,
+    ) -> bool {
+        let n = counters.len() as u64;
+        let ok = send_waiting(
+            &self.queues.counters,
+            std::mem::take(counters),
+            &self.shared.blocked_counters_ns,
+        );
+        if ok {
+            report.counter_rows += n;
+        }
+        ok
+    }
+
     /// The buffer of a handed-off batch that every consumer has dropped, emptied.
     fn reusable(&mut self) -> Option<Vec<FlowRecord>> {
         let i = self.spent.iter().position(|b| Arc::strong_count(b) == 1)?;
@@ -739,7 +790,7 @@ pub fn stop_on_signal(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
 
 /// Send, waiting while the queue is full (the time waited is added to `blocked_ns`). False when
 /// the receiving side is gone.
-fn send_waiting(tx: &mpsc::Sender<FlowBatch>, batch: FlowBatch, blocked_ns: &AtomicU64) -> bool {
+fn send_waiting<T>(tx: &mpsc::Sender<T>, batch: T, blocked_ns: &AtomicU64) -> bool {
     match tx.try_send(batch) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(b)) => {
@@ -790,6 +841,7 @@ fn publish_once(shared: &Shared, agg: &watch::Receiver<AggregatorStats>) {
         shared.kernel_drops_total(),
         shared.blocked_aggregator_ns.load(Ordering::Relaxed),
         shared.blocked_raw_ns.load(Ordering::Relaxed),
+        shared.blocked_counters_ns.load(Ordering::Relaxed),
     );
     m::publish_aggregator(&agg.borrow());
     let writers = shared.writers.lock().map(|w| w.clone()).unwrap_or_default();
@@ -924,14 +976,15 @@ impl<S> Metered<S> {
 
 impl<S: Sink> Sink for Metered<S> {
     async fn send(&mut self, batch: Output) -> Result<(), SinkError> {
-        let (flows, top, totals) = match &batch {
-            Output::Flows(f) => (f.len(), 0, 0),
+        let (flows, top, totals, counters) = match &batch {
+            Output::Flows(f) => (f.len(), 0, 0, 0),
             Output::Windows { top, totals } => {
                 if let Some(live) = &self.live {
                     live.publish(top, totals);
                 }
-                (0, top.len(), totals.len())
+                (0, top.len(), totals.len(), 0)
             }
+            Output::Counters(c) => (0, 0, 0, c.len()),
         };
         let t = Instant::now();
         let r = self.inner.send(batch).await;
@@ -942,6 +995,7 @@ impl<S: Sink> Sink for Metered<S> {
             ("flows", flows),
             ("window_top", top),
             ("window_totals", totals),
+            ("interface_counters", counters),
         ] {
             if n > 0 {
                 metrics::counter!("sluice_sink_rows_total", "sink" => name, "kind" => kind)
@@ -1057,42 +1111,76 @@ async fn store_raw<S: Sink>(
     Ok(sink)
 }
 
-/// Runs the windows path (the aggregator shell into `windows`) and the raw-flow path (into `raw`)
-/// side by side until both inputs close. Either failing closes its queue, which stops the workers
-/// and so, in turn, the other path.
-async fn both_paths<W: Sink, R: Sink>(
+/// The interface-counters path: every batch of sFlow counters from the workers to its sink, in
+/// order, then a flush when the queue closes.
+async fn store_counters<S: Sink>(
+    mut rx: mpsc::Receiver<Vec<InterfaceCounters>>,
+    mut sink: S,
+) -> Result<S, SinkError> {
+    while let Some(batch) = rx.recv().await {
+        if !batch.is_empty() {
+            sink.send(Output::Counters(batch)).await?;
+        }
+    }
+    sink.flush().await?;
+    Ok(sink)
+}
+
+/// What each path ended with.
+struct PathResults<W, R, C> {
+    windows: Result<W, SinkError>,
+    raw: Option<Result<R, SinkError>>,
+    counters: Result<C, SinkError>,
+}
+
+impl<W, R, C> PathResults<W, R, C> {
+    /// The first error of the paths, or Ok.
+    fn first_error(&self) -> Result<(), SinkError> {
+        if let Err(e) = &self.windows {
+            return Err(SinkError::Other(format!("windows: {e}")));
+        }
+        if let Some(Err(e)) = &self.raw {
+            return Err(SinkError::Other(format!("raw flows: {e}")));
+        }
+        if let Err(e) = &self.counters {
+            return Err(SinkError::Other(format!("interface counters: {e}")));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the windows path (the aggregator shell into `windows`), the raw-flow path (into `raw`)
+/// and the interface-counters path (into `counters`) side by side until their inputs close. One
+/// failing closes its queue, which stops the workers and so, in turn, the other paths.
+async fn all_paths<W: Sink, R: Sink, C: Sink>(
     aggregator: Aggregator,
     agg_rx: mpsc::Receiver<FlowBatch>,
     windows: W,
     raw: Option<(mpsc::Receiver<FlowBatch>, R)>,
+    counters: (mpsc::Receiver<Vec<InterfaceCounters>>, C),
     options: ShellOptions,
-) -> (Result<W, SinkError>, Option<Result<R, SinkError>>) {
+) -> PathResults<W, R, C> {
     let windows_path = async {
         aggregator::run(aggregator, agg_rx, windows, options)
             .await
             .map(|o| o.sink)
     };
-    match raw {
-        Some((rx, sink)) => {
-            let (w, r) = tokio::join!(windows_path, store_raw(rx, sink));
-            (w, Some(r))
+    let raw_path = async {
+        match raw {
+            Some((rx, sink)) => Some(store_raw(rx, sink).await),
+            None => None,
         }
-        None => (windows_path.await, None),
+    };
+    let (windows, raw, counters) = tokio::join!(
+        windows_path,
+        raw_path,
+        store_counters(counters.0, counters.1)
+    );
+    PathResults {
+        windows,
+        raw,
+        counters,
     }
-}
-
-/// The first error of the two paths, or Ok.
-fn first_error<W, R>(
-    w: &Result<W, SinkError>,
-    r: &Option<Result<R, SinkError>>,
-) -> Result<(), SinkError> {
-    if let Err(e) = w {
-        return Err(SinkError::Other(format!("windows: {e}")));
-    }
-    if let Some(Err(e)) = r {
-        return Err(SinkError::Other(format!("raw flows: {e}")));
-    }
-    Ok(())
 }
 
 async fn run_pipeline(
@@ -1100,6 +1188,7 @@ async fn run_pipeline(
     aggregator: Aggregator,
     agg_rx: mpsc::Receiver<FlowBatch>,
     raw_rx: Option<mpsc::Receiver<FlowBatch>>,
+    counters_rx: mpsc::Receiver<Vec<InterfaceCounters>>,
     options: ShellOptions,
     shared: Arc<Shared>,
 ) -> Result<(), SinkError> {
@@ -1107,17 +1196,20 @@ async fn run_pipeline(
         SinkChoice::Null => {
             let raw = raw_rx.map(|rx| (rx, Metered::new(NullSink::default(), "null")));
             let windows = Metered::new(NullSink::default(), "null").with_live(shared.live.clone());
-            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
-            first_error(&w, &r)?;
-            let flows = match &r {
+            let counters = (counters_rx, Metered::new(NullSink::default(), "null"));
+            let p = all_paths(aggregator, agg_rx, windows, raw, counters, options).await;
+            p.first_error()?;
+            let flows = match &p.raw {
                 Some(Ok(s)) => s.inner.flows,
                 _ => 0,
             };
-            if let Ok(w) = &w {
+            let counter_rows = p.counters.as_ref().map_or(0, |c| c.inner.counter_rows);
+            if let Ok(w) = &p.windows {
                 tracing::info!(
                     flows,
                     top_rows = w.inner.top_rows,
                     totals_rows = w.inner.totals_rows,
+                    counter_rows,
                     "null sink totals"
                 );
             }
@@ -1128,8 +1220,10 @@ async fn run_pipeline(
             let file = SharedSink::new(JsonLinesSink::create(&path).await?);
             let raw = raw_rx.map(|rx| (rx, Metered::new(file.clone(), "jsonl")));
             let windows = Metered::new(file.clone(), "jsonl").with_live(shared.live.clone());
-            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
-            first_error(&w, &r)?;
+            let counters = (counters_rx, Metered::new(file.clone(), "jsonl"));
+            all_paths(aggregator, agg_rx, windows, raw, counters, options)
+                .await
+                .first_error()?;
             let lines = file.with(|s| s.lines()).await;
             tracing::info!(lines, path = %path.display(), "json-lines sink flushed");
             Ok(())
@@ -1168,6 +1262,14 @@ async fn run_pipeline(
             };
             let windows_writer =
                 start(&windows_cfg).map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
+            // sFlow interface counters: a writer and spool of their own (a few rows per interface
+            // and minute), beside the windows' under the spool directory.
+            let counters_cfg = schema::ValidatedClickhouseConfig {
+                spool_dir: cfg.spool_dir.join("counters"),
+                ..windows_cfg.clone()
+            };
+            let counters_writer =
+                start(&counters_cfg).map_err(|e| SinkError::Other(format!("clickhouse: {e}")))?;
             let flows_writer = match raw_rx {
                 Some(rx) => Some((
                     rx,
@@ -1183,6 +1285,7 @@ async fn run_pipeline(
             }
             if let Ok(mut w) = shared.writers.lock() {
                 w.push(windows_writer.stats_handle());
+                w.push(counters_writer.stats_handle());
                 if let Some((_, f)) = &flows_writer {
                     w.push(f.stats_handle());
                 }
@@ -1212,7 +1315,8 @@ async fn run_pipeline(
             };
             let raw = flows_writer.map(|(rx, w)| (rx, Metered::new(w, "clickhouse")));
             let windows = Metered::new(windows_writer, "clickhouse").with_live(shared.live.clone());
-            let (w, r) = both_paths(aggregator, agg_rx, windows, raw, options).await;
+            let counters = (counters_rx, Metered::new(counters_writer, "clickhouse"));
+            let p = all_paths(aggregator, agg_rx, windows, raw, counters, options).await;
             if let Some((task, stop)) = interfaces {
                 // The task writes once more as it stops; bounded, so a hung server cannot hold
                 // up the shutdown.
@@ -1237,14 +1341,17 @@ async fn run_pipeline(
                     }
                 }
             }
-            let failed = first_error(&w, &r);
+            let failed = p.first_error();
             // Close whatever still runs, so that what the server took is acknowledged and the
             // rest stays in the spools.
-            if let Ok(w) = w {
+            if let Ok(w) = p.windows {
                 w.inner.close().await?;
             }
-            if let Some(Ok(r)) = r {
+            if let Some(Ok(r)) = p.raw {
                 r.inner.close().await?;
+            }
+            if let Ok(c) = p.counters {
+                c.inner.close().await?;
             }
             failed
         }

@@ -283,19 +283,61 @@ fn exporters_outside_the_allowlist_are_dropped_and_counted() {
 }
 
 #[test]
-fn sflow_listener_counts_datagrams_as_unsupported() {
-    let Some(shared) = testkit::shared_dir("sflow_listener_counts_datagrams_as_unsupported") else {
+fn sflow_listener_decodes_every_sample_of_the_sflow_corpus_and_netflow_beside_it() {
+    let Some(shared) = testkit::shared_dir(
+        "sflow_listener_decodes_every_sample_of_the_sflow_corpus_and_netflow_beside_it",
+    ) else {
         return;
     };
-    let pcap = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
+    let dir = shared.join("corpus/vendor/akvorado-sflow");
+    let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    pcaps.sort();
+    assert_eq!(pcaps.len(), 11);
     let collector = Collector::start_with("sflow", "sflow", "127.0.0.0/8");
-    replay(&collector, &pcap, 9901);
-    let (dir, log) = collector.stop();
-    let datagrams = count_in_log(&log, "datagrams");
-    assert!(datagrams > 0, "{log}");
-    assert_eq!(count_in_log(&log, "unsupported"), datagrams, "{log}");
-    assert_eq!(count_in_log(&log, "records"), 0, "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut want_samples = 0;
+    let mut want_bytes = 0;
+    for pcap in &pcaps {
+        let (recs, _) = common::decode_capture(pcap, Some(6343));
+        want_samples += recs.len() as u64;
+        want_bytes += recs.iter().map(|r| r.bytes).sum::<u64>();
+        replay(&collector, pcap, 6343);
+    }
+    // The version is read from each datagram: NetFlow sent to the sFlow port decodes too.
+    let v5 = shared.join("corpus/synthetic-a/softflowd-v5.pcap");
+    let (v5_recs, _) = common::decode_capture(&v5, Some(9901));
+    replay(&collector, &v5, 9901);
+    let (out_dir, log) = collector.stop();
+    assert_eq!(
+        count_in_log(&log, "records"),
+        want_samples + v5_recs.len() as u64,
+        "{log}"
+    );
+    let text = std::fs::read_to_string(out_dir.join("out.jsonl")).unwrap();
+    let (mut sflow_lines, mut sflow_bytes, mut v5_lines) = (0, 0, 0);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "flow" {
+            continue;
+        }
+        match v["version"].as_u64().unwrap() {
+            105 => {
+                sflow_lines += 1;
+                sflow_bytes += v["bytes"].as_u64().unwrap();
+                assert_eq!(v["packets"], 1, "{line}");
+                assert_eq!(v["sampling_source"], "record", "{line}");
+            }
+            5 => v5_lines += 1,
+            other => panic!("version {other}: {line}"),
+        }
+    }
+    assert_eq!(sflow_lines, want_samples);
+    assert_eq!(sflow_bytes, want_bytes);
+    assert_eq!(v5_lines, v5_recs.len() as u64);
+    let _ = std::fs::remove_dir_all(&out_dir);
 }
 
 #[test]

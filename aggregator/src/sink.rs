@@ -1,13 +1,13 @@
 //! Where the pipeline's output goes: the sink contract.
 //!
-//! Owns: the [`Output`] batches (raw flows, closed windows) and the [`Sink`] trait that storage
+//! Owns: the [`Output`] batches (raw flows, closed windows, interface counters) and the [`Sink`] trait that storage
 //! implements. The ClickHouse writer lives in `schema`; the JSON-lines and null sinks for tests and
 //! benchmarks live here.
 //! Must never: drop a batch silently. A sink that cannot keep up makes `send` wait (backpressure).
 
 use std::future::Future;
 
-use collector::FlowBatch;
+use collector::{FlowBatch, InterfaceCounters};
 
 use crate::output::{WindowTopRow, WindowTotalsRow};
 
@@ -23,6 +23,8 @@ pub enum Output {
         /// Per-exporter totals.
         totals: Vec<WindowTotalsRow>,
     },
+    /// Interface counters from sFlow counter samples, one per sample and interface.
+    Counters(Vec<InterfaceCounters>),
 }
 
 /// A sink failure that the pipeline reports and counts.

@@ -2,14 +2,15 @@
 //!
 //! Owns: the JSON-lines format. One JSON object per line, tagged by `type`:
 //! `{"type":"flow",...}` (the fields of [`collector::FlowRecord`]),
-//! `{"type":"window_top",...}` ([`WindowTopRow`]) and `{"type":"window_totals",...}`
-//! ([`WindowTotalsRow`]). Writes are buffered and reach the file on [`Sink::flush`].
+//! `{"type":"window_top",...}` ([`WindowTopRow`]), `{"type":"window_totals",...}`
+//! ([`WindowTotalsRow`]) and `{"type":"interface_counters",...}`
+//! ([`collector::InterfaceCounters`]). Writes are buffered and reach the file on [`Sink::flush`].
 //! Must never: drop a row silently (a write failure is returned as [`SinkError::Io`]), or block the
 //! async runtime on file I/O (writes go through tokio).
 
 use std::path::Path;
 
-use collector::FlowRecord;
+use collector::{FlowRecord, InterfaceCounters};
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
@@ -27,6 +28,8 @@ pub struct NullSink {
     pub top_rows: u64,
     /// Totals rows received.
     pub totals_rows: u64,
+    /// Interface counter rows received.
+    pub counter_rows: u64,
     /// Times `flush` was called.
     pub flushes: u64,
 }
@@ -40,6 +43,7 @@ impl Sink for NullSink {
                 self.top_rows += top.len() as u64;
                 self.totals_rows += totals.len() as u64;
             }
+            Output::Counters(c) => self.counter_rows += c.len() as u64,
         }
         Ok(())
     }
@@ -56,6 +60,7 @@ enum Line<'a> {
     Flow(&'a FlowRecord),
     WindowTop(&'a WindowTopRow),
     WindowTotals(&'a WindowTotalsRow),
+    InterfaceCounters(&'a InterfaceCounters),
 }
 
 /// Writes every row as one JSON object per line.
@@ -119,6 +124,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Sink for JsonLinesSink<W> {
                 }
                 for r in totals {
                     self.write(Line::WindowTotals(r)).await?;
+                }
+            }
+            Output::Counters(counters) => {
+                for c in counters {
+                    self.write(Line::InterfaceCounters(c)).await?;
                 }
             }
         }

@@ -22,4 +22,6 @@ pub use cidr::{Cidr, CidrError};
 pub use config::{ConfigError, DecoderConfig, DecoderSettings};
 pub use decoder::{Decoder, ExporterStats, FnSink, RecordSink, SkippedFormat, Stats, Summary};
 pub use error::{DecodeError, ErrorKind};
-pub use record::{Enrichment, FlowBatch, FlowRecord, InterfaceCounters, SamplingSource};
+pub use record::{
+    Enrichment, FlowBatch, FlowRecord, InterfaceCounters, SamplingSource, VERSION_SFLOW,
+};

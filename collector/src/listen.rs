@@ -45,7 +45,8 @@ impl ListenProtocol {
 pub struct ListenerConfig {
     /// Address and port to bind, e.g. `0.0.0.0:2055` or `[::]:4739`.
     pub address: String,
-    /// What the listener expects.
+    /// What the listener expects (a label in logs and metrics: every listener decodes NetFlow
+    /// v5, v9, IPFIX and sFlow v5, the version read from each datagram).
     #[serde(default)]
     pub protocol: ListenProtocol,
 }

@@ -58,7 +58,8 @@ pub struct RetentionConfig {
     /// One-hour rollups (`flows_1h`, `flows_enrich_1h`), days; at least `flows_5m_days`.
     #[serde(default = "default_flows_1h_days")]
     pub flows_1h_days: u32,
-    /// Window top-N and totals (`window_top`, `window_totals`), days.
+    /// Window top-N and totals (`window_top`, `window_totals`) and sFlow interface counters
+    /// (`interface_counters`), days.
     #[serde(default = "default_windows_days")]
     pub windows_days: u32,
 }

@@ -367,6 +367,27 @@ fn inventory_ddl(d: &Dialect) -> Vec<String> {
     ]
 }
 
+/// sFlow counter samples: one row per sample and interface, with the deltas since the previous
+/// sample of that interface (0 and `interval_ms = 0` for the first), and the 64-bit octet totals as
+/// reported. Kept as long as the windows.
+fn interface_counters_ddl(d: &Dialect, r: &RetentionConfig) -> String {
+    let a = d.addr();
+    let t = d.c("DateTime", "DoubleDelta, ZSTD");
+    let n64 = d.c("UInt64", "T64, ZSTD");
+    format!(
+        "CREATE TABLE IF NOT EXISTS interface_counters (\n  time_received {t},\n  exporter {a},\n  \
+         sub_agent UInt32,\n  ifindex UInt32,\n  if_type UInt32,\n  speed UInt64,\n  direction UInt8,\n  \
+         status UInt8,\n  interval_ms UInt32,\n  in_octets {n64},\n  out_octets {n64},\n  \
+         in_packets {n64},\n  out_packets {n64},\n  in_errors {n64},\n  out_errors {n64},\n  \
+         in_discards {n64},\n  out_discards {n64},\n  in_octets_total UInt64,\n  \
+         out_octets_total UInt64,\n  batch_id UInt64\n) \
+         ENGINE = MergeTree PARTITION BY toDate(time_received) \
+         ORDER BY (exporter, ifindex, time_received){ttl}{s}",
+        ttl = d.ttl("time_received", r.windows_days),
+        s = d.settings(),
+    )
+}
+
 /// What `sluice run` writes about each exporter at every metrics interval: counters since the
 /// collector started, and where the sampling rate came from. One statement, so that it applies whole
 /// (18.16 has no `ADD COLUMN IF NOT EXISTS`).
@@ -538,6 +559,21 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             statements: enrich_rollups,
             unless_column: None,
         },
+        Migration {
+            version: 14,
+            name: "flows_sflow",
+            statements: vec![format!(
+                "ALTER TABLE flows\n  ADD COLUMN frame_bytes {},\n  ADD COLUMN discard_reason UInt16",
+                d.c("UInt32", "T64, ZSTD")
+            )],
+            unless_column: Some(("flows", "discard_reason")),
+        },
+        Migration {
+            version: 15,
+            name: "interface_counters",
+            statements: vec![interface_counters_ddl(&d, r)],
+            unless_column: None,
+        },
     ]
 }
 
@@ -661,8 +697,9 @@ enum PartitionUnit {
 }
 
 /// Tables with time partitions, their unit and retention.
-fn retained_tables(r: &RetentionConfig) -> [(&'static str, PartitionUnit, u32); 7] {
+fn retained_tables(r: &RetentionConfig) -> [(&'static str, PartitionUnit, u32); 8] {
     [
+        ("interface_counters", PartitionUnit::Day, r.windows_days),
         ("flows", PartitionUnit::Day, r.flows_days),
         ("window_top", PartitionUnit::Day, r.windows_days),
         ("window_totals", PartitionUnit::Day, r.windows_days),
@@ -839,6 +876,7 @@ mod tests {
                 ("flows", rows::FLOWS_COLUMNS),
                 ("window_top", rows::WINDOW_TOP_COLUMNS),
                 ("window_totals", rows::WINDOW_TOTALS_COLUMNS),
+                ("interface_counters", rows::INTERFACE_COUNTERS_COLUMNS),
                 ("exporters", rows::EXPORTERS_COLUMNS),
                 ("interfaces", rows::INTERFACES_COLUMNS),
                 ("as_names", rows::AS_NAMES_COLUMNS),

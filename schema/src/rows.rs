@@ -1,6 +1,7 @@
 //! Row encoding: pipeline types to ClickHouse `RowBinary`, one encoder per table.
 //!
-//! Owns: the column order of `flows`, `window_top`, `window_totals`, `exporters` and `interfaces`
+//! Owns: the column order of `flows`, `window_top`, `window_totals`, `interface_counters`,
+//! `exporters` and `interfaces`
 //! ([`FLOWS_COLUMNS`] etc.; the DDL in [`crate::migrations`] lists the same columns in the same order,
 //! and a test checks it), and the mapping of each Rust field to its column value. Must never:
 //! allocate per row or do I/O; encoders append to a caller's buffer.
@@ -77,10 +78,15 @@ pub const FLOWS_COLUMNS: &[&str] = &[
     "out_if_provider",
     "in_if_speed",
     "out_if_speed",
+    "frame_bytes",
+    "discard_reason",
 ];
 
 /// Columns of `flows` up to `batch_id`: the rows of spool payload version 2.
 pub const FLOWS_V2_COLUMNS: usize = 39;
+
+/// Columns of `flows` up to `out_if_speed`: the rows of spool payload version 3.
+pub const FLOWS_V3_COLUMNS: usize = 57;
 
 /// Columns of `window_top`, in insert order.
 pub const WINDOW_TOP_COLUMNS: &[&str] = &[
@@ -152,6 +158,7 @@ pub const FLOWS_TYPES: &[Ty] = &[
     DateTime, Addr, U32, U16, I64, I64, Addr, Addr, U16, U16, U8, U16, U8, U64, U64, U32, Str, U64,
     U64, U32, U32, U32, U32, U32, U8, U8, Addr, U8, U16, U8, U8, U8, Addr, Addr, U16, U16, U16, U8,
     U64, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, Str, U64, U64,
+    U32, U16,
 ];
 
 /// Types of [`WINDOW_TOP_COLUMNS`], in the same order.
@@ -162,6 +169,63 @@ pub const WINDOW_TOP_TYPES: &[Ty] = &[
 
 /// Types of [`WINDOW_TOTALS_COLUMNS`], in the same order.
 pub const WINDOW_TOTALS_TYPES: &[Ty] = &[DateTime, U32, Addr, U64, U64, U64, U64, U64, U64, U64];
+
+/// Columns of `interface_counters`, in insert order.
+pub const INTERFACE_COUNTERS_COLUMNS: &[&str] = &[
+    "time_received",
+    "exporter",
+    "sub_agent",
+    "ifindex",
+    "if_type",
+    "speed",
+    "direction",
+    "status",
+    "interval_ms",
+    "in_octets",
+    "out_octets",
+    "in_packets",
+    "out_packets",
+    "in_errors",
+    "out_errors",
+    "in_discards",
+    "out_discards",
+    "in_octets_total",
+    "out_octets_total",
+    "batch_id",
+];
+
+/// Types of [`INTERFACE_COUNTERS_COLUMNS`], in the same order.
+pub const INTERFACE_COUNTERS_TYPES: &[Ty] = &[
+    DateTime, Addr, U32, U32, U32, U64, U8, U8, U32, U64, U64, U64, U64, U64, U64, U64, U64, U64,
+    U64, U64,
+];
+
+/// Append one `interface_counters` row (without `batch_id`).
+pub fn encode_interface_counters(out: &mut Vec<u8>, c: &collector::InterfaceCounters) {
+    u32_(out, ms_to_datetime(c.time_received));
+    addr(out, c.exporter);
+    u32_(out, c.sub_agent);
+    u32_(out, c.ifindex);
+    u32_(out, c.if_type);
+    u64_(out, c.speed);
+    u8_(out, c.direction);
+    u8_(out, c.status);
+    u32_(out, c.interval_ms);
+    for v in [
+        c.in_octets,
+        c.out_octets,
+        c.in_packets,
+        c.out_packets,
+        c.in_errors,
+        c.out_errors,
+        c.in_discards,
+        c.out_discards,
+        c.in_octets_total,
+        c.out_octets_total,
+    ] {
+        u64_(out, v);
+    }
+}
 
 /// Appends the id of the batch a row belongs to (the last column of `flows`, `window_top` and
 /// `window_totals`): on 18.16 the writer asks the server for it before re-sending a batch whose
@@ -591,8 +655,9 @@ pub fn encode_flow_enrichment(out: &mut Vec<u8>, r: &FlowRecord, names: Option<&
     u64_(out, o.map_or(0, |x| x.speed_mbps.saturating_mul(1_000_000)));
 }
 
-/// Append one whole `flows` row as the writer sends it: [`encode_flow`], the batch id, then
-/// [`encode_flow_enrichment`].
+/// Append one whole `flows` row as the writer sends it: [`encode_flow`], the batch id,
+/// [`encode_flow_enrichment`], then the sFlow columns (`frame_bytes`, `discard_reason`; 0 when
+/// the record has none).
 pub fn encode_flow_row(
     out: &mut Vec<u8>,
     r: &FlowRecord,
@@ -602,6 +667,8 @@ pub fn encode_flow_row(
     encode_flow(out, r);
     encode_batch_id(out, batch_id);
     encode_flow_enrichment(out, r, names);
+    u32_(out, r.frame_bytes.unwrap_or(0));
+    u16_(out, r.discard_reason.unwrap_or(0));
 }
 
 /// An attribute of a network entry, `""` when there is none.

@@ -57,7 +57,8 @@
 //!
 //! # Spool payload
 //!
-//! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals][u64 LE instance]`
+//! `[u8 version = 1][u8 table: 1 flows, 2 window_top, 3 window_totals, 4 interface_counters]`
+//! `[u64 LE instance]`
 //! `[u64 LE sequence][u32 LE rows][RowBinary rows, columns as in crate::rows]`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -81,7 +82,11 @@ use crate::spool::{Spool, SpoolCounters, SpoolError};
 /// `batch_id` column at the end of every row; version 1 records (from an older spool) are still
 /// inserted, without that column. Version 3 adds the enrichment columns of `flows` and the
 /// `label` of `window_top` after `batch_id`; version 2 records are inserted without them.
-const PAYLOAD_VERSION: u8 = 3;
+/// Version 4 adds the sFlow columns of `flows` (`frame_bytes`, `discard_reason`) and the
+/// `interface_counters` table.
+const PAYLOAD_VERSION: u8 = 4;
+/// Tables a writer batches for (one [`Batcher`] each, indexed by table code less one).
+const TABLES: usize = 4;
 const HEADER_LEN_V1: usize = 1 + 1 + 8 + 8 + 4;
 const HEADER_LEN: usize = HEADER_LEN_V1 + 4 + 4;
 /// After this many batches in a row refused for good, the writer stops dead-lettering: the schema
@@ -99,6 +104,8 @@ pub enum Table {
     WindowTop,
     /// `window_totals`.
     WindowTotals,
+    /// `interface_counters` (sFlow counter samples).
+    InterfaceCounters,
 }
 
 impl Table {
@@ -107,6 +114,7 @@ impl Table {
             Table::Flows => 1,
             Table::WindowTop => 2,
             Table::WindowTotals => 3,
+            Table::InterfaceCounters => 4,
         }
     }
     fn from_code(c: u8) -> Option<Table> {
@@ -114,6 +122,7 @@ impl Table {
             1 => Some(Table::Flows),
             2 => Some(Table::WindowTop),
             3 => Some(Table::WindowTotals),
+            4 => Some(Table::InterfaceCounters),
             _ => None,
         }
     }
@@ -123,22 +132,36 @@ impl Table {
             Table::Flows => "flows",
             Table::WindowTop => "window_top",
             Table::WindowTotals => "window_totals",
+            Table::InterfaceCounters => "interface_counters",
         }
     }
     /// How many leading columns a payload of `version` has: version 1 had no `batch_id`,
-    /// version 2 none of the enrichment columns (`flows`) or `label` (`window_top`).
+    /// version 2 none of the enrichment columns (`flows`) or `label` (`window_top`), version 3
+    /// none of the sFlow columns of `flows`.
     fn column_count(self, version: u8) -> usize {
-        let (v2, all) = match self {
-            Table::Flows => (rows::FLOWS_V2_COLUMNS, rows::FLOWS_COLUMNS.len()),
-            Table::WindowTop => (rows::WINDOW_TOP_V2_COLUMNS, rows::WINDOW_TOP_COLUMNS.len()),
-            Table::WindowTotals => (
-                rows::WINDOW_TOTALS_COLUMNS.len(),
-                rows::WINDOW_TOTALS_COLUMNS.len(),
+        let (v2, v3, all) = match self {
+            Table::Flows => (
+                rows::FLOWS_V2_COLUMNS,
+                rows::FLOWS_V3_COLUMNS,
+                rows::FLOWS_COLUMNS.len(),
             ),
+            Table::WindowTop => {
+                let all = rows::WINDOW_TOP_COLUMNS.len();
+                (rows::WINDOW_TOP_V2_COLUMNS, all, all)
+            }
+            Table::WindowTotals => {
+                let all = rows::WINDOW_TOTALS_COLUMNS.len();
+                (all, all, all)
+            }
+            Table::InterfaceCounters => {
+                let all = rows::INTERFACE_COUNTERS_COLUMNS.len();
+                (all, all, all)
+            }
         };
         match version {
             1 => v2 - 1,
             2 => v2,
+            3 => v3,
             _ => all,
         }
     }
@@ -148,6 +171,7 @@ impl Table {
             Table::Flows => rows::FLOWS_COLUMNS,
             Table::WindowTop => rows::WINDOW_TOP_COLUMNS,
             Table::WindowTotals => rows::WINDOW_TOTALS_COLUMNS,
+            Table::InterfaceCounters => rows::INTERFACE_COUNTERS_COLUMNS,
         };
         &all[..self.column_count(version)]
     }
@@ -156,13 +180,14 @@ impl Table {
             Table::Flows => rows::FLOWS_TYPES,
             Table::WindowTop => rows::WINDOW_TOP_TYPES,
             Table::WindowTotals => rows::WINDOW_TOTALS_TYPES,
+            Table::InterfaceCounters => rows::INTERFACE_COUNTERS_TYPES,
         };
         &all[..self.column_count(version)]
     }
     /// The time column a batch's range is on.
     fn time_column(self) -> &'static str {
         match self {
-            Table::Flows => "time_received",
+            Table::Flows | Table::InterfaceCounters => "time_received",
             Table::WindowTop | Table::WindowTotals => "window_start",
         }
     }
@@ -416,6 +441,7 @@ impl ClickhouseWriter {
                 Batcher::new(Table::Flows),
                 Batcher::new(Table::WindowTop),
                 Batcher::new(Table::WindowTotals),
+                Batcher::new(Table::InterfaceCounters),
             ],
             shared: shared.clone(),
             attempt: 0,
@@ -425,7 +451,7 @@ impl ClickhouseWriter {
             instance: fastrand::u64(..),
             seq: 0,
             dead: crate::deadletter::DeadLetters::new(&cfg.spool_dir, cfg.dead_letter_max_bytes),
-            never_streak: [0; 3],
+            never_streak: [0; TABLES],
         };
         svc.publish_spool();
         let sweeper = tier.and_then(|t| svc.sweeper_for(t));
@@ -624,11 +650,11 @@ pub(crate) struct Header {
     pub(crate) body: usize,
 }
 
-/// The per-table slot of a payload (its table code, 1 to 3, less one).
+/// The per-table slot of a payload (its table code, 1 to 4, less one).
 fn table_slot(payload: &[u8]) -> usize {
     payload
         .get(1)
-        .map_or(0, |c| usize::from(c.saturating_sub(1)).min(2))
+        .map_or(0, |c| usize::from(c.saturating_sub(1)).min(TABLES - 1))
 }
 
 /// The `batch_id` of the rows of batch `seq` of writer `instance`.
@@ -640,7 +666,7 @@ pub(crate) fn parse_header(p: &[u8]) -> Option<Header> {
     let version = *p.first()?;
     let body = match version {
         1 => HEADER_LEN_V1,
-        2 | 3 => HEADER_LEN,
+        2..=4 => HEADER_LEN,
         _ => return None,
     };
     if p.len() < body {
@@ -779,7 +805,7 @@ struct Service {
     inflight_ids: HashMap<tokio::task::Id, u64>,
     /// Batches handed to an insert task so far (numbers them).
     dispatched: u64,
-    batchers: [Batcher; 3],
+    batchers: [Batcher; TABLES],
     shared: Arc<Shared>,
     /// Consecutive failed attempts (drives the backoff).
     attempt: u32,
@@ -795,7 +821,7 @@ struct Service {
     /// Batches refused for good in a row, per table (past [`DEAD_LETTER_STREAK`]: that table is
     /// broken; unhealthy, spool them). Per table, so that a broken table next to a working one is
     /// still found out.
-    never_streak: [u32; 3],
+    never_streak: [u32; TABLES],
 }
 
 impl Service {
@@ -953,6 +979,18 @@ impl Service {
                     b.note_row(now, rows::ms_to_datetime(r.window_start));
                     if b.full(self.cfg.batch_rows) {
                         self.seal_and_dispatch(2).await;
+                    }
+                }
+            }
+            Output::Counters(counters) => {
+                for c in &counters {
+                    let id = self.row_start(3);
+                    let b = &mut self.batchers[3];
+                    rows::encode_interface_counters(&mut b.buf, c);
+                    rows::encode_batch_id(&mut b.buf, id);
+                    b.note_row(now, rows::ms_to_datetime(c.time_received));
+                    if b.full(self.cfg.batch_rows) {
+                        self.seal_and_dispatch(3).await;
                     }
                 }
             }
@@ -1882,5 +1920,46 @@ mod tests {
             Table::WindowTotals.columns(3),
             Table::WindowTotals.columns(2)
         );
+        // Version 4 adds the sFlow columns of flows, and the interface_counters table.
+        assert_eq!(*Table::Flows.columns(4).last().unwrap(), "discard_reason");
+        assert_eq!(
+            Table::Flows.columns(4).len(),
+            Table::Flows.columns(3).len() + 2
+        );
+        assert_eq!(Table::Flows.types(4).len(), Table::Flows.columns(4).len());
+        assert_eq!(Table::WindowTop.columns(4), Table::WindowTop.columns(3));
+    }
+
+    #[test]
+    fn interface_counter_rows_batch_under_their_own_table_code() {
+        let mut b = Batcher::new(Table::InterfaceCounters);
+        b.seq = 3;
+        let c = collector::InterfaceCounters {
+            time_received: 1_800_000_000_500,
+            ifindex: 7,
+            speed: 10_000_000_000,
+            in_octets: 1234,
+            ..collector::InterfaceCounters::default()
+        };
+        rows::encode_interface_counters(&mut b.buf, &c);
+        rows::encode_batch_id(&mut b.buf, 9);
+        b.note_row(Instant::now(), rows::ms_to_datetime(c.time_received));
+        let (p, n) = b.seal(0x10).unwrap();
+        assert_eq!(n, 1);
+        let h = parse_header(&p).unwrap();
+        assert_eq!(
+            (h.version, h.table),
+            (PAYLOAD_VERSION, Table::InterfaceCounters)
+        );
+        assert_eq!(table_slot(&p), 3);
+        assert_eq!(h.range, Some((1_800_000_000, 1_800_000_000)));
+        let cols = Table::InterfaceCounters.columns(h.version);
+        assert_eq!(cols, rows::INTERFACE_COUNTERS_COLUMNS);
+        assert_eq!(Table::InterfaceCounters.types(h.version).len(), cols.len());
+        // 4 time + 16 exporter + 3 x 4 + 8 speed + 2 x 1 + 4 interval + 10 x 8 counters + 8 id.
+        assert_eq!(p.len() - h.body, 4 + 16 + 12 + 8 + 2 + 4 + 80 + 8);
+        let text = h.render(&p);
+        assert!(text.contains("ifindex"), "{text}");
+        assert!(text.contains("1234"), "{text}");
     }
 }
