@@ -1,8 +1,10 @@
 //! `sluice decode FILE`: decode a capture of export traffic, for debugging an exporter.
 //!
 //! Every datagram goes through the same decoder as `sluice run`, with per-exporter state, in file
-//! order, with the capture timestamp as the receive time. Records go to stdout (JSON lines or a
-//! table); a summary goes to stderr, with errors by kind and zero-fill padding (bytes after the
+//! order, with the capture timestamp as the receive time; the protocol (NetFlow v5, v9, IPFIX,
+//! sFlow v5) is read from each datagram. Records go to stdout (JSON lines or a table; in JSON lines,
+//! sFlow counter samples too, as objects tagged `"type":"interface_counters"`); a summary goes to
+//! stderr, with errors by kind and zero-fill padding (bytes after the
 //! last set, which are not errors) in total and per exporter. The exit status is non-zero only when
 //! the file cannot be read.
 
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use collector::capture;
 use collector::record::display_addr;
-use collector::{Decoder, DecoderConfig, ErrorKind, FlowRecord, FnSink};
+use collector::{Decoder, DecoderConfig, ErrorKind, FlowRecord, InterfaceCounters, RecordSink};
 
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub enum Format {
 /// Arguments of `sluice decode`.
 #[derive(clap::Args, Debug)]
 pub struct DecodeArgs {
-    /// A pcap or pcapng capture of NetFlow v5/v9 or IPFIX export traffic.
+    /// A pcap or pcapng capture of NetFlow v5/v9, IPFIX or sFlow v5 export traffic.
     pub file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
@@ -58,27 +60,16 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
     if args.format == Format::Table {
         let _ = writeln!(w, "{}", table_header());
     }
-    let format = args.format;
+    let mut counter_samples = 0u64;
     let cap = capture::for_each_datagram(&args.file, args.port, |ts, d| {
         datagrams += 1;
-        let mut sink = FnSink(|r: &FlowRecord| {
-            if write_err.is_some() {
-                return;
-            }
-            let res = match format {
-                Format::Jsonl => {
-                    line.clear();
-                    serde_json::to_writer(&mut line, r).expect("a record always serialises");
-                    line.push(b'\n');
-                    w.write_all(&line)
-                }
-                Format::Table => writeln!(w, "{}", table_row(r)),
-                Format::None => Ok(()),
-            };
-            if let Err(e) = res {
-                write_err = Some(e);
-            }
-        });
+        let mut sink = Out {
+            format: args.format,
+            w: &mut w,
+            line: &mut line,
+            err: &mut write_err,
+            counters: &mut counter_samples,
+        };
         match decoder.decode(d.src.ip(), d.payload, ts, &mut sink) {
             Ok(s) => {
                 records += u64::from(s.records);
@@ -107,10 +98,11 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(
         e,
-        "frames {}  datagrams {}  records {}  templates learned {}  sets held for a template {} (records replayed {})  sets still pending {}  unreadable datagrams {}  errors {}  padding bytes {}",
+        "frames {}  datagrams {}  records {}  interface counters {}  templates learned {}  sets held for a template {} (records replayed {})  sets still pending {}  unreadable datagrams {}  errors {}  padding bytes {}",
         cap.frames,
         datagrams,
         records,
+        counter_samples,
         templates,
         held,
         replayed,
@@ -145,11 +137,16 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
             .filter(|k| s.errors[**k as usize] > 0)
             .map(|k| format!("{} {}", k.as_str(), s.errors[*k as usize]))
             .collect();
+        let version = if s.version == collector::VERSION_SFLOW {
+            "sflow5".to_string()
+        } else {
+            format!("v{}", s.version)
+        };
         let _ = writeln!(
             e,
-            "exporter {}  v{}  datagrams {}  records {}  lost in transit (sequence) {}  sequence resets {}  sampling unknown {}  end before start {}  far from export time {}  padding bytes {}  errors: {}",
+            "exporter {}  {}  datagrams {}  records {}  lost in transit (sequence) {}  sequence resets {}  sampling unknown {}  end before start {}  far from export time {}  padding bytes {}  errors: {}",
             display_addr(*addr),
-            s.version,
+            version,
             s.datagrams,
             s.records,
             s.sequence_lost,
@@ -164,8 +161,88 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
                 errs.join(", ")
             }
         );
+        if s.version == collector::VERSION_SFLOW {
+            let skipped: Vec<String> = s
+                .skipped_formats
+                .iter()
+                .map(|(f, n)| format!("{} {n}", f.label()))
+                .collect();
+            let _ = writeln!(
+                e,
+                "  sflow {}  udp source {}  samples lost {}  agent drops {}  sample pool {}  formats skipped: {}",
+                display_addr(*addr),
+                s.udp_source
+                    .map_or("-".to_string(), |a| display_addr(a).to_string()),
+                s.samples_lost,
+                s.agent_drops,
+                s.sample_pool,
+                if skipped.is_empty() {
+                    "none".to_string()
+                } else {
+                    skipped.join(", ")
+                }
+            );
+        }
     }
     Ok(())
+}
+
+/// Where decoded records and counters go: stdout in the chosen format; the first write error is
+/// kept and stops further output.
+struct Out<'a, W: Write> {
+    format: Format,
+    w: &'a mut W,
+    line: &'a mut Vec<u8>,
+    err: &'a mut Option<std::io::Error>,
+    counters: &'a mut u64,
+}
+
+impl<W: Write> Out<'_, W> {
+    fn write(&mut self, value: &impl serde::Serialize, table: impl FnOnce() -> Option<String>) {
+        if self.err.is_some() {
+            return;
+        }
+        let res = match self.format {
+            Format::Jsonl => {
+                self.line.clear();
+                serde_json::to_writer(&mut *self.line, value).expect("a record always serialises");
+                self.line.push(b'\n');
+                self.w.write_all(self.line)
+            }
+            Format::Table => match table() {
+                Some(row) => writeln!(self.w, "{row}"),
+                None => Ok(()),
+            },
+            Format::None => Ok(()),
+        };
+        if let Err(e) = res {
+            *self.err = Some(e);
+        }
+    }
+}
+
+/// A counter sample as a JSON line: tagged, so that it cannot be taken for a flow record.
+#[derive(serde::Serialize)]
+struct CountersLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    counters: &'a InterfaceCounters,
+}
+
+impl<W: Write> RecordSink for Out<'_, W> {
+    fn push(&mut self, rec: &FlowRecord) {
+        self.write(rec, || Some(table_row(rec)));
+    }
+
+    fn counters(&mut self, c: &InterfaceCounters) {
+        *self.counters += 1;
+        let line = CountersLine {
+            kind: "interface_counters",
+            counters: c,
+        };
+        self.write(&line, || None);
+    }
 }
 
 fn table_header() -> String {

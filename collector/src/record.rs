@@ -273,7 +273,8 @@ pub struct InterfaceCounters {
     pub in_octets_total: u64,
     /// ifHCOutOctets as reported.
     pub out_octets_total: u64,
-    /// Milliseconds since the previous sample of this interface (0: no previous sample).
+    /// Milliseconds since the previous sample of this interface, by the agent's uptime (by the
+    /// receive times when the uptime went backwards); 0 when there is no previous sample.
     pub interval_ms: u32,
     /// Octets in during the interval.
     pub in_octets: u64,

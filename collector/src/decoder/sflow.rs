@@ -45,6 +45,7 @@ struct Source {
 #[derive(Debug, Clone, Copy)]
 struct LastCounters {
     at: i64,
+    uptime_ms: u32,
     sequence: u32,
     c: IfCounters,
 }
@@ -137,7 +138,7 @@ impl Decoder {
                         &mut scope.interfaces,
                         &mut scope.interfaces_version,
                         agent,
-                        d.sub_agent,
+                        (d.sub_agent, d.uptime_ms),
                         now,
                         &cs,
                         out,
@@ -387,7 +388,7 @@ fn counter_sample<S: RecordSink + ?Sized>(
     interfaces: &mut Vec<InterfaceInfo>,
     interfaces_version: &mut u64,
     agent: Ipv6Addr,
-    sub_agent: u32,
+    (sub_agent, uptime_ms): (u32, u32),
     now: i64,
     cs: &CounterSample<'_>,
     out: &mut S,
@@ -421,8 +422,14 @@ fn counter_sample<S: RecordSink + ?Sized>(
                     if let (true, Some(i), Some(o)) =
                         (forward >= 1 && forward < 1 << 31, octets.0, octets.1)
                     {
-                        row.interval_ms =
-                            u32::try_from(now.saturating_sub(p.at).max(0)).unwrap_or(u32::MAX);
+                        // The agent's clock (its uptime) when it moved forward; the receive
+                        // times otherwise (the agent restarted, or a datagram came late).
+                        let by_agent = uptime_ms.wrapping_sub(p.uptime_ms);
+                        row.interval_ms = if by_agent > 0 && by_agent < 1 << 31 {
+                            by_agent
+                        } else {
+                            u32::try_from(now.saturating_sub(p.at).max(0)).unwrap_or(u32::MAX)
+                        };
                         row.in_octets = i;
                         row.out_octets = o;
                         row.in_packets = delta32(k.in_ucast, p.c.in_ucast)
@@ -439,6 +446,7 @@ fn counter_sample<S: RecordSink + ?Sized>(
                 }
                 let last = LastCounters {
                     at: now,
+                    uptime_ms,
                     sequence: cs.sequence,
                     c: k,
                 };
