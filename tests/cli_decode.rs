@@ -1,6 +1,8 @@
 //! `sluice decode FILE`: its stderr summary, run on a capture written here (raw IPv4 link type,
 //! datagrams built with `flowgen::encode`).
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::process::Command;
 
@@ -110,50 +112,6 @@ fn decode_summary_shows_padding_bytes_in_total_and_per_exporter_next_to_the_erro
     );
 }
 
-/// Generic interface counters (sFlow counter record 0:1, 88 bytes) of ifIndex 7.
-fn generic_counters(in_octets: u64, out_octets: u64, in_ucast: u32) -> Vec<u8> {
-    let mut r = Vec::new();
-    for v in [7u32, 6] {
-        r.extend_from_slice(&v.to_be_bytes()); // ifIndex, ifType (ethernetCsmacd)
-    }
-    r.extend_from_slice(&10_000_000_000u64.to_be_bytes()); // ifSpeed
-    r.extend_from_slice(&1u32.to_be_bytes()); // full duplex
-    r.extend_from_slice(&3u32.to_be_bytes()); // admin and oper up
-    r.extend_from_slice(&in_octets.to_be_bytes());
-    for v in [in_ucast, 0, 0, 2, 1, 0] {
-        r.extend_from_slice(&v.to_be_bytes()); // ucast, mcast, bcast, discards, errors, unknown
-    }
-    r.extend_from_slice(&out_octets.to_be_bytes());
-    for v in [5u32, 0, 0, 0, 0, 0] {
-        r.extend_from_slice(&v.to_be_bytes()); // ucast, mcast, bcast, discards, errors, promisc
-    }
-    assert_eq!(r.len(), 88);
-    r
-}
-
-/// An sFlow v5 datagram from agent 192.0.2.9 with one counter sample of `record`.
-fn sflow_counters(seq: u32, uptime_ms: u32, record: &[u8]) -> Vec<u8> {
-    let mut sample = Vec::new();
-    sample.extend_from_slice(&seq.to_be_bytes());
-    sample.extend_from_slice(&7u32.to_be_bytes()); // source id: ifIndex 7
-    sample.extend_from_slice(&1u32.to_be_bytes()); // one record
-    sample.extend_from_slice(&1u32.to_be_bytes()); // enterprise 0, format 1
-    sample.extend_from_slice(&(record.len() as u32).to_be_bytes());
-    sample.extend_from_slice(record);
-    let mut d = Vec::new();
-    for v in [5u32, 1] {
-        d.extend_from_slice(&v.to_be_bytes()); // version, agent address type IPv4
-    }
-    d.extend_from_slice(&[192, 0, 2, 9]);
-    for v in [0u32, seq, uptime_ms, 1] {
-        d.extend_from_slice(&v.to_be_bytes()); // sub-agent, sequence, uptime, one sample
-    }
-    d.extend_from_slice(&2u32.to_be_bytes()); // counter sample
-    d.extend_from_slice(&(sample.len() as u32).to_be_bytes());
-    d.extend_from_slice(&sample);
-    d
-}
-
 #[test]
 fn decode_prints_sflow_counter_samples_as_deltas_and_names_the_agent() {
     let from = Ipv4Addr::new(198, 51, 100, 20);
@@ -163,12 +121,12 @@ fn decode_prints_sflow_counter_samples_as_deltas_and_names_the_agent() {
         pcap(&[
             (
                 from,
-                sflow_counters(1, 10_000, &generic_counters(1_000, 500, 10)),
+                common::sflow_counters(1, 10_000, &common::generic_counters(1_000, 500, 10)),
             ),
             // The 64-bit in-octets counter moved by 4,000; out-octets by 1,500.
             (
                 from,
-                sflow_counters(2, 30_000, &generic_counters(5_000, 2_000, 25)),
+                common::sflow_counters(2, 30_000, &common::generic_counters(5_000, 2_000, 25)),
             ),
         ]),
     )

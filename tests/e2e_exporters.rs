@@ -15,49 +15,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, sql, top_groups,
-    wait_until,
+    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, sql, sums_from_tsv,
+    top_groups, wait_until,
 };
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-/// A stored address (16 bytes, IPv4-mapped when IPv4) from its hex form.
-fn addr_from_hex(h: &str) -> IpAddr {
-    let mut b = [0u8; 16];
-    for (i, byte) in b.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
-    }
-    std::net::Ipv6Addr::from(b).to_canonical()
-}
-
-fn sums_from_tsv(tsv: &str) -> Sums {
-    let mut m = Sums::new();
-    for line in tsv.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        m.insert(
-            addr_from_hex(f[0]),
-            (
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-                f[3].parse().unwrap(),
-            ),
-        );
-    }
-    m
-}
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sluice-exp-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 struct Collector {
@@ -175,32 +143,6 @@ impl Capture {
     }
 }
 
-/// Traffic with known truth, timed a few minutes before now so that windows are current.
-fn traffic(dir: &Path) -> (PathBuf, Sums) {
-    let pcap = dir.join("traffic.pcap");
-    let truth = dir.join("truth.csv");
-    let st = Command::new(SLUICE)
-        .arg("gen-traffic")
-        .args([&pcap, &truth])
-        .args([
-            "--packets",
-            "20000",
-            "--hosts",
-            "300",
-            "--seed",
-            "11",
-            "--v6",
-            "0.2",
-            "--duration",
-            "120",
-        ])
-        .args(["--start", &(now_secs() - 300).to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    (pcap, read_sums(&truth))
-}
-
 fn softflowd(pcap: &Path, port: u16, version: &str) {
     let st = Command::new("softflowd")
         .arg("-r")
@@ -223,53 +165,14 @@ fn softflowd(pcap: &Path, port: u16, version: &str) {
 }
 
 fn pmacctd(dir: &Path, pcap: &Path, port: u16, version: u8, sampling: Option<u32>) {
-    let conf = dir.join("pmacctd.conf");
-    let log = dir.join("pmacctd.log");
     let mut c = format!(
-        "daemonize: false\npcap_savefile: {}\npcap_savefile_wait: true\nplugins: nfprobe\n\
-         nfprobe_receiver: 127.0.0.1:{port}\nnfprobe_version: {version}\nnfprobe_maxflows: 1000000\n\
-         aggregate: src_host, dst_host, src_port, dst_port, proto, tos\nlogfile: {}\n",
-        pcap.display(),
-        log.display()
+        "nfprobe_receiver: 127.0.0.1:{port}\nnfprobe_version: {version}\nnfprobe_maxflows: 1000000\n\
+         aggregate: src_host, dst_host, src_port, dst_port, proto, tos\n"
     );
     if let Some(s) = sampling {
         c.push_str(&format!("sampling_rate: {s}\n"));
     }
-    std::fs::write(&conf, c).unwrap();
-    let mut core = Command::new("pmacctd")
-        .arg("-f")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("pmacctd to read the capture", || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("finished reading PCAP capture file")
-    });
-    // The core hands its last buffer to the nfprobe plugin through a pipe after it logs the end
-    // of the file; a plugin interrupted before that buffer arrives loses those flows ("connection
-    // lost to 'default_nfprobe-nfprobe'" in pmacctd.log, seen on a loaded machine). Let the pipe
-    // drain first.
-    std::thread::sleep(Duration::from_secs(1));
-    // SIGINT to the plugin and the core flushes every flow (SIGTERM would lose them).
-    Command::new("pkill")
-        .args(["-INT", "-P", &core.id().to_string()])
-        .status()
-        .unwrap();
-    Command::new("kill")
-        .args(["-INT", &core.id().to_string()])
-        .status()
-        .unwrap();
-    core.wait().unwrap();
-    wait_until("the nfprobe plugin to exit", || {
-        !Command::new("pgrep")
-            .args(["-f", &conf.display().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    });
+    common::pmacctd(dir, pcap, "nfprobe", &c);
 }
 
 /// Per-source (bytes, packets, records) from raw flows and from the src_addr windows (direct SQL).
@@ -402,7 +305,7 @@ fn real_exporters_to_clickhouse_give_the_truth() {
         return;
     }
     let root = tmpdir("traffic");
-    let (pcap, truth) = traffic(&root);
+    let (pcap, truth) = common::traffic(&root);
     let v4_truth: Sums = truth
         .iter()
         .filter(|(a, _)| a.is_ipv4())
@@ -568,7 +471,7 @@ fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data()
         return;
     }
     let dir = tmpdir("sampled");
-    let (pcap, truth) = traffic(&dir);
+    let (pcap, truth) = common::traffic(&dir);
     let db = format!("e2e_sampled_{}", std::process::id());
     let sluice = Collector::start(&dir, &url, &db);
     pmacctd(&dir, &pcap, sluice.port, 9, Some(10));

@@ -1,0 +1,326 @@
+//! sFlow end to end with a real agent: pmacctd's `sfprobe` plugin reads traffic with known truth
+//! (`sluice gen-traffic`) and exports sFlow v5 straight to a running `sluice run` on an `sflow`
+//! listener, which writes to the real ClickHouse. Unsampled, the stored per-source L3 bytes and
+//! packets equal the truth except for the packets pmacctd itself never sampled (measured and
+//! bounded below); sampled 1 in 10, the scaled totals fall within the statistical error. Counter
+//! samples land in `interface_counters` as deltas.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{
+    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, sql, sums_from_tsv, wait_until,
+};
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-sflow-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Collector {
+    run: SluiceRun,
+    port: u16,
+    metrics: u16,
+}
+
+impl Collector {
+    fn start(dir: &Path, url: &str, db: &str) -> Collector {
+        let port = free_udp_port();
+        let metrics = free_tcp_port();
+        let cfg = format!(
+            r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}", protocol = "sflow" }}]
+recv_buffer_bytes = 33554432
+allowed_exporters = ["127.0.0.0/8"]
+
+[aggregator]
+window_secs = 60
+top_n = 5000
+
+[output]
+sink = "clickhouse"
+raw_flows = true
+
+[clickhouse]
+url = "{url}"
+database = "{db}"
+batch_rows = 20000
+spool_dir = "{spool}"
+
+[metrics]
+enabled = true
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+"#,
+            spool = dir.join("spool").display(),
+        );
+        Collector {
+            run: SluiceRun::start(dir, &cfg),
+            port,
+            metrics,
+        }
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        metric_sum(self.metrics, name)
+    }
+
+    /// Wait until the decoded record count stops moving.
+    fn settle(&self) {
+        let mut last = u64::MAX;
+        wait_until("sluice to decode every exported sample", || {
+            std::thread::sleep(Duration::from_millis(300));
+            let n = self.metric("sluice_exporter_records_total");
+            let done = n > 0 && n == last;
+            last = n;
+            done
+        });
+    }
+}
+
+fn sfprobe(dir: &Path, pcap: &Path, port: u16, rate: u32) {
+    common::pmacctd(
+        dir,
+        pcap,
+        "sfprobe",
+        &format!("sfprobe_receiver: 127.0.0.1:{port}\nsampling_rate: {rate}\n"),
+    );
+}
+
+/// Per-source (bytes, packets, records) of the stored flows, unscaled or scaled, and of the
+/// `src_addr` windows.
+fn stored(url: &str, db: &str, scaled: bool) -> (Sums, Sums) {
+    let (b, p) = if scaled {
+        ("bytes_scaled", "packets_scaled")
+    } else {
+        ("bytes", "packets")
+    };
+    let flows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(src_addr), sum({b}), sum({p}), count() FROM flows GROUP BY src_addr FORMAT TSV"
+        ),
+    ));
+    let (wb, wp) = if scaled {
+        ("bytes", "packets")
+    } else {
+        ("bytes_unscaled", "packets_unscaled")
+    };
+    let windows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(addr_a), sum({wb}), sum({wp}), sum(flows) FROM window_top \
+             WHERE dimension = 'src_addr' AND is_other = 0 GROUP BY addr_a FORMAT TSV"
+        ),
+    ));
+    (flows, windows)
+}
+
+fn bytes_packets(s: &Sums) -> HashMap<IpAddr, (u64, u64)> {
+    s.iter().map(|(a, v)| (*a, (v.0, v.1))).collect()
+}
+
+const EXACT: &str = "pmacctd_sfprobe_unsampled_gives_the_truth_per_source_in_clickhouse";
+
+#[test]
+fn pmacctd_sfprobe_unsampled_gives_the_truth_per_source_in_clickhouse() {
+    let Some(url) = testkit::server_url(testkit::LEGACY, EXACT) else {
+        return;
+    };
+    if !["pmacctd", "curl"].iter().all(|t| testkit::tool(EXACT, t)) {
+        return;
+    }
+    let dir = tmpdir("exact");
+    let (pcap, truth) = common::traffic(&dir);
+    let db = format!("e2e_sflow_exact_{}", std::process::id());
+    let sluice = Collector::start(&dir, &url, &db);
+    sfprobe(&dir, &pcap, sluice.port, 1);
+    sluice.settle();
+    let samples_lost = sluice.metric("sluice_exporter_sflow_samples_lost_total");
+    let datagrams_lost = sluice.metric("sluice_exporter_sequence_lost_total");
+    let kernel_drops = sluice.metric("sluice_kernel_drops_total");
+    let errors = sluice.metric("sluice_exporter_decode_errors_total");
+    sluice.run.stop();
+    assert_eq!(
+        (samples_lost, datagrams_lost, kernel_drops, errors),
+        (0, 0, 0, 0),
+        "nothing lost between pmacctd and sluice, nothing rejected"
+    );
+
+    // Every row: sFlow, one packet, rate 1 from the sample, L2 frame = L3 + 14 (Ethernet) + 4
+    // (the FCS sfprobe counts in the frame length and reports as stripped), input ifIndex
+    // 0x3FFFFFFF (internal) stored as 0 with the flag.
+    let shape = sql(
+        &url,
+        &db,
+        "SELECT version, packets, sampling_rate, sampling_source, frame_bytes - bytes AS l2, \
+         in_if, bitAnd(flags, 16) AS internal, count() FROM flows \
+         GROUP BY version, packets, sampling_rate, sampling_source, l2, in_if, internal FORMAT TSV",
+    );
+    let rows: Vec<&str> = shape.lines().collect();
+    assert_eq!(rows.len(), 1, "{shape}");
+    let f: Vec<&str> = rows[0].split('\t').collect();
+    assert_eq!(
+        &f[..7],
+        ["105", "1", "1", "record", "18", "0", "16"],
+        "{shape}"
+    );
+
+    let (flows, windows) = stored(&url, &db, false);
+    assert_eq!(
+        bytes_packets(&windows),
+        bytes_packets(&flows),
+        "windows and raw flows agree"
+    );
+    // pmacctd 1.7.7's sfprobe loses a handful of packets between its core and the plugin (the
+    // corpus README measured 6 of 20,000; the sample sequence numbers have no gap, so the
+    // plugin never saw them). For every source: what is stored never exceeds the truth, a
+    // source with all its packets has exactly its bytes, and a short source lacks whole packets
+    // (between 28 and 1,500 bytes each: the smallest and largest IP packets of the traffic).
+    let mut short_packets = 0;
+    let mut exact = 0;
+    for (src, t) in &truth {
+        let got = flows.get(src).copied().unwrap_or_default();
+        assert!(got.1 <= t.1, "{src}: {} packets, truth {}", got.1, t.1);
+        if got.1 == t.1 {
+            assert_eq!(got.0, t.0, "{src}: every packet, so every byte");
+            exact += 1;
+        } else {
+            let missing = t.1 - got.1;
+            let missing_bytes = t.0 - got.0;
+            assert!(
+                (28 * missing..=1500 * missing).contains(&missing_bytes),
+                "{src}: {missing} packets missing, {missing_bytes} bytes"
+            );
+            short_packets += missing;
+        }
+    }
+    assert_eq!(
+        flows.len(),
+        truth.len(),
+        "no source that is not in the truth"
+    );
+    assert!(
+        short_packets <= 20,
+        "{short_packets} of 20,000 packets not exported (pmacctd loses about 6); {exact} sources exact"
+    );
+    assert!(
+        exact >= truth.len() - 20,
+        "{exact} of {} sources exact",
+        truth.len()
+    );
+    eprintln!(
+        "sfprobe rate 1: {exact} of {} sources exact, {short_packets} packets not exported by pmacctd",
+        truth.len()
+    );
+    sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+}
+
+#[test]
+fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
+    let test = "pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error";
+    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+        return;
+    };
+    if !["pmacctd", "curl"].iter().all(|t| testkit::tool(test, t)) {
+        return;
+    }
+    let dir = tmpdir("sampled");
+    let (pcap, truth) = common::traffic(&dir);
+    let db = format!("e2e_sflow_sampled_{}", std::process::id());
+    let sluice = Collector::start(&dir, &url, &db);
+    sfprobe(&dir, &pcap, sluice.port, 10);
+    sluice.settle();
+    sluice.run.stop();
+    let provenance = sql(
+        &url,
+        &db,
+        "SELECT sampling_source, sampling_rate FROM flows \
+         GROUP BY sampling_source, sampling_rate FORMAT TSV",
+    );
+    assert_eq!(provenance.trim(), "record\t10", "{provenance}");
+    let (flows, windows) = stored(&url, &db, true);
+    let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
+    let (tb, tp) = total(&truth);
+    let (fb, fp) = total(&flows);
+    // 1-in-10 sampling of 20,000 packets keeps about 2,000: the packet estimate's relative
+    // standard error is about sqrt(0.9 / 2000) = 2.1%, and the byte estimate's is close to it
+    // (packet sizes vary). Allow four of them.
+    let rel = |a: u64, b: u64| (a as f64 - b as f64).abs() / b as f64;
+    assert!(rel(fp, tp) < 0.085, "packets: scaled {fp} vs truth {tp}");
+    assert!(rel(fb, tb) < 0.085, "bytes: scaled {fb} vs truth {tb}");
+    assert_eq!(
+        total(&windows),
+        (fb, fp),
+        "windows hold the same scaled totals as the raw flows"
+    );
+    let (top, t) = truth.iter().max_by_key(|(_, v)| v.0).unwrap();
+    let f = flows[top];
+    let sigma = (0.9 / (t.1 as f64 / 10.0)).sqrt();
+    assert!(
+        rel(f.1, t.1) < 4.0 * sigma,
+        "top source {top}: packets {} vs {}",
+        f.1,
+        t.1
+    );
+    eprintln!(
+        "sfprobe rate 10: packets {fp} vs {tp} ({:+.2}%), bytes {fb} vs {tb} ({:+.2}%)",
+        (fp as f64 / tp as f64 - 1.0) * 100.0,
+        (fb as f64 / tb as f64 - 1.0) * 100.0
+    );
+    sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+}
+
+#[test]
+fn sflow_counter_samples_become_interface_counter_rows() {
+    let test = "sflow_counter_samples_become_interface_counter_rows";
+    let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
+        return;
+    };
+    if !testkit::tool(test, "curl") {
+        return;
+    }
+    let dir = tmpdir("counters");
+    let db = format!("e2e_sflow_counters_{}", std::process::id());
+    let sluice = Collector::start(&dir, &url, &db);
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = ("127.0.0.1", sluice.port);
+    // Three samples 20 s apart by the agent's clock; the 64-bit in-octets counter moves by
+    // 4,000 then 6,000, the out-octets counter by 1,500 then 0.
+    for (seq, uptime, inb, outb, pk) in [
+        (1, 10_000, 1_000, 500, 10),
+        (2, 30_000, 5_000, 2_000, 25),
+        (3, 50_000, 11_000, 2_000, 40),
+    ] {
+        let d = common::sflow_counters(seq, uptime, &common::generic_counters(inb, outb, pk));
+        tx.send_to(&d, to).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_until("three counter rows", || {
+        sluice.metric("sluice_interface_counter_rows_total") == 3
+    });
+    sluice.run.stop();
+    let rows = sql(
+        &url,
+        &db,
+        "SELECT IPv6NumToString(exporter), ifindex, speed, status, interval_ms, in_octets, \
+         out_octets, in_packets, in_discards, in_errors, in_octets_total \
+         FROM interface_counters ORDER BY in_octets_total FORMAT TSV",
+    );
+    assert_eq!(
+        rows,
+        "::ffff:192.0.2.9\t7\t10000000000\t3\t0\t0\t0\t0\t0\t0\t1000\n\
+         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t4000\t1500\t15\t0\t0\t5000\n\
+         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t6000\t0\t15\t0\t0\t11000\n",
+    );
+    sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
+}
