@@ -126,6 +126,18 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "Packets an sFlow agent's data sources could have sampled (growth of the sample pools).",
     ),
     (
+        "sluice_exporter_sflow_accuracy_sampled_octets_total",
+        "sFlow sampling accuracy check: octets estimated from flow samples (frame length x rate) of interfaces between their counter samples.",
+    ),
+    (
+        "sluice_exporter_sflow_accuracy_counter_octets_total",
+        "sFlow sampling accuracy check: the same interfaces' in_octets counter deltas over those intervals.",
+    ),
+    (
+        "sluice_exporter_sflow_sampling_accuracy",
+        "sFlow sampled estimate over counters since the collector started (1.0 is exact with ingress sampling); rate() the two counters for a recent figure.",
+    ),
+    (
         "sluice_exporter_sflow_formats_skipped_total",
         "sFlow samples and records of formats sluice does not read, skipped by length; format is kind:enterprise:format.",
     ),
@@ -527,6 +539,14 @@ fn publish_exporter(ex: &str, e: &MergedExporter, skew: bool) {
         counter!("sluice_exporter_sflow_samples_lost_total", &lbl).absolute(s.samples_lost);
         counter!("sluice_exporter_sflow_agent_drops_total", &lbl).absolute(s.agent_drops);
         counter!("sluice_exporter_sflow_sample_pool_total", &lbl).absolute(s.sample_pool);
+        counter!("sluice_exporter_sflow_accuracy_sampled_octets_total", &lbl)
+            .absolute(s.accuracy_sampled_octets);
+        counter!("sluice_exporter_sflow_accuracy_counter_octets_total", &lbl)
+            .absolute(s.accuracy_counter_octets);
+        if s.accuracy_counter_octets > 0 {
+            gauge!("sluice_exporter_sflow_sampling_accuracy", &lbl)
+                .set(s.accuracy_sampled_octets as f64 / s.accuracy_counter_octets as f64);
+        }
         for (f, n) in &s.skipped_formats {
             counter!("sluice_exporter_sflow_formats_skipped_total", "exporter" => ex.to_string(), "format" => f.label())
                 .absolute(*n);

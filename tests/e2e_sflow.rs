@@ -281,8 +281,9 @@ fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
 }
 
 #[test]
-fn sflow_counter_samples_become_interface_counter_rows() {
-    let test = "sflow_counter_samples_become_interface_counter_rows";
+fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accuracy_check() {
+    let test =
+        "sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accuracy_check";
     let Some(url) = testkit::server_url(testkit::LEGACY, test) else {
         return;
     };
@@ -294,33 +295,82 @@ fn sflow_counter_samples_become_interface_counter_rows() {
     let sluice = Collector::start(&dir, &url, &db);
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = ("127.0.0.1", sluice.port);
-    // Three samples 20 s apart by the agent's clock; the 64-bit in-octets counter moves by
-    // 4,000 then 6,000, the out-octets counter by 1,500 then 0.
-    for (seq, uptime, inb, outb, pk) in [
-        (1, 10_000, 1_000, 500, 10),
-        (2, 30_000, 5_000, 2_000, 25),
-        (3, 50_000, 11_000, 2_000, 40),
-    ] {
-        let d = common::sflow_counters(seq, uptime, &common::generic_counters(inb, outb, pk));
-        tx.send_to(&d, to).unwrap();
+    // Three counter samples 20 s apart by the agent's clock; the 64-bit in-octets counter moves
+    // by 4,000,000 then 6,000,000, the out-octets counter by 1,500 then 0. Between the first two,
+    // four flow samples of ifIndex 7 (1,000-byte frames, 1 in 1,000: 4,000,000 octets estimated,
+    // exactly the counter's); between the last two, five (5,000,000 against 6,000,000).
+    let counters = |seq, uptime, inb, outb, pk| {
+        common::sflow_counters(seq, uptime, &common::generic_counters(inb, outb, pk))
+    };
+    let flows = |first: u32, n: u32, uptime| {
+        let samples: Vec<_> = (first..first + n)
+            .map(|s| common::sflow_flow_sample(s, 1_000, 1_000))
+            .collect();
+        common::sflow_datagram(first + 100, uptime, &samples)
+    };
+    let datagrams = [
+        counters(1, 10_000, 1_000, 500, 10),
+        flows(1, 4, 20_000),
+        counters(2, 30_000, 4_001_000, 2_000, 25),
+        flows(5, 5, 40_000),
+        counters(3, 50_000, 10_001_000, 2_000, 40),
+    ];
+    for d in &datagrams {
+        tx.send_to(d, to).unwrap();
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_until("three counter rows", || {
         sluice.metric("sluice_interface_counter_rows_total") == 3
     });
+    assert_eq!(sluice.metric("sluice_exporter_records_total"), 9);
+    assert_eq!(
+        sluice.metric("sluice_exporter_sflow_accuracy_sampled_octets_total"),
+        9_000_000
+    );
+    assert_eq!(
+        sluice.metric("sluice_exporter_sflow_accuracy_counter_octets_total"),
+        10_000_000
+    );
     sluice.run.stop();
     let rows = sql(
         &url,
         &db,
         "SELECT IPv6NumToString(exporter), ifindex, speed, status, interval_ms, in_octets, \
-         out_octets, in_packets, in_discards, in_errors, in_octets_total \
-         FROM interface_counters ORDER BY in_octets_total FORMAT TSV",
+         out_octets, in_packets, in_discards, in_errors, in_octets_total, sampled_octets, \
+         flow_samples FROM interface_counters ORDER BY in_octets_total FORMAT TSV",
     );
     assert_eq!(
         rows,
-        "::ffff:192.0.2.9\t7\t10000000000\t3\t0\t0\t0\t0\t0\t0\t1000\n\
-         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t4000\t1500\t15\t0\t0\t5000\n\
-         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t6000\t0\t15\t0\t0\t11000\n",
+        "::ffff:192.0.2.9\t7\t10000000000\t3\t0\t0\t0\t0\t0\t0\t1000\t0\t0\n\
+         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t4000000\t1500\t15\t0\t0\t4001000\t4000000\t4\n\
+         ::ffff:192.0.2.9\t7\t10000000000\t3\t20000\t6000000\t0\t15\t0\t0\t10001000\t5000000\t5\n",
     );
+    // The exporters report's column: 9,000,000 estimated over 10,000,000 counted. The range
+    // ends a minute from now, so that rows written this second are in it.
+    let at = |ago_secs: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::seconds(60 - ago_secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["report", "exporters", "--format", "json"])
+        .args(["--from", &at(3600), "--to", &at(0)])
+        .args(["--clickhouse-url", &url, "--database", &db])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["exporter"] == "192.0.2.9")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(row["sampling_accuracy_pct"], 90.0, "{text}");
     sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
 }

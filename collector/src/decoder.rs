@@ -179,6 +179,12 @@ pub struct ExporterStats {
     pub agent_drops: u64,
     /// sFlow: packets that could have been sampled (growth of each data source's sample pool).
     pub sample_pool: u64,
+    /// sFlow sampling accuracy check: octets estimated from flow samples (frame length ×
+    /// rate) of interfaces during the intervals between their counter samples...
+    pub accuracy_sampled_octets: u64,
+    /// ...and the same interfaces' `in_octets` counter deltas over those intervals. Their ratio
+    /// is the accuracy of the sampled estimate (1.0 exact, with ingress sampling).
+    pub accuracy_counter_octets: u64,
     /// sFlow: samples and records of formats sluice does not read, skipped by their length.
     pub formats_skipped: u64,
     /// The skipped formats by kind and format ([`SkippedFormat`]), at most
@@ -258,6 +264,8 @@ impl ExporterStats {
         self.samples_lost += o.samples_lost;
         self.agent_drops += o.agent_drops;
         self.sample_pool += o.sample_pool;
+        self.accuracy_sampled_octets += o.accuracy_sampled_octets;
+        self.accuracy_counter_octets += o.accuracy_counter_octets;
         self.formats_skipped += o.formats_skipped;
         for &(f, n) in &o.skipped_formats {
             SkippedFormat::add(&mut self.skipped_formats, f, n);
@@ -309,6 +317,12 @@ impl ExporterStats {
         d.samples_lost = d.samples_lost.saturating_sub(earlier.samples_lost);
         d.agent_drops = d.agent_drops.saturating_sub(earlier.agent_drops);
         d.sample_pool = d.sample_pool.saturating_sub(earlier.sample_pool);
+        d.accuracy_sampled_octets = d
+            .accuracy_sampled_octets
+            .saturating_sub(earlier.accuracy_sampled_octets);
+        d.accuracy_counter_octets = d
+            .accuracy_counter_octets
+            .saturating_sub(earlier.accuracy_counter_octets);
         d.formats_skipped = d.formats_skipped.saturating_sub(earlier.formats_skipped);
         for (f, n) in d.skipped_formats.iter_mut() {
             let before = earlier
@@ -660,6 +674,8 @@ impl Decoder {
         st.samples_lost += c.samples_lost;
         st.agent_drops += c.agent_drops;
         st.sample_pool += c.sample_pool;
+        st.accuracy_sampled_octets += c.accuracy_sampled_octets;
+        st.accuracy_counter_octets += c.accuracy_counter_octets;
         for &(f, n) in &c.skipped[..c.skipped_len] {
             st.formats_skipped += n;
             SkippedFormat::add(&mut st.skipped_formats, f, n);
@@ -1180,6 +1196,9 @@ struct Counters {
     samples_lost: u64,
     agent_drops: u64,
     sample_pool: u64,
+    /// sFlow: the sampling accuracy check's two sides.
+    accuracy_sampled_octets: u64,
+    accuracy_counter_octets: u64,
     /// sFlow: formats skipped in this datagram (the first few distinct ones; the rest under
     /// [`SkippedFormat::OTHER`]).
     skipped: [(SkippedFormat, u64); 4],

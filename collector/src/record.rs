@@ -292,6 +292,12 @@ pub struct InterfaceCounters {
     pub in_discards: u64,
     /// Outbound discards.
     pub out_discards: u64,
+    /// The sampling accuracy check: octets estimated from the flow samples whose data source is
+    /// this interface, during the interval (each sample's frame length, else its L3 length,
+    /// times its sampling rate). With ingress sampling it estimates `in_octets`.
+    pub sampled_octets: u64,
+    /// Flow samples of this interface during the interval.
+    pub flow_samples: u32,
 }
 
 impl Default for InterfaceCounters {
@@ -316,6 +322,8 @@ impl Default for InterfaceCounters {
             out_errors: 0,
             in_discards: 0,
             out_discards: 0,
+            sampled_octets: 0,
+            flow_samples: 0,
         }
     }
 }

@@ -13,10 +13,16 @@
 --              the clock skew estimate: the median of (time received - flow end) in milliseconds
 --              over flows with a flow end time. A large positive value means the exporter's clock is
 --              behind or it exports late; a negative one means its clock is ahead.
--- The report computes flows/s as flow records / range seconds.
+--   accuracy:  the sFlow sampling accuracy check, from `interface_counters` in the range: octets
+--              estimated from each interface's flow samples (frame length x sampling rate) over
+--              the intervals between its counter samples, against its in_octets counter deltas
+--              over the same intervals (intervals with at least one flow sample).
+-- The report computes flows/s as flow records / range seconds, and the accuracy as estimate /
+-- counters in percent (100 % is exact; with ingress sampling).
 -- Binds, in order:
 --   inventory: exporter_hex, exporter_hex
 --   activity:  from, to, exporter_hex, exporter_hex
+--   accuracy:  from, to, exporter_hex, exporter_hex
 
 -- @query inventory
 SELECT
@@ -54,6 +60,18 @@ SELECT
     countIf(flow_end_ms > 0) AS with_end
 FROM flows
 WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND (? = '' OR hex(exporter) = ?)
+GROUP BY a
+ORDER BY a
+
+-- @query accuracy
+SELECT
+    hex(exporter) AS a,
+    sum(sampled_octets) AS sampled,
+    sum(in_octets) AS counted
+FROM interface_counters
+WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND flow_samples > 0
   AND (? = '' OR hex(exporter) = ?)
 GROUP BY a
 ORDER BY a

@@ -5,7 +5,7 @@
 //! zero-filled time buckets), the "other" row and shares. Must never: format numbers for humans
 //! (that is [`super::render`]) or read the clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use clickhouse::Client;
 use serde::Deserialize;
@@ -1230,19 +1230,34 @@ struct ActivityRow {
     with_end: u64,
 }
 
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct AccuracyRow {
+    a: String,
+    sampled: u64,
+    counted: u64,
+}
+
 async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let f = "exporters.sql";
     let e = exporter_arg(req);
     let inv: Vec<InventoryRow> =
         fetch_all(client, f, "inventory", Source::Raw, &[e.clone(), e.clone()]).await?;
-    let act: Vec<ActivityRow> = fetch_all(
-        client,
-        f,
-        "activity",
-        Source::Raw,
-        &[req.range.from.into(), req.range.to.into(), e.clone(), e],
-    )
-    .await?;
+    let range = |e: &Arg| {
+        [
+            req.range.from.into(),
+            req.range.to.into(),
+            e.clone(),
+            e.clone(),
+        ]
+    };
+    let act: Vec<ActivityRow> = fetch_all(client, f, "activity", Source::Raw, &range(&e)).await?;
+    let accuracy: HashMap<String, f64> =
+        fetch_all::<AccuracyRow>(client, f, "accuracy", Source::Raw, &range(&e))
+            .await?
+            .into_iter()
+            .filter(|r| r.counted > 0)
+            .map(|r| (r.a, r.sampled as f64 / r.counted as f64 * 100.0))
+            .collect();
     let mut by_addr: BTreeMap<String, (Option<InventoryRow>, Option<ActivityRow>)> =
         BTreeMap::new();
     for i in inv {
@@ -1274,6 +1289,7 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         Column::new("errors_by_kind", "Errors by kind", Unit::Text),
         Column::new("padding_bytes", "Padding", Unit::Bytes),
         Column::new("collector_clock_skew_s", "Export skew", Unit::Seconds),
+        Column::new("sampling_accuracy_pct", "Sampled/counters", Unit::Percent),
     ];
     let rows = by_addr
         .into_iter()
@@ -1331,6 +1347,7 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                         .map_or(Value::Null, |i| {
                             Value::Float(i.collector_skew_ms as f64 / 1000.0)
                         }),
+                    accuracy.get(&hex).map_or(Value::Null, |p| Value::Float(*p)),
                 ],
                 other: false,
             }
@@ -1341,7 +1358,9 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         "Clock skew: median of (time received - flow end) in the range. Export skew: export \
          time minus receive time of the exporter's last datagram. Datagrams, sequence losses, \
          decode errors and padding count since the collector last started (the exporters table, \
-         written by sluice run at every metrics interval)."
+         written by sluice run at every metrics interval). Sampled/counters (sFlow): the \
+         traffic estimated from each interface's flow samples (frame length x rate) over the \
+         traffic its counters saw in the same intervals; 100 % is exact with ingress sampling."
             .into(),
     );
     rep.chart = Chart::Bars {

@@ -368,8 +368,9 @@ fn inventory_ddl(d: &Dialect) -> Vec<String> {
 }
 
 /// sFlow counter samples: one row per sample and interface, with the deltas since the previous
-/// sample of that interface (0 and `interval_ms = 0` for the first), and the 64-bit octet totals as
-/// reported. Kept as long as the windows.
+/// sample of that interface (0 and `interval_ms = 0` for the first), the 64-bit octet totals as
+/// reported, and the sampling accuracy check's estimate from the interface's flow samples over the
+/// same interval (`sampled_octets`, `flow_samples`). Kept as long as the windows.
 fn interface_counters_ddl(d: &Dialect, r: &RetentionConfig) -> String {
     let a = d.addr();
     let t = d.c("DateTime", "DoubleDelta, ZSTD");
@@ -380,7 +381,8 @@ fn interface_counters_ddl(d: &Dialect, r: &RetentionConfig) -> String {
          status UInt8,\n  interval_ms UInt32,\n  in_octets {n64},\n  out_octets {n64},\n  \
          in_packets {n64},\n  out_packets {n64},\n  in_errors {n64},\n  out_errors {n64},\n  \
          in_discards {n64},\n  out_discards {n64},\n  in_octets_total UInt64,\n  \
-         out_octets_total UInt64,\n  batch_id UInt64\n) \
+         out_octets_total UInt64,\n  sampled_octets {n64},\n  flow_samples UInt32,\n  \
+         batch_id UInt64\n) \
          ENGINE = MergeTree PARTITION BY toDate(time_received) \
          ORDER BY (exporter, ifindex, time_received){ttl}{s}",
         ttl = d.ttl("time_received", r.windows_days),

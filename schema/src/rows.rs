@@ -191,13 +191,15 @@ pub const INTERFACE_COUNTERS_COLUMNS: &[&str] = &[
     "out_discards",
     "in_octets_total",
     "out_octets_total",
+    "sampled_octets",
+    "flow_samples",
     "batch_id",
 ];
 
 /// Types of [`INTERFACE_COUNTERS_COLUMNS`], in the same order.
 pub const INTERFACE_COUNTERS_TYPES: &[Ty] = &[
     DateTime, Addr, U32, U32, U32, U64, U8, U8, U32, U64, U64, U64, U64, U64, U64, U64, U64, U64,
-    U64, U64,
+    U64, U64, U32, U64,
 ];
 
 /// Append one `interface_counters` row (without `batch_id`).
@@ -222,9 +224,11 @@ pub fn encode_interface_counters(out: &mut Vec<u8>, c: &collector::InterfaceCoun
         c.out_discards,
         c.in_octets_total,
         c.out_octets_total,
+        c.sampled_octets,
     ] {
         u64_(out, v);
     }
+    u32_(out, c.flow_samples);
 }
 
 /// Appends the id of the batch a row belongs to (the last column of `flows`, `window_top` and

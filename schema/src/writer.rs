@@ -1956,8 +1956,9 @@ mod tests {
         let cols = Table::InterfaceCounters.columns(h.version);
         assert_eq!(cols, rows::INTERFACE_COUNTERS_COLUMNS);
         assert_eq!(Table::InterfaceCounters.types(h.version).len(), cols.len());
-        // 4 time + 16 exporter + 3 x 4 + 8 speed + 2 x 1 + 4 interval + 10 x 8 counters + 8 id.
-        assert_eq!(p.len() - h.body, 4 + 16 + 12 + 8 + 2 + 4 + 80 + 8);
+        // 4 time + 16 exporter + 3 x 4 + 8 speed + 2 x 1 + 4 interval + 11 x 8 counters + 4
+        // flow samples + 8 id.
+        assert_eq!(p.len() - h.body, 4 + 16 + 12 + 8 + 2 + 4 + 88 + 4 + 8);
         let text = h.render(&p);
         assert!(text.contains("ifindex"), "{text}");
         assert!(text.contains("1234"), "{text}");

@@ -430,16 +430,54 @@ pub fn sflow_counters(seq: u32, uptime_ms: u32, record: &[u8]) -> Vec<u8> {
     sample.extend_from_slice(&1u32.to_be_bytes()); // enterprise 0, format 1
     sample.extend_from_slice(&(record.len() as u32).to_be_bytes());
     sample.extend_from_slice(record);
+    sflow_datagram(seq, uptime_ms, &[(2, sample)])
+}
+
+/// An sFlow v5 datagram from agent 192.0.2.9 holding `samples` (sample format, body).
+pub fn sflow_datagram(seq: u32, uptime_ms: u32, samples: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let mut d = Vec::new();
     for v in [5u32, 1] {
         d.extend_from_slice(&v.to_be_bytes()); // version, agent address type IPv4
     }
     d.extend_from_slice(&[192, 0, 2, 9]);
-    for v in [0u32, seq, uptime_ms, 1] {
-        d.extend_from_slice(&v.to_be_bytes()); // sub-agent, sequence, uptime, one sample
+    for v in [0u32, seq, uptime_ms, samples.len() as u32] {
+        d.extend_from_slice(&v.to_be_bytes()); // sub-agent, sequence, uptime, samples
     }
-    d.extend_from_slice(&2u32.to_be_bytes()); // counter sample
-    d.extend_from_slice(&(sample.len() as u32).to_be_bytes());
-    d.extend_from_slice(&sample);
+    for (format, body) in samples {
+        d.extend_from_slice(&format.to_be_bytes());
+        d.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        d.extend_from_slice(body);
+    }
     d
+}
+
+/// A compact flow sample (format 1) of data source ifIndex 7, input 7, output 8, sampled 1 in
+/// `rate`, with a raw header record: an Ethernet / IPv4 / UDP header from 10.1.1.1:1000 to
+/// 10.2.2.2:53 of a `frame_length`-byte frame (IP length `frame_length - 18`: Ethernet header and
+/// FCS), 4 bytes stripped.
+pub fn sflow_flow_sample(seq: u32, rate: u32, frame_length: u32) -> (u32, Vec<u8>) {
+    let ip_len = (frame_length - 18) as u16;
+    let mut h = Vec::new();
+    h.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+    h.extend_from_slice(&[0x45, 0]);
+    h.extend_from_slice(&ip_len.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 2, 2, 2]);
+    h.extend_from_slice(&1000u16.to_be_bytes());
+    h.extend_from_slice(&53u16.to_be_bytes());
+    h.extend_from_slice(&(ip_len - 20).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    let header_len = h.len() as u32;
+    h.resize(h.len().next_multiple_of(4), 0);
+    let mut rec = Vec::new();
+    for v in [1u32, frame_length, 4, header_len] {
+        rec.extend_from_slice(&v.to_be_bytes()); // Ethernet, frame length, stripped, length
+    }
+    rec.extend_from_slice(&h);
+    let mut s = Vec::new();
+    for v in [seq, 7, rate, seq * rate, 0, 7, 8, 1, 1, rec.len() as u32] {
+        // sequence, source, rate, pool, drops, input, output, one record: raw header, length
+        s.extend_from_slice(&v.to_be_bytes());
+    }
+    s.extend_from_slice(&rec);
+    (1, s)
 }

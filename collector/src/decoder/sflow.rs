@@ -47,6 +47,10 @@ struct LastCounters {
     at: i64,
     uptime_ms: u32,
     sequence: u32,
+    /// Octets estimated from this interface's flow samples since this counter sample (frame
+    /// length × sampling rate), and how many samples.
+    sampled_octets: u64,
+    samples: u32,
     c: IfCounters,
 }
 
@@ -122,6 +126,7 @@ impl Decoder {
                     state.source(&f, c);
                     match flow_record(&base, &f, override_rate, c) {
                         Ok(rec) => {
+                            state.sampled(&f, &rec);
                             if rec.sampling_source == SamplingSource::Unknown {
                                 c.sampling_unknown += 1;
                             }
@@ -170,6 +175,22 @@ impl Decoder {
 }
 
 impl State {
+    /// Add a flow sample to the estimate of its data source's traffic, for the sampling
+    /// accuracy check against that interface's next counter sample (data sources of type 0,
+    /// an ifIndex, once a counter sample of it was seen).
+    fn sampled(&mut self, f: &FlowSample<'_>, rec: &FlowRecord) {
+        if f.source_id_type != 0 {
+            return;
+        }
+        if let Some(last) = self.interfaces.get_mut(&f.source_id_index) {
+            let octets = rec.frame_bytes.map_or(rec.bytes, u64::from);
+            last.sampled_octets = last
+                .sampled_octets
+                .saturating_add(octets.saturating_mul(u64::from(rec.sampling_rate)));
+            last.samples = last.samples.saturating_add(1);
+        }
+    }
+
     /// Sequence, drops and pool of a flow sample's data source.
     fn source(&mut self, f: &FlowSample<'_>, c: &mut Counters) {
         let key = (f.source_id_type, f.source_id_index);
@@ -442,11 +463,19 @@ fn counter_sample<S: RecordSink + ?Sized>(
                         row.out_errors = delta32(k.out_errors, p.c.out_errors);
                         row.in_discards = delta32(k.in_discards, p.c.in_discards);
                         row.out_discards = delta32(k.out_discards, p.c.out_discards);
+                        row.sampled_octets = p.sampled_octets;
+                        row.flow_samples = p.samples;
+                        if p.samples > 0 {
+                            c.accuracy_sampled_octets += p.sampled_octets;
+                            c.accuracy_counter_octets += i;
+                        }
                     }
                 }
                 let last = LastCounters {
                     at: now,
                     uptime_ms,
+                    sampled_octets: 0,
+                    samples: 0,
                     sequence: cs.sequence,
                     c: k,
                 };
