@@ -372,5 +372,31 @@ fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accurac
         .find(|r| r["exporter"] == "192.0.2.9")
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(row["sampling_accuracy_pct"], 90.0, "{text}");
+    // The interfaces report's counter columns: 10,000,000 octets in over 40 s is 2 Mbit/s,
+    // 0.02 % of 10 Gbit/s; 1,500 octets out is 300 bit/s.
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["report", "interfaces", "--format", "json"])
+        .args(["--from", &at(3600), "--to", &at(0)])
+        .args(["--clickhouse-url", &url, "--database", &db])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ifindex"] == 7)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(row["in_counters_bps"], 2_000_000.0, "{text}");
+    assert_eq!(row["out_counters_bps"], 300.0, "{text}");
+    assert_eq!(row["in_counters_util_pct"], 0.02, "{text}");
+    assert_eq!(row["speed_bps"], 10_000_000_000u64, "{text}");
     sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
 }

@@ -20,6 +20,12 @@
 -- Binds, in order (plus the values of the placeholders, inserted where they stand):
 --   rows: buckets, buckets, from, to, from, to, exporter_hex, exporter_hex
 --   names: ifindex, exporter_hex, exporter_hex
+--   counters: from, to, exporter_hex, exporter_hex, ifindex (0: any), ifindex
+--
+-- counters: what the interfaces' own counters say (sFlow counter samples, `interface_counters`):
+-- per exporter and ifIndex, the octets in and out over the summed sample intervals and the
+-- latest speed. The report turns them into average bits/s and utilisation, beside the flow-based
+-- figures, and lists interfaces that have counters but no flows too.
 --
 -- names: the names the `interfaces` table holds for one ifIndex (latest per exporter; of one
 -- exporter when the request has one), which every report filtered by an interface shows in its
@@ -108,3 +114,19 @@ FROM
 WHERE n != ''
 ORDER BY n
 LIMIT 4
+
+-- @query counters
+SELECT
+    hex(exporter) AS e,
+    ifindex,
+    sum(in_octets) AS in_o,
+    sum(out_octets) AS out_o,
+    sum(interval_ms) AS ms,
+    argMax(speed, time_received) AS sp
+FROM interface_counters
+WHERE time_received >= toDateTime(?) AND time_received < toDateTime(?)
+  AND interval_ms > 0
+  AND (? = '' OR hex(exporter) = ?)
+  AND (? = 0 OR ifindex = ?)
+GROUP BY e, ifindex
+ORDER BY e, ifindex

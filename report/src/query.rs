@@ -822,6 +822,16 @@ struct IfRow {
     speed: u64,
 }
 
+#[derive(Debug, Deserialize, clickhouse::Row)]
+struct IfCountersRow {
+    e: String,
+    ifindex: u32,
+    in_o: u64,
+    out_o: u64,
+    ms: u64,
+    sp: u64,
+}
+
 async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, ReportError> {
     let s = match req.source {
         SourcePref::Auto if raw_only_field(req, Rollups::Flows).is_some() => Source::Raw,
@@ -844,6 +854,40 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     ];
     let rows: Vec<IfRow> =
         fetch_filtered(client, "interfaces.sql", "rows", s, &filter(req), &args).await?;
+    let ifindex = u64::from(req.interface.unwrap_or(0));
+    let counter_args: Vec<Arg> = vec![
+        req.range.from.into(),
+        req.range.to.into(),
+        exporter_arg(req),
+        exporter_arg(req),
+        ifindex.into(),
+        ifindex.into(),
+    ];
+    let mut counters: BTreeMap<(String, u32), IfCountersRow> = fetch_all::<IfCountersRow>(
+        client,
+        "interfaces.sql",
+        "counters",
+        Source::Raw,
+        &counter_args,
+    )
+    .await?
+    .into_iter()
+    .map(|c| ((c.e.clone(), c.ifindex), c))
+    .collect();
+    // Interfaces with counters and no flows get a row of their own (flow columns empty).
+    let mut rows: Vec<Option<IfRow>> = rows.into_iter().map(Some).collect();
+    let with_flows: std::collections::BTreeSet<(String, u32)> = rows
+        .iter()
+        .flatten()
+        .map(|r| (r.e.clone(), r.ifindex))
+        .collect();
+    let counters_only: Vec<(String, u32)> = counters
+        .keys()
+        .filter(|k| !with_flows.contains(*k))
+        .cloned()
+        .collect();
+    rows.extend(counters_only.iter().map(|_| None));
+    let mut counters_only = counters_only.into_iter();
     let bf = f64::from(bucket);
     let bps = |b: u64| b as f64 * 8.0 / bf;
     let avg = |total: u64| total as f64 * 8.0 / (nb.max(1) as f64 * bf);
@@ -867,11 +911,48 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
         Column::new("out_max_bps", "Out max", Unit::Bps),
         Column::new("in_util_pct", "In util (95th)", Unit::Percent),
         Column::new("out_util_pct", "Out util (95th)", Unit::Percent),
+        Column::new("in_counters_bps", "In (counters)", Unit::Bps),
+        Column::new("out_counters_bps", "Out (counters)", Unit::Bps),
+        Column::new("in_counters_util_pct", "In util (counters)", Unit::Percent),
+        Column::new(
+            "out_counters_util_pct",
+            "Out util (counters)",
+            Unit::Percent,
+        ),
     ];
     let mut t = Totals::default();
     let out_rows = rows
         .into_iter()
         .map(|r| {
+            let r = r.unwrap_or_else(|| {
+                let (e, ifindex) = counters_only.next().expect("one key per counters-only row");
+                IfRow {
+                    e,
+                    ifindex,
+                    in_total: 0,
+                    out_total: 0,
+                    in_max: 0,
+                    out_max: 0,
+                    in_p95: 0,
+                    out_p95: 0,
+                    name: String::new(),
+                    speed: 0,
+                }
+            });
+            let c = counters.remove(&(r.e.clone(), r.ifindex));
+            let flows = with_flows.contains(&(r.e.clone(), r.ifindex));
+            let speed = if r.speed > 0 {
+                r.speed
+            } else {
+                c.as_ref().map_or(0, |c| c.sp)
+            };
+            let counted = |octets: fn(&IfCountersRow) -> u64| {
+                c.as_ref()
+                    .filter(|c| c.ms > 0)
+                    .map(|c| octets(c) as f64 * 8.0 * 1000.0 / c.ms as f64)
+            };
+            let (cin, cout) = (counted(|c| c.in_o), counted(|c| c.out_o));
+            let flow_value = |v: Value| if flows { v } else { Value::Null };
             t.bytes += r.in_total;
             let exporter = hex_display(&r.e);
             let label = if r.name.is_empty() {
@@ -884,19 +965,23 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
                     Value::Text(exporter),
                     Value::UInt(u64::from(r.ifindex)),
                     Value::Text(label),
-                    if r.speed > 0 {
-                        Value::UInt(r.speed)
+                    if speed > 0 {
+                        Value::UInt(speed)
                     } else {
                         Value::Null
                     },
-                    Value::Float(avg(r.in_total)),
-                    Value::Float(bps(r.in_p95)),
-                    Value::Float(bps(r.in_max)),
-                    Value::Float(avg(r.out_total)),
-                    Value::Float(bps(r.out_p95)),
-                    Value::Float(bps(r.out_max)),
-                    util(bps(r.in_p95), r.speed),
-                    util(bps(r.out_p95), r.speed),
+                    flow_value(Value::Float(avg(r.in_total))),
+                    flow_value(Value::Float(bps(r.in_p95))),
+                    flow_value(Value::Float(bps(r.in_max))),
+                    flow_value(Value::Float(avg(r.out_total))),
+                    flow_value(Value::Float(bps(r.out_p95))),
+                    flow_value(Value::Float(bps(r.out_max))),
+                    flow_value(util(bps(r.in_p95), speed)),
+                    flow_value(util(bps(r.out_p95), speed)),
+                    cin.map_or(Value::Null, Value::Float),
+                    cout.map_or(Value::Null, Value::Float),
+                    cin.map_or(Value::Null, |v| util(v, speed)),
+                    cout.map_or(Value::Null, |v| util(v, speed)),
                 ],
                 other: false,
             }
@@ -910,6 +995,12 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     rollup_note(&mut rep, s);
     rep.notes.push(
         "95th percentile over all buckets in the range; buckets without traffic count as zero."
+            .into(),
+    );
+    rep.notes.push(
+        "Counters: the average over the range from the interfaces' own counters (sFlow counter \
+         samples, the interface_counters table), unsampled; interfaces with counters and no \
+         flows are listed too."
             .into(),
     );
     rep.chart = Chart::Bars {
