@@ -372,6 +372,9 @@ fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accurac
         .find(|r| r["exporter"] == "192.0.2.9")
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(row["sampling_accuracy_pct"], 90.0, "{text}");
+    assert_eq!(row["udp_source"], "127.0.0.1", "{text}");
+    assert_eq!(row["samples_lost"], 0, "{text}");
+    assert_eq!(row["versions"], "105", "{text}");
     // The interfaces report's counter columns: 10,000,000 octets in over 40 s is 2 Mbit/s,
     // 0.02 % of 10 Gbit/s; 1,500 octets out is 300 bit/s.
     let report = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))

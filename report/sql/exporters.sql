@@ -7,7 +7,9 @@
 --              later write of the same collector): name, first and last datagram, protocol versions,
 --              sampling rate and its source, data and options templates held, and the collector's
 --              counters since it started (datagrams, records, sequence losses, decode errors by
---              kind, padding bytes) with the clock skew of the last datagram.
+--              kind, padding bytes) with the clock skew of the last datagram; for sFlow agents, the
+--              UDP source of the last datagram (the address is the agent's) and the samples lost
+--              in transit and dropped by the agent.
 --   activity:  from raw `flows` in the range (the raw fields are needed): flow records, last flow
 --              received, the latest sampling rate and where it came from (`sampling_source`), and
 --              the clock skew estimate: the median of (time received - flow end) in milliseconds
@@ -43,7 +45,10 @@ SELECT
     argMax(error_counts, (last_seen, datagrams)) AS error_counts,
     argMax(padding_bytes, (last_seen, datagrams)) AS padding,
     argMax(clock_skew_ms, (last_seen, datagrams)) AS collector_skew_ms,
-    toUInt32(argMax(collector_started, (last_seen, datagrams))) AS since
+    toUInt32(argMax(collector_started, (last_seen, datagrams))) AS since,
+    hex(argMax(udp_source, (last_seen, datagrams))) AS udp,
+    argMax(samples_lost, (last_seen, datagrams)) AS samples_lost,
+    argMax(agent_drops, (last_seen, datagrams)) AS agent_drops
 FROM exporters
 WHERE (? = '' OR hex(address) = ?)
 GROUP BY a

@@ -1272,6 +1272,13 @@ fn counter(inv: &Option<InventoryRow>, f: impl Fn(&InventoryRow) -> u64) -> Valu
         .map_or(Value::Null, |i| Value::UInt(f(i)))
 }
 
+/// An sFlow agent's counter (agents have a UDP source on record; other exporters get none).
+fn sflow_counter(inv: &Option<InventoryRow>, f: impl Fn(&InventoryRow) -> u64) -> Value {
+    inv.as_ref()
+        .filter(|i| i.since > 0 && i.udp.bytes().any(|b| b != b'0'))
+        .map_or(Value::Null, |i| Value::UInt(f(i)))
+}
+
 /// `bad_length=4, truncated=3`, or `none`.
 fn errors_by_kind(i: &InventoryRow) -> String {
     let parts: Vec<String> = i
@@ -1308,6 +1315,9 @@ struct InventoryRow {
     padding: u64,
     collector_skew_ms: i64,
     since: u32,
+    udp: String,
+    samples_lost: u64,
+    agent_drops: u64,
 }
 
 #[derive(Debug, Deserialize, clickhouse::Row)]
@@ -1381,6 +1391,9 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
         Column::new("padding_bytes", "Padding", Unit::Bytes),
         Column::new("collector_clock_skew_s", "Export skew", Unit::Seconds),
         Column::new("sampling_accuracy_pct", "Sampled/counters", Unit::Percent),
+        Column::new("udp_source", "UDP source", Unit::Text),
+        Column::new("samples_lost", "Samples lost", Unit::Count),
+        Column::new("agent_drops", "Agent drops", Unit::Count),
     ];
     let rows = by_addr
         .into_iter()
@@ -1439,6 +1452,12 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
                             Value::Float(i.collector_skew_ms as f64 / 1000.0)
                         }),
                     accuracy.get(&hex).map_or(Value::Null, |p| Value::Float(*p)),
+                    inv.as_ref()
+                        .and_then(|i| addr_from_hex(&i.udp))
+                        .filter(|a| !a.is_unspecified())
+                        .map_or(Value::Null, |a| Value::Text(addr_display(a))),
+                    sflow_counter(&inv, |i| i.samples_lost),
+                    sflow_counter(&inv, |i| i.agent_drops),
                 ],
                 other: false,
             }
@@ -1451,7 +1470,9 @@ async fn exporters(client: &Client, req: &ReportRequest) -> Result<Report, Repor
          decode errors and padding count since the collector last started (the exporters table, \
          written by sluice run at every metrics interval). Sampled/counters (sFlow): the \
          traffic estimated from each interface's flow samples (frame length x rate) over the \
-         traffic its counters saw in the same intervals; 100 % is exact with ingress sampling."
+         traffic its counters saw in the same intervals; 100 % is exact with ingress sampling. \
+         sFlow agents are known by the agent address inside their datagrams; UDP source is where \
+         the last one came from."
             .into(),
     );
     rep.chart = Chart::Bars {

@@ -576,6 +576,16 @@ pub fn migrations(tier: Tier, r: &RetentionConfig) -> Vec<Migration> {
             statements: vec![interface_counters_ddl(&d, r)],
             unless_column: None,
         },
+        Migration {
+            version: 16,
+            name: "exporters_sflow",
+            statements: vec![format!(
+                "ALTER TABLE exporters\n  ADD COLUMN udp_source {},\n  ADD COLUMN samples_lost UInt64,\n  \
+                 ADD COLUMN agent_drops UInt64",
+                d.addr()
+            )],
+            unless_column: Some(("exporters", "agent_drops")),
+        },
     ]
 }
 

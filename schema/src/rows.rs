@@ -259,6 +259,9 @@ pub const EXPORTERS_COLUMNS: &[&str] = &[
     "padding_bytes",
     "clock_skew_ms",
     "collector_started",
+    "udp_source",
+    "samples_lost",
+    "agent_drops",
 ];
 
 /// Columns of `interfaces`, in insert order.
@@ -335,6 +338,13 @@ pub struct ExporterRow {
     pub clock_skew_ms: i64,
     /// When the collector process whose counters these are started, Unix seconds.
     pub collector_started: u32,
+    /// sFlow: the UDP source of the agent's last datagram (the address is the agent address from
+    /// inside the datagram); `::` for NetFlow and IPFIX.
+    pub udp_source: Ipv6Addr,
+    /// sFlow: samples lost in transit (per data source sequence gaps) since `collector_started`.
+    pub samples_lost: u64,
+    /// sFlow: samples the agent dropped itself since `collector_started`.
+    pub agent_drops: u64,
 }
 
 impl Default for ExporterRow {
@@ -358,6 +368,9 @@ impl Default for ExporterRow {
             padding_bytes: 0,
             clock_skew_ms: 0,
             collector_started: 0,
+            udp_source: Ipv6Addr::UNSPECIFIED,
+            samples_lost: 0,
+            agent_drops: 0,
         }
     }
 }
@@ -410,6 +423,9 @@ pub fn exporter_row(
         padding_bytes: stats.padding_bytes,
         clock_skew_ms: stats.clock_skew_ms,
         collector_started: ms_to_datetime(collector_started_ms),
+        udp_source: stats.udp_source.unwrap_or(Ipv6Addr::UNSPECIFIED),
+        samples_lost: stats.samples_lost,
+        agent_drops: stats.agent_drops,
     }
 }
 
@@ -596,6 +612,9 @@ pub fn encode_exporter(out: &mut Vec<u8>, r: &ExporterRow) {
     u64_(out, r.padding_bytes);
     i64_(out, r.clock_skew_ms);
     u32_(out, r.collector_started);
+    addr(out, r.udp_source);
+    u64_(out, r.samples_lost);
+    u64_(out, r.agent_drops);
 }
 
 /// Append one `interfaces` row.
