@@ -392,6 +392,11 @@ struct ExporterJson {
     clock_skew_ms: i64,
     first_seen: u32,
     last_seen: u32,
+    /// sFlow: the UDP source of the agent's last datagram (null for NetFlow and IPFIX).
+    udp_source: Option<String>,
+    /// sFlow: samples lost in transit and samples the agent dropped.
+    samples_lost: u64,
+    agent_drops: u64,
 }
 
 /// `GET /api/v1/exporters`: from the collector inside `sluice run`, else from the `exporters`
@@ -437,6 +442,10 @@ pub async fn exporters(State(state): State<Arc<AppState>>) -> Result<Response, A
                     clock_skew_ms: r.clock_skew_ms,
                     first_seen: r.first_seen,
                     last_seen: r.last_seen,
+                    udp_source: (!r.udp_source.is_unspecified())
+                        .then(|| report::names::addr_display(r.udp_source)),
+                    samples_lost: r.samples_lost,
+                    agent_drops: r.agent_drops,
                 }
             })
             .collect();
