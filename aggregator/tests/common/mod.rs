@@ -64,7 +64,7 @@ pub fn window_starts(out: &[Output]) -> Vec<i64> {
                 .first()
                 .map(|t| t.window_start)
                 .or_else(|| top.first().map(|t| t.window_start)),
-            Output::Flows(_) => None,
+            Output::Flows(_) | Output::Counters(_) => None,
         })
         .collect()
 }

@@ -203,7 +203,7 @@ impl State {
         match self.sources.get_mut(&key) {
             Some(prev) => {
                 let gap = now.sequence.wrapping_sub(prev.sequence);
-                if gap >= 1 && gap < 1 << 31 {
+                if (1..1 << 31).contains(&gap) {
                     c.samples_lost += u64::from(gap - 1);
                     c.agent_drops += u64::from(now.drops.wrapping_sub(prev.drops));
                     c.sample_pool += u64::from(now.pool.wrapping_sub(prev.pool));
@@ -441,12 +441,12 @@ fn counter_sample<S: RecordSink + ?Sized>(
                         delta64(k.out_octets, p.c.out_octets),
                     );
                     if let (true, Some(i), Some(o)) =
-                        (forward >= 1 && forward < 1 << 31, octets.0, octets.1)
+                        ((1..1 << 31).contains(&forward), octets.0, octets.1)
                     {
                         // The agent's clock (its uptime) when it moved forward; the receive
                         // times otherwise (the agent restarted, or a datagram came late).
                         let by_agent = uptime_ms.wrapping_sub(p.uptime_ms);
-                        row.interval_ms = if by_agent > 0 && by_agent < 1 << 31 {
+                        row.interval_ms = if (1..1 << 31).contains(&by_agent) {
                             by_agent
                         } else {
                             u32::try_from(now.saturating_sub(p.at).max(0)).unwrap_or(u32::MAX)
