@@ -84,18 +84,21 @@ fn assert_same(rec: &FlowRecord, case: &Case, agent: IpAddr, sub_agent: u32) {
     assert_eq!(rec.packets, 1);
     assert_eq!(rec.sampling_rate, sample.sampling_rate);
     assert_eq!(rec.sampling_source, SamplingSource::Record);
-    assert_eq!(
-        rec.sampler_id,
-        Some(u32::from(sample.source_id_type) << 24 | sample.source_id_index & 0x00FF_FFFF)
-    );
+    // The data source: its ifIndex for type 0, else the compact source id word.
+    let source = match sample.source_id_type {
+        0 => sample.source_id_index,
+        t => u32::from(t) << 24 | sample.source_id_index & 0x00FF_FFFF,
+    };
+    assert_eq!(rec.sampler_id, Some(source));
     assert_eq!(rec.in_if, Some(flow.in_if), "{what}");
     assert_eq!(rec.out_if, Some(flow.out_if), "{what}");
     // The frame: L2 header (14, 18 tagged), the packet, padding to 60, the FCS.
     let l2 = if records.vlan_tag.is_some() { 18 } else { 14 };
     let frame = (l2 + flow.bytes).max(60) + 4;
     assert_eq!(rec.frame_bytes, Some(frame as u32), "{what}");
+    // The switch's VLAN when it is a VLAN id (1 to 4094), else the frame's tag.
     let vlan = match records.switch {
-        Some(sw) if sw.src_vlan != 0 => Some(sw.src_vlan as u16),
+        Some(sw) if (1..=4094).contains(&sw.src_vlan) => Some(sw.src_vlan as u16),
         _ => records.vlan_tag,
     };
     assert_eq!(rec.vlan, vlan, "{what}");
