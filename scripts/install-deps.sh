@@ -7,6 +7,7 @@ need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
 need softflowd softflowd
 need pmacctd pmacct
 need nfcapd nfdump
+need sfcapd nfdump-sflow
 need tshark tshark
 need tcpdump tcpdump
 need clickhouse-server clickhouse-server

@@ -7,6 +7,13 @@
 //! sees several exporters) with `sendmmsg` batches, paced to `--rate`. Header export times and
 //! sequence numbers are patched as the pool is reused. Prints the achieved rate, and on stdout a
 //! `key=value` line the benchmark script reads.
+//!
+//! sFlow (`--proto sflow`) is sent the way a switch agent sends it: the agent address is the
+//! exporter's source address, each record is a compact flow sample of one packet (a raw packet
+//! header record and an extended switch record, [`crate::encode::sflow`]) from the data source of
+//! its input interface, at `--sampling-rate`, as many per datagram as fit 1,400 bytes (at most
+//! `--records`). The datagram sequence counts datagrams per agent; each sample's sequence number
+//! and sample pool are patched per data source as the pool is reused, so a collector sees no gap.
 //! Must never: send anywhere but where it is told, or to a non-loopback address without
 //! `--allow-remote`.
 
@@ -16,8 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use collector::socket::BATCH_SIZE;
 
 use crate::Error;
+use crate::encode::sflow::{self, ExtendedSwitch, FlowRecords, FlowSampleHeader};
 use crate::encode::{self, Flow, IpfixHeader, V5_MAX_RECORDS, V5Header, V9Header};
-use crate::error::invalid;
+use crate::error::{IoContext, invalid};
 use crate::model::TrafficModel;
 use crate::replay::{check_target, connected_socket, send_all};
 
@@ -30,6 +38,16 @@ pub enum Proto {
     V9,
     /// IPFIX.
     Ipfix,
+    /// sFlow v5 (flow samples; each record is one sampled packet).
+    Sflow,
+}
+
+impl Proto {
+    /// Whether the header's sequence number counts datagrams (NetFlow v9, sFlow) rather than
+    /// records (v5, IPFIX).
+    fn sequence_counts_datagrams(self) -> bool {
+        matches!(self, Proto::V9 | Proto::Sflow)
+    }
 }
 
 /// What load to send, where and how fast (the arguments of `sluice blast`).
@@ -53,7 +71,8 @@ pub struct BlastArgs {
     /// Distinct talkers (Zipf-ranked source hosts).
     #[arg(long, default_value_t = 10_000)]
     pub hosts: u32,
-    /// Flow records per datagram (at most 30 for v5).
+    /// Flow records per datagram (at most 30 for v5). sFlow: flow samples, at most this many and
+    /// as many as fit 1,400 bytes.
     #[arg(long, default_value_t = 30)]
     pub records: usize,
     /// Re-send the templates every this many datagrams per exporter (v9/IPFIX).
@@ -65,6 +84,9 @@ pub struct BlastArgs {
     /// Seed of the traffic model.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// sFlow: 1 in N packets sampled, as every flow sample states it (1: every packet).
+    #[arg(long, default_value_t = 1)]
+    pub sampling_rate: u32,
     /// Allow a target outside 127.0.0.0/8 and ::1.
     #[arg(long)]
     pub allow_remote: bool,
@@ -75,8 +97,19 @@ struct Exporter {
     pool: Vec<Vec<u8>>,
     records: Vec<u64>,
     packets: Vec<u64>,
+    samples: Vec<Vec<SamplePatch>>,
+    /// sFlow: each data source's last sample sequence number and sample pool.
+    sources: Vec<(u32, u32)>,
     next: usize,
     sequence: u32,
+}
+
+/// sFlow: where a pooled datagram's flow sample starts, and the slot of its data source in
+/// [`Exporter::sources`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SamplePatch {
+    at: usize,
+    source: usize,
 }
 
 fn unix_now() -> (u32, u32) {
@@ -87,19 +120,35 @@ fn unix_now() -> (u32, u32) {
 }
 
 /// Datagrams of one exporter with their record and packet counts.
-type Pool = (Vec<Vec<u8>>, Vec<u64>, Vec<u64>);
+#[derive(Debug, Default)]
+struct Pool {
+    datagrams: Vec<Vec<u8>>,
+    records: Vec<u64>,
+    packets: Vec<u64>,
+    /// sFlow: each datagram's flow samples.
+    samples: Vec<Vec<SamplePatch>>,
+    /// sFlow: the data sources the samples come from.
+    sources: usize,
+}
 
-/// Build `n` datagrams for one exporter; the first carries the templates.
-fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> Result<Pool, Error> {
+/// The exporter's uptime when the load starts; header times follow the clock from there.
+const UPTIME_MS: u32 = 3_600_000;
+
+/// Build `n` datagrams for one exporter; the first carries the templates. `agent` is the
+/// exporter's address (sFlow's agent address).
+fn build_pool(args: &BlastArgs, exporter: u32, agent: IpAddr, n: usize) -> Result<Pool, Error> {
     let v6 = if args.proto == Proto::V5 {
         0.0
     } else {
         args.v6
     };
     let mut model = TrafficModel::new(args.hosts, 1.1, v6, args.seed ^ u64::from(exporter) << 32)?;
+    if args.proto == Proto::Sflow {
+        return sflow_pool(args, &mut model, agent, n);
+    }
     let (secs, _) = unix_now();
     let now_ms = u64::from(secs) * 1000;
-    let uptime: u32 = 3_600_000;
+    let uptime = UPTIME_MS;
     let mut pool = Vec::with_capacity(n);
     let mut counts = Vec::with_capacity(n);
     let mut packet_counts = Vec::with_capacity(n);
@@ -143,22 +192,125 @@ fn build_pool(args: &BlastArgs, exporter: u32, n: usize) -> Result<Pool, Error> 
                 };
                 encode::encode_ipfix(&mut out, &h, &flows, with_templates)
             }
+            Proto::Sflow => unreachable!("sFlow pools are built by sflow_pool"),
         }?;
         seq = seq.wrapping_add(flows.len() as u32);
         pool.push(out);
         counts.push(flows.len() as u64);
         packet_counts.push(flows.iter().map(|f| f.packets).sum());
     }
-    Ok((pool, counts, packet_counts))
+    Ok(Pool {
+        datagrams: pool,
+        records: counts,
+        packets: packet_counts,
+        ..Pool::default()
+    })
 }
 
-/// Rewrite the export time and sequence number of a pooled datagram before it is sent again.
-fn patch_header(proto: Proto, d: &mut [u8], secs: u32, sequence: u32) {
-    let put = |d: &mut [u8], at: usize, v: u32| {
-        if let Some(s) = d.get_mut(at..at + 4) {
-            s.copy_from_slice(&v.to_be_bytes());
+/// The flow records of a blast sFlow sample: an extended switch record with the VLAN of the
+/// input interface (100 + ifIndex), as switches send it; the frame itself is untagged.
+fn sflow_records(flow: &Flow) -> FlowRecords {
+    let vlan = 100 + flow.in_if;
+    FlowRecords {
+        switch: Some(ExtendedSwitch {
+            src_vlan: vlan,
+            src_priority: 0,
+            dst_vlan: vlan,
+            dst_priority: 0,
+        }),
+        ..FlowRecords::default()
+    }
+}
+
+/// Build `n` sFlow datagrams for one agent: flow samples of one packet each, as many as fit
+/// [`sflow::DATAGRAM_BUDGET`] bytes and at most `--records`. Sequence numbers and sample pools
+/// are written when sent ([`patch_samples`]).
+fn sflow_pool(
+    args: &BlastArgs,
+    model: &mut TrafficModel,
+    agent: IpAddr,
+    n: usize,
+) -> Result<Pool, Error> {
+    let (secs, _) = unix_now();
+    let now_ms = u64::from(secs) * 1000;
+    let mut pool = Pool::default();
+    let mut sources: Vec<u32> = Vec::new();
+    let mut carry: Option<Flow> = None;
+    for i in 0..n {
+        let mut out = Vec::with_capacity(sflow::DATAGRAM_BUDGET);
+        let h = sflow::Header {
+            agent,
+            sub_agent: 0,
+            sequence: i as u32,
+            uptime_ms: UPTIME_MS,
+        };
+        let mut d = sflow::Datagram::new(&mut out, &h);
+        let mut samples = Vec::new();
+        while (d.samples() as usize) < args.records {
+            // One sampled packet: `bytes` is its IP length.
+            let flow = carry
+                .take()
+                .unwrap_or_else(|| model.next_flow(now_ms, now_ms, 1));
+            let records = sflow_records(&flow);
+            let len = sflow::flow_sample_len(&flow, &records, false)?;
+            if d.samples() > 0 && d.len() + len > sflow::DATAGRAM_BUDGET {
+                carry = Some(flow);
+                break;
+            }
+            let source = match sources.iter().position(|&s| s == flow.in_if) {
+                Some(slot) => slot,
+                None => {
+                    sources.push(flow.in_if);
+                    sources.len() - 1
+                }
+            };
+            let s = FlowSampleHeader {
+                expanded: false,
+                sequence: 0,
+                source_id_type: 0,
+                source_id_index: flow.in_if,
+                sampling_rate: args.sampling_rate,
+                sample_pool: 0,
+                drops: 0,
+            };
+            let at = d.flow_sample(&s, &flow, &records)?;
+            samples.push(SamplePatch { at, source });
         }
-    };
+        let count = u64::from(d.samples());
+        d.finish();
+        pool.datagrams.push(out);
+        pool.records.push(count);
+        // Each sample is one sampled packet (not scaled by the rate).
+        pool.packets.push(count);
+        pool.samples.push(samples);
+    }
+    pool.sources = sources.len();
+    Ok(pool)
+}
+
+/// sFlow: write each flow sample's sequence number and sample pool, per data source, before the
+/// datagram is sent (again).
+fn patch_samples(d: &mut [u8], samples: &[SamplePatch], sources: &mut [(u32, u32)], rate: u32) {
+    for s in samples {
+        let Some((seq, pool)) = sources.get_mut(s.source) else {
+            continue;
+        };
+        *seq = seq.wrapping_add(1);
+        *pool = pool.wrapping_add(rate);
+        put(d, s.at + sflow::SAMPLE_SEQUENCE_AT, *seq);
+        put(d, s.at + sflow::sample_pool_at(false), *pool);
+    }
+}
+
+fn put(d: &mut [u8], at: usize, v: u32) {
+    if let Some(s) = d.get_mut(at..at + 4) {
+        s.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Rewrite the export time (sFlow: the agent's uptime) and sequence number of a pooled datagram
+/// before it is sent again.
+fn patch_header(proto: Proto, d: &mut [u8], secs: u32, uptime_ms: u32, sequence: u32) {
     match proto {
         Proto::V5 => {
             put(d, 8, secs);
@@ -171,6 +323,13 @@ fn patch_header(proto: Proto, d: &mut [u8], secs: u32, sequence: u32) {
         Proto::Ipfix => {
             put(d, 4, secs);
             put(d, 8, sequence);
+        }
+        Proto::Sflow => {
+            // The agent's address type says where the sequence is.
+            let v6 = d.get(4..8) == Some(&[0, 0, 0, 2]);
+            let at = sflow::datagram_sequence_at(v6);
+            put(d, at, sequence);
+            put(d, at + 4, uptime_ms);
         }
     }
 }
@@ -187,6 +346,9 @@ pub fn run(args: &BlastArgs) -> Result<(), Error> {
     }
     if !(1..=250).contains(&args.exporters) {
         invalid!("--exporters must be 1 to 250");
+    }
+    if args.sampling_rate == 0 {
+        invalid!("--sampling-rate must be at least 1");
     }
     let max_records = if args.proto == Proto::V5 {
         V5_MAX_RECORDS
@@ -206,12 +368,18 @@ pub fn run(args: &BlastArgs) -> Result<(), Error> {
             _ => None,
         };
         let sock = connected_socket(args.to, from)?;
-        let (pool, records, packets) = build_pool(args, e, pool_len)?;
+        let agent = sock
+            .local_addr()
+            .context_with(|| "reading a send socket's address".to_string())?
+            .ip();
+        let pool = build_pool(args, e, agent, pool_len)?;
         exporters.push(Exporter {
             sock,
-            pool,
-            records,
-            packets,
+            pool: pool.datagrams,
+            records: pool.records,
+            packets: pool.packets,
+            samples: pool.samples,
+            sources: vec![(0, 0); pool.sources],
             next: 0,
             sequence: 0,
         });
@@ -238,18 +406,27 @@ pub fn run(args: &BlastArgs) -> Result<(), Error> {
             BATCH_SIZE
         };
         let (secs, _) = unix_now();
+        let uptime = UPTIME_MS.wrapping_add(start.elapsed().as_millis() as u32);
         let ex = &mut exporters[which];
         which = (which + 1) % args.exporters as usize;
         let first = ex.next;
         let n = chunk.min(ex.pool.len() - first);
         let mut seq = ex.sequence;
         for i in first..first + n {
-            let s = if args.proto == Proto::V9 {
+            let s = if args.proto.sequence_counts_datagrams() {
                 ex.sequence.wrapping_add((i - first) as u32)
             } else {
                 seq
             };
-            patch_header(args.proto, &mut ex.pool[i], secs, s);
+            patch_header(args.proto, &mut ex.pool[i], secs, uptime, s);
+            if let Some(samples) = ex.samples.get(i) {
+                patch_samples(
+                    &mut ex.pool[i],
+                    samples,
+                    &mut ex.sources,
+                    args.sampling_rate,
+                );
+            }
             seq = seq.wrapping_add(ex.records[i] as u32);
         }
         let msgs: Vec<&[u8]> = ex.pool[first..first + n]
@@ -262,7 +439,7 @@ pub fn run(args: &BlastArgs) -> Result<(), Error> {
         // With a short write, count the records of what was sent (in order).
         records += ex.records[first..first + s as usize].iter().sum::<u64>();
         packets += ex.packets[first..first + s as usize].iter().sum::<u64>();
-        ex.sequence = if args.proto == Proto::V9 {
+        ex.sequence = if args.proto.sequence_counts_datagrams() {
             ex.sequence.wrapping_add(n as u32)
         } else {
             seq
@@ -297,7 +474,8 @@ pub fn run(args: &BlastArgs) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use collector::{Decoder, DecoderSettings};
+    use collector::record::to_v6;
+    use collector::{Decoder, DecoderSettings, FlowRecord};
 
     fn args(proto: Proto) -> BlastArgs {
         BlastArgs {
@@ -311,35 +489,103 @@ mod tests {
             template_every: 5,
             v6: 0.2,
             seed: 1,
+            sampling_rate: 1,
             allow_remote: false,
         }
     }
 
+    const AGENT: &str = "127.0.0.4";
+
     #[test]
     fn pooled_datagrams_decode_to_the_counted_records_after_patching() {
         for proto in [Proto::V5, Proto::V9, Proto::Ipfix] {
-            let (mut pool, counts, packets) = build_pool(&args(proto), 3, 5).unwrap();
+            let mut pool = build_pool(&args(proto), 3, AGENT.parse().unwrap(), 5).unwrap();
             let mut d = Decoder::new(DecoderSettings::default());
             let mut out = Vec::new();
-            for (i, dg) in pool.iter_mut().enumerate() {
-                patch_header(proto, dg, 1_800_000_000, i as u32 * 30);
+            for (i, dg) in pool.datagrams.iter_mut().enumerate() {
+                patch_header(proto, dg, 1_800_000_000, 0, i as u32 * 30);
                 let s = d
-                    .decode(
-                        "127.0.0.4".parse().unwrap(),
-                        dg,
-                        1_800_000_000_000,
-                        &mut out,
-                    )
+                    .decode(AGENT.parse().unwrap(), dg, 1_800_000_000_000, &mut out)
                     .unwrap();
-                assert_eq!(u64::from(s.records), counts[i], "{proto:?} datagram {i}");
+                let want = pool.records[i];
+                assert_eq!(u64::from(s.records), want, "{proto:?} datagram {i}");
                 let n = out.len();
-                let got: u64 = out[n - counts[i] as usize..]
+                let got: u64 = out[n - want as usize..]
                     .iter()
-                    .map(|r: &collector::FlowRecord| r.packets)
+                    .map(|r: &FlowRecord| r.packets)
                     .sum();
-                assert_eq!(got, packets[i], "{proto:?} datagram {i} packets");
+                assert_eq!(got, pool.packets[i], "{proto:?} datagram {i} packets");
             }
             assert_eq!(out.len(), 150, "{proto:?}");
+        }
+    }
+
+    #[test]
+    fn sflow_pool_resent_twice_decodes_without_a_gap_in_any_sequence() {
+        let a = BlastArgs {
+            sampling_rate: 64,
+            ..args(Proto::Sflow)
+        };
+        let agent: IpAddr = AGENT.parse().unwrap();
+        let pool = build_pool(&a, 3, agent, 40).unwrap();
+        let per_datagram = pool.records.iter().copied();
+        let (min, max) = (
+            per_datagram.clone().min().unwrap(),
+            per_datagram.max().unwrap(),
+        );
+        assert!(
+            (5..=10).contains(&min) && max <= 10,
+            "{min}..{max} samples a datagram"
+        );
+        assert!(
+            pool.datagrams
+                .iter()
+                .all(|d| d.len() <= sflow::DATAGRAM_BUDGET)
+        );
+        assert_eq!(pool.records, pool.packets, "one sampled packet a sample");
+        assert!(pool.sources >= 2, "samples from several data sources");
+
+        // Two rounds over the pool, patched as `run` patches them.
+        let mut ex_sources = vec![(0u32, 0u32); pool.sources];
+        let mut datagrams = pool.datagrams.clone();
+        let mut dec = Decoder::new(DecoderSettings::default());
+        let mut out = Vec::new();
+        let mut sequence = 0u32;
+        for _round in 0..2 {
+            for (i, dg) in datagrams.iter_mut().enumerate() {
+                patch_header(Proto::Sflow, dg, 0, 3_600_000 + sequence, sequence);
+                patch_samples(dg, &pool.samples[i], &mut ex_sources, a.sampling_rate);
+                sequence += 1;
+                let s = dec.decode(agent, dg, 1_800_000_000_000, &mut out).unwrap();
+                assert_eq!(u64::from(s.records), pool.records[i]);
+                assert_eq!(s.error_count(), 0);
+            }
+        }
+        let sent: u64 = 2 * pool.records.iter().sum::<u64>();
+        assert_eq!(out.len() as u64, sent);
+        let st = &dec.stats().exporters[&to_v6(agent)];
+        assert_eq!(st.records, sent);
+        assert_eq!(
+            (st.sequence_lost, st.samples_lost, st.sequence_resets),
+            (0, 0, 0)
+        );
+        // Each data source's pool grows by the rate with every sample after its first.
+        assert_eq!(st.sample_pool, 64 * (sent - pool.sources as u64));
+        for r in &out {
+            assert_eq!((r.packets, r.sampling_rate), (1, 64));
+            assert!(
+                crate::model::PACKET_SIZES.contains(&(r.bytes as u16)),
+                "{}",
+                r.bytes
+            );
+            let in_if = r.in_if.unwrap();
+            assert_eq!(r.vlan, Some(100 + in_if as u16));
+            assert_eq!(
+                r.sampler_id,
+                Some(in_if),
+                "data source: ifIndex of the input"
+            );
+            assert_eq!(r.exporter, to_v6(agent));
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Building flow-export datagrams: NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011).
+//! Building flow-export datagrams: NetFlow v5, NetFlow v9 (RFC 3954), IPFIX (RFC 7011) and, in
+//! [`sflow`], sFlow v5.
 //!
 //! Owns: the encoder behind the load generator (`sluice blast`), decoder tests and benchmarks, and
 //! the deterministic traffic model (Zipf-ranked talkers over a tiny PRNG) that feeds both it and
@@ -20,6 +21,8 @@
 //! record, §3.4.2.2 options template record, §7 variable-length encoding.
 
 use std::net::{IpAddr, Ipv4Addr};
+
+pub mod sflow;
 
 /// A field length meaning "variable length" (IPFIX only, RFC 7011 §7).
 pub const VARLEN: u16 = 65535;

@@ -1,10 +1,10 @@
 //! Making flow export: the encoder, the traffic model and the load tools.
 //!
-//! Owns: building NetFlow v5, v9 and IPFIX datagrams ([`encode`]), a deterministic traffic model
-//! ([`model`]), the load generator behind `sluice blast` ([`blast`]), capture replay behind
-//! `sluice replay` ([`replay`]), synthetic packet captures with ground truth behind
-//! `sluice gen-traffic` ([`traffic`]) and the bare receive loop that measures the physical limit
-//! (`sluice dev sink-udp`, [`sink_udp`]).
+//! Owns: building NetFlow v5, v9, IPFIX and sFlow v5 datagrams ([`encode`], [`encode::sflow`]), a
+//! deterministic traffic model ([`model`]), the load generator behind `sluice blast` ([`blast`]),
+//! capture replay behind `sluice replay` ([`replay`]), synthetic packet captures with ground truth
+//! behind `sluice gen-traffic` ([`traffic`]) and the bare receive loop that measures the physical
+//! limit (`sluice dev sink-udp`, [`sink_udp`]).
 //! Must never: be a dependency of `collector` (the decoder is tested against this encoder, and
 //! shares no code with it, so that a misreading of an RFC in one cannot hide in the other), or send
 //! to a non-loopback address unless told to (`--allow-remote`).
