@@ -215,7 +215,7 @@ fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
             rec.flags |= flags::MULTIPLE_INTERFACES;
             0
         }
-        Interface::Reserved(_) => 0,
+        Interface::Reserved { .. } => 0,
     };
     if output {
         rec.out_if = Some(v);

@@ -215,8 +215,14 @@ pub enum Interface {
     /// Format 2: the packet went out of several interfaces; the value is their number (0 when
     /// unknown).
     Multiple(u32),
-    /// Format 3 (reserved).
-    Reserved(u32),
+    /// Any other format: 3, reserved in both forms, or any larger number the expanded form's
+    /// 32-bit format word can carry. Kept whole, so the format is not lost.
+    Reserved {
+        /// The interface format.
+        format: u32,
+        /// The value.
+        value: u32,
+    },
 }
 
 impl Interface {
@@ -226,7 +232,7 @@ impl Interface {
             0 => Interface::Index(value),
             1 => Interface::Discarded(value),
             2 => Interface::Multiple(value),
-            _ => Interface::Reserved(value),
+            format => Interface::Reserved { format, value },
         }
     }
 
@@ -936,6 +942,27 @@ mod tests {
         assert_eq!(Interface::compact(0x8000_0003), Interface::Multiple(3));
         assert_eq!(Interface::compact(0x4000_0101), Interface::Discarded(257));
         assert_eq!(Interface::from_parts(2, 0), Interface::Multiple(0));
+        assert_eq!(
+            Interface::compact(0xC000_0007),
+            Interface::Reserved {
+                format: 3,
+                value: 7
+            }
+        );
+    }
+
+    #[test]
+    fn keeps_an_expanded_interface_format_above_3() {
+        // The expanded flow sample's interface format is a whole word; a format the spec does
+        // not define is kept as sent (found by the differential test against flowparser-sflow,
+        // which reads it as sent; sluice used to report every such format as 3).
+        assert_eq!(
+            Interface::from_parts(0x100, 9),
+            Interface::Reserved {
+                format: 0x100,
+                value: 9
+            }
+        );
     }
 
     fn gateway(segments: &[(u32, &[u32])], communities: &[u32]) -> Vec<u8> {
