@@ -66,12 +66,14 @@ fn v6_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(s))
 }
 
+#[inline]
 fn v4_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
     let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
     Some(std::net::Ipv4Addr::from(s).to_ipv6_mapped())
 }
 
 /// Read the header of sFlow header protocol `protocol`. Unknown protocols give an empty result.
+#[inline]
 pub fn parse(protocol: u32, h: &[u8]) -> Headers {
     let mut out = Headers::default();
     match protocol {
@@ -83,6 +85,7 @@ pub fn parse(protocol: u32, h: &[u8]) -> Headers {
     out
 }
 
+#[inline]
 fn ethernet(h: &[u8], out: &mut Headers) {
     let mut at = 12;
     let Some(mut ty) = be16(h, at) else { return };
@@ -138,6 +141,7 @@ fn mpls(h: &[u8], mut at: usize, out: &mut Headers) {
     }
 }
 
+#[inline]
 fn ipv4(ip: &[u8], out: &mut Headers) {
     let Some(&vihl) = ip.first() else { return };
     if vihl >> 4 != 4 {
@@ -214,6 +218,7 @@ fn ipv6(ip: &[u8], out: &mut Headers) {
     transport(next, ip.get(at..).unwrap_or_default(), out);
 }
 
+#[inline]
 fn transport(protocol: u8, t: &[u8], out: &mut Headers) {
     match protocol {
         // TCP, UDP, SCTP, UDP-Lite: ports first.
