@@ -916,10 +916,8 @@ fn expect(dg: &SflowDatagram, s: &S, got: &Expect) -> (Expect, bool) {
     for r in records {
         match r {
             R::Raw { frame_length, .. } => e.frame_bytes = Some(*frame_length),
-            R::Switch([src_vlan, ..]) => {
-                if *src_vlan != 0 {
-                    switch_vlan = Some((*src_vlan & 0x0fff) as u16);
-                }
+            R::Switch([src_vlan, ..]) if *src_vlan != 0 => {
+                switch_vlan = Some((*src_vlan & 0x0fff) as u16);
             }
             R::Router {
                 next_hop,
@@ -943,7 +941,7 @@ fn expect(dg: &SflowDatagram, s: &S, got: &Expect) -> (Expect, bool) {
                 e.dst_as = Some(
                     path.iter()
                         .filter_map(|(_, asns)| asns.last().copied())
-                        .last()
+                        .next_back()
                         .unwrap_or(0),
                 );
                 if !router_hop && next_hop.is_some() {

@@ -114,15 +114,14 @@ impl Decoder {
             packets: 1,
             ..FlowRecord::default()
         };
-        // One record, reset from `base` for each sample and filled in place (a FlowRecord is a
-        // few hundred bytes: building it by value and moving it out cost more than the parse).
-        let mut rec = base;
         let mut samples = d.samples();
         for s in samples.by_ref() {
             match s {
                 Ok(Sample::Flow(f)) => {
                     state.source(&f, c);
-                    rec = base;
+                    // Filled in place (a FlowRecord is a few hundred bytes: building it by value
+                    // and moving it out cost more than parsing the sample).
+                    let mut rec = base;
                     match flow_record(&mut rec, &f, override_rate, c) {
                         Ok(()) => {
                             if rec.sampling_source == SamplingSource::Unknown {
@@ -185,7 +184,7 @@ impl State {
         match self.sources.get_mut(&key) {
             Some(prev) => {
                 let gap = now.sequence.wrapping_sub(prev.sequence);
-                if gap >= 1 && gap < 1 << 31 {
+                if (1..1 << 31).contains(&gap) {
                     c.samples_lost += u64::from(gap - 1);
                     c.agent_drops += u64::from(now.drops.wrapping_sub(prev.drops));
                     c.sample_pool += u64::from(now.pool.wrapping_sub(prev.pool));
@@ -415,7 +414,7 @@ fn counter_sample<S: RecordSink + ?Sized>(
                         delta64(k.out_octets, p.c.out_octets),
                     );
                     if let (true, Some(i), Some(o)) =
-                        (forward >= 1 && forward < 1 << 31, octets.0, octets.1)
+                        ((1..1 << 31).contains(&forward), octets.0, octets.1)
                     {
                         row.interval_ms =
                             u32::try_from(now.saturating_sub(p.at).max(0)).unwrap_or(u32::MAX);
