@@ -77,11 +77,8 @@ fn v4_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
 pub fn parse(protocol: u32, h: &[u8]) -> Headers {
     let mut out = Headers::default();
     match protocol {
-        proto::ETHERNET => {
-            if !common_case(h, &mut out) {
-                ethernet(h, &mut out)
-            }
-        }
+        // The common case fills `out` itself; the general reader runs when it declines.
+        proto::ETHERNET if !common_case(h, &mut out) => ethernet(h, &mut out),
         proto::IPV4 => ipv4(h, &mut out),
         proto::IPV6 => ipv6(h, &mut out),
         _ => {}
