@@ -372,6 +372,7 @@ fn count_np(parser: &mut NetflowParser, case: &Case, n: u64) -> u64 {
 /// Decode the sFlow datagram `n` times with sluice.
 #[inline(never)]
 fn count_sluice_sflow(decoder: &mut Decoder, data: &[u8], n: u64) -> u64 {
+    let from = exporter();
     let mut records = 0u64;
     for _ in 0..n {
         let mut sink = FnSink(|r: &FlowRecord| {
@@ -379,7 +380,7 @@ fn count_sluice_sflow(decoder: &mut Decoder, data: &[u8], n: u64) -> u64 {
             records += 1;
         });
         decoder
-            .decode(exporter(), black_box(data), NOW_MS, &mut sink)
+            .decode(from, black_box(data), NOW_MS, &mut sink)
             .unwrap();
     }
     records
