@@ -4,6 +4,12 @@
 //!
 //! Throughput is in elements = flow records. Run with `cargo bench --bench decode`.
 //!
+//! sFlow has a group of its own, `decode_8_samples/sflow`: one datagram of 8 flow samples
+//! (compact and expanded in turn), each a 128-byte raw header (Ethernet, 802.1Q, IPv4, TCP) and
+//! an extended switch record, as switches send them. Elements are samples. The same datagram
+//! goes through `flowparser-sflow` (stateless, so nothing to warm), so one run gives the ratio:
+//! `cargo bench --bench decode -- sflow`.
+//!
 //! Instructions per record: with `SLUICE_DECODE_COUNT=N` in the environment the binary skips
 //! criterion and decodes each case's datagram N times with sluice, then N times with
 //! `netflow_parser`, in two functions of their own, so that an instruction counter scoped to
@@ -20,7 +26,11 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use flowgen::encode::*;
 use flowgen::model::*;
+use flowparser_sflow::SflowParser;
 use netflow_parser::NetflowParser;
+
+#[path = "../tests/sflow_gen/mod.rs"]
+mod sflow_gen;
 
 const EXPORT_SECS: u32 = 1_767_225_600;
 const NOW_MS: i64 = EXPORT_SECS as i64 * 1000 + 500;
@@ -212,6 +222,100 @@ fn count_np_records(packets: &[netflow_parser::NetflowPacket]) -> usize {
         .sum()
 }
 
+/// Flow samples in the sFlow case's datagram.
+const SFLOW_SAMPLES: usize = 8;
+
+/// One sFlow datagram of [`SFLOW_SAMPLES`] flow samples, compact and expanded in turn, each a
+/// 128-byte raw header (Ethernet, 802.1Q, IPv4, TCP) and an extended switch record, with
+/// addresses and ports from the same traffic model as the NetFlow cases.
+fn sflow_datagram(flows: &[Flow]) -> Vec<u8> {
+    use sflow_gen::{Datagram, Rec, Sample};
+    let samples = flows
+        .iter()
+        .take(SFLOW_SAMPLES)
+        .enumerate()
+        .map(|(i, f)| {
+            let (src, dst) = match (f.src_addr, f.dst_addr) {
+                (s @ IpAddr::V4(_), d @ IpAddr::V4(_)) => (s, d),
+                _ => unreachable!("the model's flows are IPv4"),
+            };
+            let ip_len = f.bytes.clamp(40, 1500) as u16;
+            Sample::Flow {
+                expanded: i % 2 == 1,
+                sequence: 1000 + i as u32,
+                source_type: 0,
+                source_index: 3 + i as u32 % 2,
+                rate: 4096,
+                pool: 4096 * (1000 + i as u32),
+                drops: 0,
+                input: (0, 3 + i as u32 % 2),
+                output: (0, 10 + i as u32 % 4),
+                records: vec![
+                    Rec::Raw {
+                        protocol: 1,
+                        frame_length: u32::from(ip_len) + 22,
+                        stripped: 4,
+                        header: sflow_gen::tcp_frame(
+                            Some(100 + i as u16 % 3),
+                            src,
+                            dst,
+                            f.src_port,
+                            f.dst_port,
+                            ip_len,
+                            f.tcp_flags,
+                            128,
+                        ),
+                    },
+                    Rec::Switch([100 + i as u32 % 3, 0, 200, 0]),
+                ],
+            }
+        })
+        .collect();
+    Datagram {
+        agent: exporter(),
+        sub_agent: 0,
+        sequence: 1,
+        uptime_ms: 3_600_000,
+        samples,
+    }
+    .encode()
+}
+
+fn bench_sflow(g: &mut BenchmarkGroup<'_, WallTime>, data: &[u8]) {
+    let from = exporter();
+    let mut decoder = Decoder::new(DecoderSettings::default());
+    let mut warm: Vec<FlowRecord> = Vec::new();
+    let sum = decoder.decode(from, data, NOW_MS, &mut warm).unwrap();
+    assert_eq!(sum.records as usize, SFLOW_SAMPLES, "sflow: sluice setup");
+    assert_eq!(sum.error_count(), 0, "sflow: sluice setup");
+    assert!(warm.iter().all(|r| r.bytes > 0 && r.dst_port.is_some()));
+    g.bench_function("sluice/sflow", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            let mut sink = FnSink(|r: &FlowRecord| {
+                black_box(r);
+                n += 1;
+            });
+            decoder
+                .decode(from, black_box(data), NOW_MS, &mut sink)
+                .unwrap();
+            n
+        })
+    });
+
+    let parser = SflowParser::default();
+    let parsed = parser.parse_bytes(data);
+    assert!(parsed.error.is_none(), "sflow: flowparser-sflow");
+    assert_eq!(
+        parsed.datagrams[0].samples.len(),
+        SFLOW_SAMPLES,
+        "sflow: flowparser-sflow reads every sample"
+    );
+    g.bench_function("flowparser_sflow/sflow", |b| {
+        b.iter(|| parser.parse_bytes(black_box(data)))
+    });
+}
+
 fn decode(c: &mut Criterion) {
     let flows = flows();
     for case in [
@@ -227,6 +331,13 @@ fn decode(c: &mut Criterion) {
         bench_case(&mut g, &case);
         g.finish();
     }
+    let sflow = sflow_datagram(&flows);
+    let mut g = c.benchmark_group("decode_8_samples/sflow");
+    g.throughput(Throughput::Elements(SFLOW_SAMPLES as u64));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    bench_sflow(&mut g, &sflow);
+    g.finish();
 }
 
 /// Decode `case`'s datagram `n` times with sluice (the same set-up and sink as the criterion bench).
@@ -258,10 +369,48 @@ fn count_np(parser: &mut NetflowParser, case: &Case, n: u64) -> u64 {
     packets
 }
 
-/// The counting mode: every case, or only `SLUICE_DECODE_CASE` when set.
+/// Decode the sFlow datagram `n` times with sluice.
+#[inline(never)]
+fn count_sluice_sflow(decoder: &mut Decoder, data: &[u8], n: u64) -> u64 {
+    let from = exporter();
+    let mut records = 0u64;
+    for _ in 0..n {
+        let mut sink = FnSink(|r: &FlowRecord| {
+            black_box(r);
+            records += 1;
+        });
+        decoder
+            .decode(from, black_box(data), NOW_MS, &mut sink)
+            .unwrap();
+    }
+    records
+}
+
+/// Parse the sFlow datagram `n` times with `flowparser-sflow`.
+#[inline(never)]
+fn count_flowparser_sflow(parser: &SflowParser, data: &[u8], n: u64) -> u64 {
+    let mut samples = 0u64;
+    for _ in 0..n {
+        samples += black_box(parser.parse_bytes(black_box(data))).datagrams[0]
+            .samples
+            .len() as u64;
+    }
+    samples
+}
+
+/// The counting mode: every case, or only `SLUICE_DECODE_CASE` when set (`sflow` for sFlow).
 fn count(n: u64) {
     let only = std::env::var("SLUICE_DECODE_CASE").ok();
     let flows = flows();
+    if only.as_deref().is_none_or(|o| o == "sflow") {
+        let data = sflow_datagram(&flows);
+        let mut decoder = Decoder::new(DecoderSettings::default());
+        let samples = SFLOW_SAMPLES as u64;
+        assert_eq!(count_sluice_sflow(&mut decoder, &data, n), n * samples);
+        let parser = SflowParser::default();
+        assert_eq!(count_flowparser_sflow(&parser, &data, n), n * samples);
+        println!("sflow: {n} datagrams of {SFLOW_SAMPLES} samples each way");
+    }
     for case in [
         v5_case(&flows),
         v9_case(&flows),

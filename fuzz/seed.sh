@@ -3,9 +3,10 @@
 #
 #   fuzz/seed.sh [SHARED_DIR]     (default: ../shared beside the repo, or $SLUICE_SHARED_DIR)
 #
-# decode_v5 / decode_v9 / decode_ipfix get runs of consecutive datagrams from one capture in the
-# framing of fuzz/src/lib.rs ([control u8][len u16 BE][payload]); runs start at the first datagram
-# (so templates come first) and at regular steps through the file. capture_frame gets whole
+# decode_v5 / decode_v9 / decode_ipfix / decode_sflow get runs of consecutive datagrams from one
+# capture in the framing of fuzz/src/lib.rs ([control u8][len u16 BE][payload]); runs start at the
+# first datagram (so templates come first) and at regular steps through the file. sFlow datagrams
+# (a 32-bit version 5: 0,0,0,5) go to decode_sflow. capture_frame gets whole
 # Ethernet frames, prefixed by the selector byte of LINKTYPE_ETHERNET (1).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,10 +89,10 @@ def write(target, blob):
     with open(os.path.join(d, name), "wb") as f:
         f.write(blob)
 
-TARGET = {5: "decode_v5", 9: "decode_v9", 10: "decode_ipfix"}
+TARGET = {5: "decode_v5", 9: "decode_v9", 10: "decode_ipfix", "sflow": "decode_sflow"}
 RUN, STARTS = 4, 12
 counts = {}
-for sub in ("synthetic-a", os.path.join("vendor", "akvorado")):
+for sub in ("synthetic-a", os.path.join("vendor", "akvorado"), os.path.join("vendor", "akvorado-sflow")):
     folder = os.path.join(src, sub)
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".pcap"):
@@ -106,6 +107,8 @@ for sub in ("synthetic-a", os.path.join("vendor", "akvorado")):
         if not dgrams:
             continue
         version = struct.unpack(">H", dgrams[0][1][:2])[0]
+        if dgrams[0][1][:4] == b"\x00\x00\x00\x05":
+            version = "sflow"
         target = TARGET.get(version)
         if target is None:
             continue

@@ -9,13 +9,15 @@
 //! the exporter address (two IPv4, one IPv6, one IPv4 again on a different /8); the high six bits
 //! advance the clock by that many times 10 s, and a clock step of 0x3f also runs
 //! `Decoder::expire`. A `len` past the end takes what is left. The first two payload bytes are
-//! overwritten with the target's version, so every datagram reaches the version's decoder.
+//! overwritten with the target's version, so every datagram reaches the version's decoder; for
+//! sFlow ([`run_sflow`]) the first four, with the 32-bit version 5.
 //! `fuzz/seed.sh` writes real captures in this framing.
 
 use std::net::IpAddr;
 
 use collector::decoder::Summary;
-use collector::record::{flags, to_v6};
+use collector::record::{VERSION_SFLOW, flags, to_v6};
+use collector::wire::sflow;
 use collector::{Decoder, DecoderConfig, DecoderSettings, FlowRecord};
 
 /// Exporter addresses the control byte picks from.
@@ -71,6 +73,24 @@ pub fn chunks(mut data: &[u8]) -> Vec<Chunk<'_>> {
 /// Feed every chunk of `data`, with its first two bytes set to `version`, into one stateful
 /// decoder, checking the invariants after each datagram.
 pub fn run(version: u16, data: &[u8]) {
+    run_stamped(data, version, |buf| {
+        if buf.len() >= 2 {
+            buf[..2].copy_from_slice(&version.to_be_bytes());
+        }
+    });
+}
+
+/// Feed every chunk of `data`, with its first four bytes set to sFlow's version 5, into one
+/// stateful decoder, checking the invariants after each datagram. The exporter an sFlow
+/// datagram counts under is its agent address (the UDP source when the header is unreadable).
+pub fn run_sflow(data: &[u8]) {
+    run_stamped(data, VERSION_SFLOW, |buf| {
+        let n = buf.len().min(4);
+        buf[..n].copy_from_slice(&[0, 0, 0, 5][..n]);
+    });
+}
+
+fn run_stamped(data: &[u8], version: u16, stamp: impl Fn(&mut Vec<u8>)) {
     let settings = settings();
     let mut decoder = Decoder::new(settings.clone());
     let mut now = T0_MS;
@@ -84,14 +104,17 @@ pub fn run(version: u16, data: &[u8]) {
         }
         buf.clear();
         buf.extend_from_slice(chunk.payload);
-        if buf.len() >= 2 {
-            buf[..2].copy_from_slice(&version.to_be_bytes());
-        }
+        stamp(&mut buf);
         let from: IpAddr = EXPORTERS[chunk.exporter].parse().expect("valid address");
+        // sFlow state and stats are the agent's; everything else is the UDP source's.
+        let exporter = match sflow::Datagram::parse(&buf) {
+            Ok(d) if sflow::looks_like_sflow(&buf) => d.agent,
+            _ => from,
+        };
         let before = decoder
             .stats()
             .exporters
-            .get(&to_v6(from))
+            .get(&to_v6(exporter))
             .map_or(0, |s| s.datagrams);
         recs.clear();
         let res = decoder.decode(from, &buf, now, &mut recs);
@@ -100,9 +123,12 @@ pub fn run(version: u16, data: &[u8]) {
             Err(_) => assert!(recs.is_empty(), "records pushed for a rejected datagram"),
         }
         for r in &recs {
-            check_record(r, version, from, now);
+            check_record(r, version, exporter, now);
+            if version == VERSION_SFLOW {
+                assert_eq!(r.packets, 1, "an sFlow sample is one packet: {r:?}");
+            }
         }
-        let after = decoder.stats().exporters[&to_v6(from)].datagrams;
+        let after = decoder.stats().exporters[&to_v6(exporter)].datagrams;
         assert_eq!(after, before + 1, "every datagram is counted once");
         check_budgets(&decoder, &settings);
     }

@@ -124,8 +124,11 @@ impl Decoder {
             match s {
                 Ok(Sample::Flow(f)) => {
                     state.source(&f, c);
-                    match flow_record(&base, &f, override_rate, c) {
-                        Ok(rec) => {
+                    // Filled in place (a FlowRecord is a few hundred bytes: building it by value
+                    // and moving it out cost more than parsing the sample).
+                    let mut rec = base;
+                    match flow_record(&mut rec, &f, override_rate, c) {
+                        Ok(()) => {
                             state.sampled(&f, &rec);
                             if rec.sampling_source == SamplingSource::Unknown {
                                 c.sampling_unknown += 1;
@@ -221,6 +224,7 @@ impl State {
     }
 }
 
+#[inline]
 fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
     let v = match i {
         Interface::Index(v) => v,
@@ -237,7 +241,7 @@ fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
             rec.flags |= flags::MULTIPLE_INTERFACES;
             0
         }
-        Interface::Reserved(_) => 0,
+        Interface::Reserved { .. } => 0,
     };
     if output {
         rec.out_if = Some(v);
@@ -246,14 +250,13 @@ fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
     }
 }
 
-/// One flow sample's record.
+/// Fill `rec` (set to the datagram's base record) from one flow sample.
 fn flow_record(
-    base: &FlowRecord,
+    rec: &mut FlowRecord,
     f: &FlowSample<'_>,
     override_rate: Option<u32>,
     c: &mut Counters,
-) -> Result<FlowRecord, DecodeError> {
-    let mut rec = *base;
+) -> Result<(), DecodeError> {
     (rec.sampling_rate, rec.sampling_source) = match (override_rate, f.sampling_rate) {
         (Some(r), _) => (r, SamplingSource::Override),
         (None, 0) => (1, SamplingSource::Unknown),
@@ -269,8 +272,8 @@ fn flow_record(
     } else {
         f.source_id_type << 24 | (f.source_id_index & 0x00FF_FFFF)
     });
-    interface(&mut rec, f.input, false);
-    interface(&mut rec, f.output, true);
+    interface(rec, f.input, false);
+    interface(rec, f.output, true);
     let mut from_header = false;
     let mut l3_bytes: Option<u32> = None;
     let mut sampled_len: Option<u32> = None;
@@ -376,7 +379,7 @@ fn flow_record(
         (_, Some(n), None) => n,
         _ => 0,
     });
-    Ok(rec)
+    Ok(())
 }
 
 /// A counter of all ones is "unknown" (sFlow v5 §5, counters).

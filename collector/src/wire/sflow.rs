@@ -64,6 +64,23 @@ fn u32r(r: &mut Reader<'_>, what: &'static str) -> Result<u32, DecodeError> {
     r.u32().ok_or(DecodeError::Truncated(what))
 }
 
+/// Read `N` big-endian words with one length check (the fixed part of a structure), or `None`
+/// (consuming nothing) when fewer bytes remain.
+#[inline(always)]
+fn words<const N: usize>(r: &mut Reader<'_>) -> Option<[u32; N]> {
+    let (b, _) = r.take(4 * N)?.as_chunks::<4>();
+    let mut out = [0u32; N];
+    for (w, c) in out.iter_mut().zip(b) {
+        *w = u32::from_be_bytes(*c);
+    }
+    Some(out)
+}
+
+/// The error for a tag-and-length pair cut short: which of the two is missing.
+fn tag_len_error(r: &Reader<'_>, tag: &'static str, len: &'static str) -> DecodeError {
+    DecodeError::Truncated(if r.remaining() >= 4 { len } else { tag })
+}
+
 fn u64r(r: &mut Reader<'_>, what: &'static str) -> Result<u64, DecodeError> {
     let hi = u32r(r, what)?;
     let lo = u32r(r, what)?;
@@ -168,9 +185,11 @@ fn tag(t: u32) -> (u32, u32) {
     (t >> 12, t & 0xfff)
 }
 
+#[inline]
 fn next_sample<'a>(r: &mut Reader<'a>) -> Result<Sample<'a>, DecodeError> {
-    let (enterprise, format) = tag(u32r(r, "sFlow sample tag")?);
-    let len = u32r(r, "sFlow sample length")?;
+    let [t, len] =
+        words(r).ok_or_else(|| tag_len_error(r, "sFlow sample tag", "sFlow sample length"))?;
+    let (enterprise, format) = tag(t);
     let mut s = r.sub(len as usize).ok_or(DecodeError::Truncated(
         "sFlow sample longer than the datagram",
     ))?;
@@ -215,8 +234,14 @@ pub enum Interface {
     /// Format 2: the packet went out of several interfaces; the value is their number (0 when
     /// unknown).
     Multiple(u32),
-    /// Format 3 (reserved).
-    Reserved(u32),
+    /// Any other format: 3, reserved in both forms, or any larger number the expanded form's
+    /// 32-bit format word can carry. Kept whole, so the format is not lost.
+    Reserved {
+        /// The interface format.
+        format: u32,
+        /// The value.
+        value: u32,
+    },
 }
 
 impl Interface {
@@ -226,7 +251,7 @@ impl Interface {
             0 => Interface::Index(value),
             1 => Interface::Discarded(value),
             2 => Interface::Multiple(value),
-            _ => Interface::Reserved(value),
+            format => Interface::Reserved { format, value },
         }
     }
 
@@ -263,29 +288,34 @@ pub struct FlowSample<'a> {
 }
 
 impl<'a> FlowSample<'a> {
+    #[inline]
     fn parse(r: &mut Reader<'a>, expanded: bool) -> Result<Self, DecodeError> {
-        const W: &str = "sFlow flow sample";
-        let sequence = u32r(r, W)?;
-        let (source_id_type, source_id_index) = if expanded {
-            (u32r(r, W)?, u32r(r, W)?)
-        } else {
-            let s = u32r(r, W)?;
-            (s >> 24, s & 0x00FF_FFFF)
-        };
-        let sampling_rate = u32r(r, W)?;
-        let sample_pool = u32r(r, W)?;
-        let drops = u32r(r, W)?;
-        let (input, output) = if expanded {
-            let (f, v) = (u32r(r, W)?, u32r(r, W)?);
-            let (g, w) = (u32r(r, W)?, u32r(r, W)?);
-            (Interface::from_parts(f, v), Interface::from_parts(g, w))
-        } else {
-            (
-                Interface::compact(u32r(r, W)?),
-                Interface::compact(u32r(r, W)?),
-            )
-        };
-        let record_count = u32r(r, W)?;
+        const W: DecodeError = DecodeError::Truncated("sFlow flow sample");
+        // The fixed part, read with one length check: sequence, source id (1 or 2 words), rate,
+        // pool, drops, input and output (1 or 2 words each), record count.
+        let (sequence, (source_id_type, source_id_index), rate_pool_drops, (input, output)) =
+            if expanded {
+                let w: [u32; 10] = words(r).ok_or(W)?;
+                (
+                    w[0],
+                    (w[1], w[2]),
+                    [w[3], w[4], w[5]],
+                    (
+                        Interface::from_parts(w[6], w[7]),
+                        Interface::from_parts(w[8], w[9]),
+                    ),
+                )
+            } else {
+                let w: [u32; 7] = words(r).ok_or(W)?;
+                (
+                    w[0],
+                    (w[1] >> 24, w[1] & 0x00FF_FFFF),
+                    [w[2], w[3], w[4]],
+                    (Interface::compact(w[5]), Interface::compact(w[6])),
+                )
+            };
+        let [sampling_rate, sample_pool, drops] = rate_pool_drops;
+        let record_count = r.u32().ok_or(W)?;
         check_record_count(record_count, r)?;
         Ok(FlowSample {
             expanded,
@@ -394,8 +424,9 @@ impl<'a> Iterator for Records<'a> {
         }
         self.left -= 1;
         let res = (|| {
-            let (enterprise, format) = tag(u32r(&mut self.r, "sFlow record tag")?);
-            let len = u32r(&mut self.r, "sFlow record length")?;
+            let [t, len] = words(&mut self.r)
+                .ok_or_else(|| tag_len_error(&self.r, "sFlow record tag", "sFlow record length"))?;
+            let (enterprise, format) = tag(t);
             let data = self.r.take(len as usize).ok_or(DecodeError::Truncated(
                 "sFlow record longer than its sample",
             ))?;
@@ -427,13 +458,11 @@ pub struct RawHeader<'a> {
 
 impl<'a> RawHeader<'a> {
     /// Read the record's bytes.
+    #[inline]
     pub fn parse(data: &'a [u8]) -> Result<Self, DecodeError> {
-        const W: &str = "sFlow raw packet header";
         let mut r = Reader::new(data);
-        let protocol = u32r(&mut r, W)?;
-        let frame_length = u32r(&mut r, W)?;
-        let stripped = u32r(&mut r, W)?;
-        let len = u32r(&mut r, W)?;
+        let [protocol, frame_length, stripped, len] =
+            words(&mut r).ok_or(DecodeError::Truncated("sFlow raw packet header"))?;
         let header = opaque(
             &mut r,
             len as usize,
@@ -519,13 +548,13 @@ pub struct ExtendedSwitch {
 impl ExtendedSwitch {
     /// Read the record's bytes.
     pub fn parse(data: &[u8]) -> Result<Self, DecodeError> {
-        const W: &str = "sFlow extended switch";
-        let mut r = Reader::new(data);
+        let [src_vlan, src_priority, dst_vlan, dst_priority] =
+            words(&mut Reader::new(data)).ok_or(DecodeError::Truncated("sFlow extended switch"))?;
         Ok(ExtendedSwitch {
-            src_vlan: u32r(&mut r, W)?,
-            src_priority: u32r(&mut r, W)?,
-            dst_vlan: u32r(&mut r, W)?,
-            dst_priority: u32r(&mut r, W)?,
+            src_vlan,
+            src_priority,
+            dst_vlan,
+            dst_priority,
         })
     }
 }
@@ -936,6 +965,27 @@ mod tests {
         assert_eq!(Interface::compact(0x8000_0003), Interface::Multiple(3));
         assert_eq!(Interface::compact(0x4000_0101), Interface::Discarded(257));
         assert_eq!(Interface::from_parts(2, 0), Interface::Multiple(0));
+        assert_eq!(
+            Interface::compact(0xC000_0007),
+            Interface::Reserved {
+                format: 3,
+                value: 7
+            }
+        );
+    }
+
+    #[test]
+    fn keeps_an_expanded_interface_format_above_3() {
+        // The expanded flow sample's interface format is a whole word; a format the spec does
+        // not define is kept as sent (found by the differential test against flowparser-sflow,
+        // which reads it as sent; sluice used to report every such format as 3).
+        assert_eq!(
+            Interface::from_parts(0x100, 9),
+            Interface::Reserved {
+                format: 0x100,
+                value: 9
+            }
+        );
     }
 
     fn gateway(segments: &[(u32, &[u32])], communities: &[u32]) -> Vec<u8> {
