@@ -134,10 +134,6 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "sFlow sampling accuracy check: the same interfaces' in_octets counter deltas over those intervals.",
     ),
     (
-        "sluice_exporter_sflow_sampling_accuracy",
-        "sFlow sampled estimate over counters since the collector started (1.0 is exact with ingress sampling); rate() the two counters for a recent figure.",
-    ),
-    (
         "sluice_exporter_sflow_formats_skipped_total",
         "sFlow samples and records of formats sluice does not read, skipped by length; format is kind:enterprise:format.",
     ),
@@ -308,6 +304,10 @@ pub const GAUGES: &[(&str, &str)] = &[
     (
         "sluice_exporter_pending_sets",
         "Data sets currently held for this exporter while their template is missing.",
+    ),
+    (
+        "sluice_exporter_sflow_sampling_accuracy",
+        "sFlow sampled estimate over counters since the collector started (1.0 is exact with ingress sampling); rate() the two counters for a recent figure.",
     ),
     (
         "sluice_exporter_clock_skew_seconds",
