@@ -15,8 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, read_sums, sql, sums_from_tsv,
-    top_groups, wait_until,
+    ClickhouseCollector, Sums, read_sums, sql, stored_flows_and_windows, top_groups, wait_until,
 };
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
@@ -26,61 +25,6 @@ fn tmpdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-struct Collector {
-    run: SluiceRun,
-    port: u16,
-    metrics: u16,
-}
-
-impl Collector {
-    fn start(dir: &Path, url: &str, db: &str) -> Collector {
-        let port = free_udp_port();
-        let metrics = free_tcp_port();
-        let cfg = format!(
-            r#"
-[listen]
-listeners = [{{ address = "127.0.0.1:{port}", protocol = "netflow" }}]
-recv_buffer_bytes = 33554432
-allowed_exporters = ["127.0.0.0/8"]
-
-[aggregator]
-window_secs = 60
-top_n = 5000
-
-[output]
-sink = "clickhouse"
-raw_flows = true
-
-[clickhouse]
-url = "{url}"
-database = "{db}"
-batch_rows = 20000
-spool_dir = "{spool}"
-
-[metrics]
-enabled = true
-listen = "127.0.0.1:{metrics}"
-interval_ms = 100
-"#,
-            spool = dir.join("spool").display(),
-        );
-        Collector {
-            run: SluiceRun::start(dir, &cfg),
-            port,
-            metrics,
-        }
-    }
-
-    /// Records decoded so far, from the metrics endpoint.
-    fn records(&self) -> u64 {
-        metric_sum(self.metrics, "sluice_exporter_records_total")
-    }
-
-    fn stop(self) {
-        self.run.stop();
-    }
 }
 
 /// A loopback capture of the export, to be decoded by tshark (the reference decoder).
@@ -173,45 +117,6 @@ fn pmacctd(dir: &Path, pcap: &Path, port: u16, version: u8, sampling: Option<u32
         c.push_str(&format!("sampling_rate: {s}\n"));
     }
     common::pmacctd(dir, pcap, "nfprobe", &c);
-}
-
-/// Per-source (bytes, packets, records) from raw flows and from the src_addr windows (direct SQL).
-fn stored(url: &str, db: &str, scaled: bool) -> (Sums, Sums) {
-    let (b, p) = if scaled {
-        ("bytes_scaled", "packets_scaled")
-    } else {
-        ("bytes", "packets")
-    };
-    let flows = sums_from_tsv(&sql(
-        url,
-        db,
-        &format!(
-            "SELECT hex(src_addr), sum({b}), sum({p}), count() FROM flows GROUP BY src_addr FORMAT TSV"
-        ),
-    ));
-    let (wb, wp) = if scaled {
-        ("bytes", "packets")
-    } else {
-        ("bytes_unscaled", "packets_unscaled")
-    };
-    let windows = sums_from_tsv(&sql(
-        url,
-        db,
-        &format!(
-            "SELECT hex(addr_a), sum({wb}), sum({wp}), sum(flows) FROM window_top \
-             WHERE dimension = 'src_addr' AND is_other = 0 GROUP BY addr_a FORMAT TSV"
-        ),
-    ));
-    let other = sql(
-        url,
-        db,
-        "SELECT sum(bytes) FROM window_top WHERE dimension = 'src_addr' AND is_other = 1 FORMAT TSV",
-    );
-    assert!(
-        matches!(other.trim(), "" | "0"),
-        "every source is in the top N, so 'other' is empty: {other}"
-    );
-    (flows, windows)
 }
 
 /// `sluice report top-talkers --by src` as JSON: the sources in order with their bytes.
@@ -341,7 +246,7 @@ fn real_exporters_to_clickhouse_give_the_truth() {
     for case in cases {
         let dir = tmpdir(case.name);
         let db = format!("e2e_{}_{}", case.name, std::process::id());
-        let sluice = Collector::start(&dir, &url, &db);
+        let sluice = ClickhouseCollector::start(&dir, &url, &db, "netflow");
         let want = if case.exporter == "softflowd" {
             let cap = Capture::start(&dir, sluice.port);
             softflowd(&pcap, sluice.port, case.version);
@@ -435,7 +340,7 @@ fn real_exporters_to_clickhouse_give_the_truth() {
             case.name
         );
         assert_eq!(cols[5], "0", "{}: decode errors", case.name);
-        let (flows, windows) = stored(&url, &db, false);
+        let (flows, windows) = stored_flows_and_windows(&url, &db, false);
         let cmp = |s: &Sums| {
             if case.exporter == "softflowd" {
                 s.clone()
@@ -473,7 +378,7 @@ fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data()
     let dir = tmpdir("sampled");
     let (pcap, truth) = common::traffic(&dir);
     let db = format!("e2e_sampled_{}", std::process::id());
-    let sluice = Collector::start(&dir, &url, &db);
+    let sluice = ClickhouseCollector::start(&dir, &url, &db, "netflow");
     pmacctd(&dir, &pcap, sluice.port, 9, Some(10));
     let mut last = u64::MAX;
     wait_until("sluice to decode every exported record", || {
@@ -503,7 +408,7 @@ fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data()
         ("options_data", "10"),
         "{provenance}"
     );
-    let (flows, windows) = stored(&url, &db, true);
+    let (flows, windows) = stored_flows_and_windows(&url, &db, true);
     let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
     let (tb, tp) = total(&truth);
     let (fb, fp) = total(&flows);

@@ -12,9 +12,7 @@ use std::net::{IpAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{
-    SluiceRun, Sums, free_tcp_port, free_udp_port, metric_sum, sql, sums_from_tsv, wait_until,
-};
+use common::{ClickhouseCollector, Sums, sql, stored_flows_and_windows, wait_until};
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sluice-sflow-{}-{name}", std::process::id()));
@@ -23,66 +21,16 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-struct Collector {
-    run: SluiceRun,
-    port: u16,
-    metrics: u16,
-}
-
-impl Collector {
-    fn start(dir: &Path, url: &str, db: &str) -> Collector {
-        let port = free_udp_port();
-        let metrics = free_tcp_port();
-        let cfg = format!(
-            r#"
-[listen]
-listeners = [{{ address = "127.0.0.1:{port}", protocol = "sflow" }}]
-recv_buffer_bytes = 33554432
-allowed_exporters = ["127.0.0.0/8"]
-
-[aggregator]
-window_secs = 60
-top_n = 5000
-
-[output]
-sink = "clickhouse"
-raw_flows = true
-
-[clickhouse]
-url = "{url}"
-database = "{db}"
-batch_rows = 20000
-spool_dir = "{spool}"
-
-[metrics]
-enabled = true
-listen = "127.0.0.1:{metrics}"
-interval_ms = 100
-"#,
-            spool = dir.join("spool").display(),
-        );
-        Collector {
-            run: SluiceRun::start(dir, &cfg),
-            port,
-            metrics,
-        }
-    }
-
-    fn metric(&self, name: &str) -> u64 {
-        metric_sum(self.metrics, name)
-    }
-
-    /// Wait until the decoded record count stops moving.
-    fn settle(&self) {
-        let mut last = u64::MAX;
-        wait_until("sluice to decode every exported sample", || {
-            std::thread::sleep(Duration::from_millis(300));
-            let n = self.metric("sluice_exporter_records_total");
-            let done = n > 0 && n == last;
-            last = n;
-            done
-        });
-    }
+/// Wait until the decoded record count stops moving.
+fn settle(sluice: &ClickhouseCollector) {
+    let mut last = u64::MAX;
+    wait_until("sluice to decode every exported sample", || {
+        std::thread::sleep(Duration::from_millis(300));
+        let n = sluice.records();
+        let done = n > 0 && n == last;
+        last = n;
+        done
+    });
 }
 
 fn sfprobe(dir: &Path, pcap: &Path, port: u16, rate: u32) {
@@ -92,37 +40,6 @@ fn sfprobe(dir: &Path, pcap: &Path, port: u16, rate: u32) {
         "sfprobe",
         &format!("sfprobe_receiver: 127.0.0.1:{port}\nsampling_rate: {rate}\n"),
     );
-}
-
-/// Per-source (bytes, packets, records) of the stored flows, unscaled or scaled, and of the
-/// `src_addr` windows.
-fn stored(url: &str, db: &str, scaled: bool) -> (Sums, Sums) {
-    let (b, p) = if scaled {
-        ("bytes_scaled", "packets_scaled")
-    } else {
-        ("bytes", "packets")
-    };
-    let flows = sums_from_tsv(&sql(
-        url,
-        db,
-        &format!(
-            "SELECT hex(src_addr), sum({b}), sum({p}), count() FROM flows GROUP BY src_addr FORMAT TSV"
-        ),
-    ));
-    let (wb, wp) = if scaled {
-        ("bytes", "packets")
-    } else {
-        ("bytes_unscaled", "packets_unscaled")
-    };
-    let windows = sums_from_tsv(&sql(
-        url,
-        db,
-        &format!(
-            "SELECT hex(addr_a), sum({wb}), sum({wp}), sum(flows) FROM window_top \
-             WHERE dimension = 'src_addr' AND is_other = 0 GROUP BY addr_a FORMAT TSV"
-        ),
-    ));
-    (flows, windows)
 }
 
 fn bytes_packets(s: &Sums) -> HashMap<IpAddr, (u64, u64)> {
@@ -142,14 +59,14 @@ fn pmacctd_sfprobe_unsampled_gives_the_truth_per_source_in_clickhouse() {
     let dir = tmpdir("exact");
     let (pcap, truth) = common::traffic(&dir);
     let db = format!("e2e_sflow_exact_{}", std::process::id());
-    let sluice = Collector::start(&dir, &url, &db);
+    let sluice = ClickhouseCollector::start(&dir, &url, &db, "sflow");
     sfprobe(&dir, &pcap, sluice.port, 1);
-    sluice.settle();
+    settle(&sluice);
     let samples_lost = sluice.metric("sluice_exporter_sflow_samples_lost_total");
     let datagrams_lost = sluice.metric("sluice_exporter_sequence_lost_total");
     let kernel_drops = sluice.metric("sluice_kernel_drops_total");
     let errors = sluice.metric("sluice_exporter_decode_errors_total");
-    sluice.run.stop();
+    sluice.stop();
     assert_eq!(
         (samples_lost, datagrams_lost, kernel_drops, errors),
         (0, 0, 0, 0),
@@ -175,7 +92,7 @@ fn pmacctd_sfprobe_unsampled_gives_the_truth_per_source_in_clickhouse() {
         "{shape}"
     );
 
-    let (flows, windows) = stored(&url, &db, false);
+    let (flows, windows) = stored_flows_and_windows(&url, &db, false);
     assert_eq!(
         bytes_packets(&windows),
         bytes_packets(&flows),
@@ -237,10 +154,10 @@ fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
     let dir = tmpdir("sampled");
     let (pcap, truth) = common::traffic(&dir);
     let db = format!("e2e_sflow_sampled_{}", std::process::id());
-    let sluice = Collector::start(&dir, &url, &db);
+    let sluice = ClickhouseCollector::start(&dir, &url, &db, "sflow");
     sfprobe(&dir, &pcap, sluice.port, 10);
-    sluice.settle();
-    sluice.run.stop();
+    settle(&sluice);
+    sluice.stop();
     let provenance = sql(
         &url,
         &db,
@@ -248,7 +165,7 @@ fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
          GROUP BY sampling_source, sampling_rate FORMAT TSV",
     );
     assert_eq!(provenance.trim(), "record\t10", "{provenance}");
-    let (flows, windows) = stored(&url, &db, true);
+    let (flows, windows) = stored_flows_and_windows(&url, &db, true);
     let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
     let (tb, tp) = total(&truth);
     let (fb, fp) = total(&flows);
@@ -292,7 +209,7 @@ fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accurac
     }
     let dir = tmpdir("counters");
     let db = format!("e2e_sflow_counters_{}", std::process::id());
-    let sluice = Collector::start(&dir, &url, &db);
+    let sluice = ClickhouseCollector::start(&dir, &url, &db, "sflow");
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = ("127.0.0.1", sluice.port);
     // Three counter samples 20 s apart by the agent's clock; the 64-bit in-octets counter moves
@@ -331,7 +248,7 @@ fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accurac
         sluice.metric("sluice_exporter_sflow_accuracy_counter_octets_total"),
         10_000_000
     );
-    sluice.run.stop();
+    sluice.stop();
     let rows = sql(
         &url,
         &db,

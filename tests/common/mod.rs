@@ -481,3 +481,106 @@ pub fn sflow_flow_sample(seq: u32, rate: u32, frame_length: u32) -> (u32, Vec<u8
     s.extend_from_slice(&rec);
     (1, s)
 }
+
+/// `sluice run` with one loopback listener of `protocol` (`netflow`, `sflow`) writing raw flows
+/// and windows (every source in the top N) to ClickHouse database `db`, metrics every 100 ms.
+pub struct ClickhouseCollector {
+    pub run: SluiceRun,
+    pub port: u16,
+    pub metrics: u16,
+}
+
+impl ClickhouseCollector {
+    pub fn start(dir: &std::path::Path, url: &str, db: &str, protocol: &str) -> Self {
+        let port = free_udp_port();
+        let metrics = free_tcp_port();
+        let cfg = format!(
+            r#"
+[listen]
+listeners = [{{ address = "127.0.0.1:{port}", protocol = "{protocol}" }}]
+recv_buffer_bytes = 33554432
+allowed_exporters = ["127.0.0.0/8"]
+
+[aggregator]
+window_secs = 60
+top_n = 5000
+
+[output]
+sink = "clickhouse"
+raw_flows = true
+
+[clickhouse]
+url = "{url}"
+database = "{db}"
+batch_rows = 20000
+spool_dir = "{spool}"
+
+[metrics]
+enabled = true
+listen = "127.0.0.1:{metrics}"
+interval_ms = 100
+"#,
+            spool = dir.join("spool").display(),
+        );
+        ClickhouseCollector {
+            run: SluiceRun::start(dir, &cfg),
+            port,
+            metrics,
+        }
+    }
+
+    /// The sum of a metric's series, from the metrics endpoint.
+    pub fn metric(&self, name: &str) -> u64 {
+        metric_sum(self.metrics, name)
+    }
+
+    /// Records decoded so far.
+    pub fn records(&self) -> u64 {
+        self.metric("sluice_exporter_records_total")
+    }
+
+    pub fn stop(self) {
+        self.run.stop();
+    }
+}
+
+/// Per-source (bytes, packets, records) of the stored raw flows and of the `src_addr` windows
+/// (direct SQL), scaled by the sampling rate or as exported; every source is in the top N, so
+/// the windows' "other" row must be empty.
+pub fn stored_flows_and_windows(url: &str, db: &str, scaled: bool) -> (Sums, Sums) {
+    let (b, p) = if scaled {
+        ("bytes_scaled", "packets_scaled")
+    } else {
+        ("bytes", "packets")
+    };
+    let flows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(src_addr), sum({b}), sum({p}), count() FROM flows GROUP BY src_addr FORMAT TSV"
+        ),
+    ));
+    let (wb, wp) = if scaled {
+        ("bytes", "packets")
+    } else {
+        ("bytes_unscaled", "packets_unscaled")
+    };
+    let windows = sums_from_tsv(&sql(
+        url,
+        db,
+        &format!(
+            "SELECT hex(addr_a), sum({wb}), sum({wp}), sum(flows) FROM window_top \
+             WHERE dimension = 'src_addr' AND is_other = 0 GROUP BY addr_a FORMAT TSV"
+        ),
+    ));
+    let other = sql(
+        url,
+        db,
+        "SELECT sum(bytes) FROM window_top WHERE dimension = 'src_addr' AND is_other = 1 FORMAT TSV",
+    );
+    assert!(
+        matches!(other.trim(), "" | "0"),
+        "every source is in the top N, so 'other' is empty: {other}"
+    );
+    (flows, windows)
+}
