@@ -409,28 +409,6 @@ fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data()
         "{provenance}"
     );
     let (flows, windows) = stored_flows_and_windows(&url, &db, true);
-    let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
-    let (tb, tp) = total(&truth);
-    let (fb, fp) = total(&flows);
-    // 1-in-10 packet sampling of 20,000 packets keeps about 2,000: the packet estimate's relative
-    // standard error is about sqrt(0.9 / 2000) = 2.1%. Allow four of them.
-    let rel = |a: u64, b: u64| (a as f64 - b as f64).abs() / b as f64;
-    assert!(rel(fp, tp) < 0.085, "packets: scaled {fp} vs truth {tp}");
-    assert!(rel(fb, tb) < 0.085, "bytes: scaled {fb} vs truth {tb}");
-    assert_eq!(
-        total(&windows),
-        (fb, fp),
-        "windows hold the same scaled totals as the raw flows"
-    );
-    // The heaviest source (Zipf rank 1) is large enough to check on its own.
-    let (top, t) = truth.iter().max_by_key(|(_, v)| v.0).unwrap();
-    let f = flows[top];
-    let sigma = (0.9 / (t.1 as f64 / 10.0)).sqrt();
-    assert!(
-        rel(f.1, t.1) < 4.0 * sigma,
-        "top source {top}: packets {} vs {}",
-        f.1,
-        t.1
-    );
+    common::assert_one_in_ten_within_error(&truth, &flows, &windows);
     sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
 }

@@ -166,33 +166,11 @@ fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
     );
     assert_eq!(provenance.trim(), "record\t10", "{provenance}");
     let (flows, windows) = stored_flows_and_windows(&url, &db, true);
-    let total = |s: &Sums| s.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
-    let (tb, tp) = total(&truth);
-    let (fb, fp) = total(&flows);
-    // 1-in-10 sampling of 20,000 packets keeps about 2,000: the packet estimate's relative
-    // standard error is about sqrt(0.9 / 2000) = 2.1%, and the byte estimate's is close to it
-    // (packet sizes vary). Allow four of them.
-    let rel = |a: u64, b: u64| (a as f64 - b as f64).abs() / b as f64;
-    assert!(rel(fp, tp) < 0.085, "packets: scaled {fp} vs truth {tp}");
-    assert!(rel(fb, tb) < 0.085, "bytes: scaled {fb} vs truth {tb}");
-    assert_eq!(
-        total(&windows),
-        (fb, fp),
-        "windows hold the same scaled totals as the raw flows"
-    );
-    let (top, t) = truth.iter().max_by_key(|(_, v)| v.0).unwrap();
-    let f = flows[top];
-    let sigma = (0.9 / (t.1 as f64 / 10.0)).sqrt();
-    assert!(
-        rel(f.1, t.1) < 4.0 * sigma,
-        "top source {top}: packets {} vs {}",
-        f.1,
-        t.1
-    );
+    let (packets, bytes) = common::assert_one_in_ten_within_error(&truth, &flows, &windows);
     eprintln!(
-        "sfprobe rate 10: packets {fp} vs {tp} ({:+.2}%), bytes {fb} vs {tb} ({:+.2}%)",
-        (fp as f64 / tp as f64 - 1.0) * 100.0,
-        (fb as f64 / tb as f64 - 1.0) * 100.0
+        "sfprobe rate 10: scaled packets {:+.2}%, bytes {:+.2}% from the truth",
+        packets * 100.0,
+        bytes * 100.0
     );
     sql(&url, "default", &format!("DROP DATABASE IF EXISTS {db}"));
 }
@@ -264,56 +242,45 @@ fn sflow_counter_samples_become_interface_counter_rows_with_the_sampling_accurac
     );
     // The exporters report's column: 9,000,000 estimated over 10,000,000 counted. The range
     // ends a minute from now, so that rows written this second are in it.
-    let at = |ago_secs: i64| {
-        (chrono::Utc::now() + chrono::TimeDelta::seconds(60 - ago_secs))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    // Reports over the last hour, the range ending a minute from now so that rows written this
+    // second are in it: the row of the report `kind` that `pick` finds, with the whole output.
+    let report_row = |kind: &str, pick: &dyn Fn(&serde_json::Value) -> bool| {
+        let at = |ago_secs: i64| {
+            (chrono::Utc::now() + chrono::TimeDelta::seconds(60 - ago_secs))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["report", kind, "--format", "json"])
+            .args(["--from", &at(3600), "--to", &at(0)])
+            .args(["--clickhouse-url", &url, "--database", &db])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let row = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| pick(r))
+            .cloned()
+            .unwrap_or_else(|| panic!("{text}"));
+        (row, text)
     };
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["report", "exporters", "--format", "json"])
-        .args(["--from", &at(3600), "--to", &at(0)])
-        .args(["--clickhouse-url", &url, "--database", &db])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&report.stdout);
-    assert!(
-        report.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let row = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["exporter"] == "192.0.2.9")
-        .unwrap_or_else(|| panic!("{text}"));
+    // The exporters report's column: 9,000,000 estimated over 10,000,000 counted.
+    let (row, text) = report_row("exporters", &|r| r["exporter"] == "192.0.2.9");
     assert_eq!(row["sampling_accuracy_pct"], 90.0, "{text}");
     assert_eq!(row["udp_source"], "127.0.0.1", "{text}");
     assert_eq!(row["samples_lost"], 0, "{text}");
     assert_eq!(row["versions"], "105", "{text}");
     // The interfaces report's counter columns: 10,000,000 octets in over 40 s is 2 Mbit/s,
     // 0.02 % of 10 Gbit/s; 1,500 octets out is 300 bit/s.
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["report", "interfaces", "--format", "json"])
-        .args(["--from", &at(3600), "--to", &at(0)])
-        .args(["--clickhouse-url", &url, "--database", &db])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&report.stdout);
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let row = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["ifindex"] == 7)
-        .unwrap_or_else(|| panic!("{text}"));
+    let (row, text) = report_row("interfaces", &|r| r["ifindex"] == 7);
     assert_eq!(row["in_counters_bps"], 2_000_000.0, "{text}");
     assert_eq!(row["out_counters_bps"], 300.0, "{text}");
     assert_eq!(row["in_counters_util_pct"], 0.02, "{text}");
