@@ -552,4 +552,62 @@ mod tests {
         assert_eq!(delta32(5, u32::MAX), 5, "unknown counts as 0");
         assert_eq!(delta32(3, 0xFFFF_FFFE), 5, "wrapped");
     }
+
+    /// A datagram from agent 192.0.2.7 with one counter sample of ifIndex `index` holding a port
+    /// name record (1005).
+    fn port_name_datagram(seq: u32, index: u32, name: &[u8]) -> Vec<u8> {
+        let mut rec = (name.len() as u32).to_be_bytes().to_vec();
+        rec.extend_from_slice(name);
+        rec.resize(rec.len().next_multiple_of(4), 0);
+        let mut sample = Vec::new();
+        for v in [seq, index, 1, 1005, rec.len() as u32] {
+            sample.extend_from_slice(&v.to_be_bytes());
+        }
+        sample.extend_from_slice(&rec);
+        let mut d = Vec::new();
+        for v in [
+            5u32,
+            1,
+            u32::from_be_bytes([192, 0, 2, 7]),
+            0,
+            seq,
+            1000,
+            1,
+            2,
+        ] {
+            d.extend_from_slice(&v.to_be_bytes());
+        }
+        d.extend_from_slice(&(sample.len() as u32).to_be_bytes());
+        d.extend_from_slice(&sample);
+        d
+    }
+
+    #[test]
+    fn port_names_become_the_agents_interface_names() {
+        let mut dec = Decoder::new(crate::DecoderSettings::default());
+        let from: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut out: Vec<FlowRecord> = Vec::new();
+        dec.decode(from, &port_name_datagram(1, 3, b"xe-0/0/3"), 0, &mut out)
+            .unwrap();
+        let v1 = dec.interfaces_version();
+        // The same name again changes nothing; a new name does.
+        dec.decode(from, &port_name_datagram(2, 3, b"xe-0/0/3"), 0, &mut out)
+            .unwrap();
+        assert_eq!(dec.interfaces_version(), v1);
+        dec.decode(from, &port_name_datagram(3, 3, b"uplink"), 0, &mut out)
+            .unwrap();
+        assert!(dec.interfaces_version() > v1);
+        let scopes = dec.scopes();
+        let s = scopes
+            .iter()
+            .find(|s| s.version == VERSION_SFLOW)
+            .expect("the agent's scope");
+        assert_eq!(s.exporter, to_v6("192.0.2.7".parse().unwrap()), "the agent");
+        assert_eq!(s.interfaces.len(), 1);
+        assert_eq!(
+            (s.interfaces[0].index, s.interfaces[0].name.as_str()),
+            (3, "uplink")
+        );
+        assert!(out.is_empty());
+    }
 }
