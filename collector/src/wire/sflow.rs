@@ -42,20 +42,14 @@ fn address(r: &mut Reader<'_>) -> Result<Option<IpAddr>, DecodeError> {
         .ok_or(DecodeError::Truncated("sFlow address type"))?
     {
         0 => Ok(None),
-        1 => {
-            let b = r
-                .take(4)
-                .ok_or(DecodeError::Truncated("sFlow IPv4 address"))?;
-            Ok(Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))))
-        }
-        2 => {
-            let b = r
-                .take(16)
-                .ok_or(DecodeError::Truncated("sFlow IPv6 address"))?;
-            let mut a = [0u8; 16];
-            a.copy_from_slice(b);
-            Ok(Some(IpAddr::V6(Ipv6Addr::from(a))))
-        }
+        1 => r
+            .take(4)
+            .map(|b| Some(ip_bytes(b)))
+            .ok_or(DecodeError::Truncated("sFlow IPv4 address")),
+        2 => r
+            .take(16)
+            .map(|b| Some(ip_bytes(b)))
+            .ok_or(DecodeError::Truncated("sFlow IPv6 address")),
         _ => Err(DecodeError::BadLength("sFlow address type not 0, 1 or 2")),
     }
 }
@@ -74,6 +68,27 @@ fn words<const N: usize>(r: &mut Reader<'_>) -> Option<[u32; N]> {
         *w = u32::from_be_bytes(*c);
     }
     Some(out)
+}
+
+/// Check a count read from the wire against the bytes left, each item taking at least
+/// `min_size` bytes, before anything is read for it.
+#[inline]
+fn check_count(
+    n: u32,
+    min_size: u64,
+    r: &Reader<'_>,
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    if u64::from(n) * min_size > r.remaining() as u64 {
+        return Err(DecodeError::BadCount(what));
+    }
+    Ok(())
+}
+
+/// Big-endian 32-bit words of a byte run whose length is a multiple of 4.
+fn be_words(b: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    b.chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// The error for a tag-and-length pair cut short: which of the two is missing.
@@ -126,11 +141,13 @@ impl<'a> Datagram<'a> {
         let sequence = u32r(&mut r, "sFlow sequence")?;
         let uptime_ms = u32r(&mut r, "sFlow uptime")?;
         let sample_count = u32r(&mut r, "sFlow sample count")?;
-        if u64::from(sample_count) * 8 > r.remaining() as u64 {
-            return Err(DecodeError::BadCount(
-                "sFlow sample count larger than the datagram",
-            ));
-        }
+        // A sample is at least its tag and its length.
+        check_count(
+            sample_count,
+            8,
+            &r,
+            "sFlow sample count larger than the datagram",
+        )?;
         Ok(Datagram {
             agent,
             sub_agent,
@@ -316,7 +333,12 @@ impl<'a> FlowSample<'a> {
             };
         let [sampling_rate, sample_pool, drops] = rate_pool_drops;
         let record_count = r.u32().ok_or(W)?;
-        check_record_count(record_count, r)?;
+        check_count(
+            record_count,
+            8,
+            r,
+            "sFlow record count larger than the sample",
+        )?;
         Ok(FlowSample {
             expanded,
             sequence,
@@ -339,15 +361,6 @@ impl<'a> FlowSample<'a> {
             left: self.record_count,
         }
     }
-}
-
-fn check_record_count(n: u32, r: &Reader<'_>) -> Result<(), DecodeError> {
-    if u64::from(n) * 8 > r.remaining() as u64 {
-        return Err(DecodeError::BadCount(
-            "sFlow record count larger than the sample",
-        ));
-    }
-    Ok(())
 }
 
 /// A counter sample, compact (format 2) or expanded (format 4).
@@ -377,7 +390,12 @@ impl<'a> CounterSample<'a> {
             (s >> 24, s & 0x00FF_FFFF)
         };
         let record_count = u32r(r, W)?;
-        check_record_count(record_count, r)?;
+        check_count(
+            record_count,
+            8,
+            r,
+            "sFlow record count larger than the sample",
+        )?;
         Ok(CounterSample {
             expanded,
             sequence,
@@ -615,9 +633,7 @@ pub struct AsPathSegment<'a> {
 impl AsPathSegment<'_> {
     /// The AS numbers, in order.
     pub fn asns(&self) -> impl Iterator<Item = u32> + '_ {
-        self.asns
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        be_words(self.asns)
     }
 
     /// Number of AS numbers.
@@ -644,30 +660,28 @@ impl<'a> ExtendedGateway<'a> {
         let src_peer_as = u32r(&mut r, W)?;
         let segment_count = u32r(&mut r, W)?;
         // A segment is at least its type and its count.
-        if u64::from(segment_count) * 8 > r.remaining() as u64 {
-            return Err(DecodeError::BadCount(
-                "sFlow AS-path segment count larger than the record",
-            ));
-        }
+        check_count(
+            segment_count,
+            8,
+            &r,
+            "sFlow AS-path segment count larger than the record",
+        )?;
         let start = r.rest();
         for _ in 0..segment_count {
             let _kind = u32r(&mut r, W)?;
             let n = u32r(&mut r, W)?;
-            if u64::from(n) * 4 > r.remaining() as u64 {
-                return Err(DecodeError::BadCount(
-                    "sFlow AS-path length larger than the record",
-                ));
-            }
+            check_count(n, 4, &r, "sFlow AS-path length larger than the record")?;
             r.take(n as usize * 4)
                 .ok_or(DecodeError::Truncated("sFlow AS path"))?;
         }
         let segments = &start[..start.len() - r.remaining()];
         let community_count = u32r(&mut r, W)?;
-        if u64::from(community_count) * 4 > r.remaining() as u64 {
-            return Err(DecodeError::BadCount(
-                "sFlow community count larger than the record",
-            ));
-        }
+        check_count(
+            community_count,
+            4,
+            &r,
+            "sFlow community count larger than the record",
+        )?;
         let communities = r
             .take(community_count as usize * 4)
             .ok_or(DecodeError::Truncated("sFlow communities"))?;
@@ -708,9 +722,7 @@ impl<'a> ExtendedGateway<'a> {
 
     /// The BGP communities.
     pub fn communities(&self) -> impl Iterator<Item = u32> + 'a {
-        self.communities
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        be_words(self.communities)
     }
 }
 
