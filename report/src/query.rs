@@ -808,7 +808,7 @@ async fn traffic(client: &Client, req: &ReportRequest) -> Result<Report, ReportE
     Ok(rep)
 }
 
-#[derive(Debug, Deserialize, clickhouse::Row)]
+#[derive(Debug, Default, Deserialize, clickhouse::Row)]
 struct IfRow {
     e: String,
     ifindex: u32,
@@ -875,19 +875,19 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     .map(|c| ((c.e.clone(), c.ifindex), c))
     .collect();
     // Interfaces with counters and no flows get a row of their own (flow columns empty).
-    let mut rows: Vec<Option<IfRow>> = rows.into_iter().map(Some).collect();
-    let with_flows: std::collections::BTreeSet<(String, u32)> = rows
-        .iter()
-        .flatten()
-        .map(|r| (r.e.clone(), r.ifindex))
-        .collect();
-    let counters_only: Vec<(String, u32)> = counters
-        .keys()
-        .filter(|k| !with_flows.contains(*k))
-        .cloned()
-        .collect();
-    rows.extend(counters_only.iter().map(|_| None));
-    let mut counters_only = counters_only.into_iter();
+    let with_flows: std::collections::BTreeSet<(String, u32)> =
+        rows.iter().map(|r| (r.e.clone(), r.ifindex)).collect();
+    let mut rows = rows;
+    rows.extend(
+        counters
+            .keys()
+            .filter(|k| !with_flows.contains(*k))
+            .map(|(e, ifindex)| IfRow {
+                e: e.clone(),
+                ifindex: *ifindex,
+                ..IfRow::default()
+            }),
+    );
     let bf = f64::from(bucket);
     let bps = |b: u64| b as f64 * 8.0 / bf;
     let avg = |total: u64| total as f64 * 8.0 / (nb.max(1) as f64 * bf);
@@ -924,21 +924,6 @@ async fn interfaces(client: &Client, req: &ReportRequest) -> Result<Report, Repo
     let out_rows = rows
         .into_iter()
         .map(|r| {
-            let r = r.unwrap_or_else(|| {
-                let (e, ifindex) = counters_only.next().expect("one key per counters-only row");
-                IfRow {
-                    e,
-                    ifindex,
-                    in_total: 0,
-                    out_total: 0,
-                    in_max: 0,
-                    out_max: 0,
-                    in_p95: 0,
-                    out_p95: 0,
-                    name: String::new(),
-                    speed: 0,
-                }
-            });
             let c = counters.remove(&(r.e.clone(), r.ifindex));
             let flows = with_flows.contains(&(r.e.clone(), r.ifindex));
             let speed = if r.speed > 0 {
