@@ -614,7 +614,7 @@ struct Decoded {
     out: Out,
     /// `Err`, or a rejection counted in the summary.
     rejected_or_counted: bool,
-    /// Formats skipped (added to the exporter's `formats_skipped`).
+    /// Formats skipped (added to the exporter's `formats_skipped()`).
     skipped: Vec<SkippedFormat>,
 }
 
@@ -1704,7 +1704,7 @@ fn a_malformed_record_only_the_crate_reads_is_counted_by_sluice() {
         .unwrap();
     assert_eq!(s.records, 1);
     let st = &d.stats().exporters[&to_v6("192.0.2.1".parse().unwrap())];
-    assert_eq!(st.formats_skipped, 1);
+    assert_eq!(st.formats_skipped(), 1);
     assert_eq!(
         st.skipped_formats,
         vec![(

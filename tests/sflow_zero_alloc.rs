@@ -302,7 +302,10 @@ fn hostile_counts_and_unknown_formats_allocate_nothing_and_are_counted() {
     assert_eq!(after.records - before.records, ROUNDS * 10);
 
     // Four skipped formats per round, each counted under its kind and format.
-    assert_eq!(after.formats_skipped - before.formats_skipped, 4 * ROUNDS);
+    assert_eq!(
+        after.formats_skipped() - before.formats_skipped(),
+        4 * ROUNDS
+    );
     let skipped_delta = |kind, enterprise, format| {
         let f = SkippedFormat {
             kind,

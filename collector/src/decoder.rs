@@ -185,11 +185,9 @@ pub struct ExporterStats {
     /// ...and the same interfaces' `in_octets` counter deltas over those intervals. Their ratio
     /// is the accuracy of the sampled estimate (1.0 exact, with ingress sampling).
     pub accuracy_counter_octets: u64,
-    /// sFlow: samples and records of formats sluice does not read, skipped by their length.
-    pub formats_skipped: u64,
-    /// The skipped formats by kind and format ([`SkippedFormat`]), at most
-    /// [`MAX_SKIPPED_FORMATS`] of them; the rest count under the last entry's kind
-    /// `SkippedFormat::OTHER`.
+    /// sFlow: samples and records of formats sluice does not read, skipped by their length, by
+    /// kind and format ([`SkippedFormat`]), at most [`MAX_SKIPPED_FORMATS`] of them; the rest
+    /// count under `SkippedFormat::OTHER`. [`ExporterStats::formats_skipped`] is their sum.
     pub skipped_formats: Vec<(SkippedFormat, u64)>,
     /// sFlow: the UDP source address of the last datagram (the exporter identity is the agent
     /// address inside the datagram).
@@ -242,6 +240,11 @@ impl SkippedFormat {
 }
 
 impl ExporterStats {
+    /// sFlow: samples and records skipped by their length, every format.
+    pub fn formats_skipped(&self) -> u64 {
+        self.skipped_formats.iter().map(|(_, n)| n).sum()
+    }
+
     /// Adds the counters of the same exporter seen by another decoder (another receive worker):
     /// counts add up, first and last seen widen, and the newest datagram's skew, version and
     /// sampling win.
@@ -266,7 +269,6 @@ impl ExporterStats {
         self.sample_pool += o.sample_pool;
         self.accuracy_sampled_octets += o.accuracy_sampled_octets;
         self.accuracy_counter_octets += o.accuracy_counter_octets;
-        self.formats_skipped += o.formats_skipped;
         for &(f, n) in &o.skipped_formats {
             SkippedFormat::add(&mut self.skipped_formats, f, n);
         }
@@ -323,7 +325,6 @@ impl ExporterStats {
         d.accuracy_counter_octets = d
             .accuracy_counter_octets
             .saturating_sub(earlier.accuracy_counter_octets);
-        d.formats_skipped = d.formats_skipped.saturating_sub(earlier.formats_skipped);
         for (f, n) in d.skipped_formats.iter_mut() {
             let before = earlier
                 .skipped_formats
@@ -677,7 +678,6 @@ impl Decoder {
         st.accuracy_sampled_octets += c.accuracy_sampled_octets;
         st.accuracy_counter_octets += c.accuracy_counter_octets;
         for &(f, n) in &c.skipped[..c.skipped_len] {
-            st.formats_skipped += n;
             SkippedFormat::add(&mut st.skipped_formats, f, n);
         }
         if c.udp_source.is_some() {
@@ -1649,27 +1649,51 @@ fn options_record(
     if let Some(index) = if_index
         && (!name.is_empty() || !descr.is_empty())
     {
-        let text = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .trim_end_matches('\0')
-                .to_string()
-        };
-        let info = InterfaceInfo {
+        learn_interface(
+            &mut scope.interfaces,
+            &mut scope.interfaces_version,
             index,
-            name: text(name),
-            description: text(descr),
-        };
-        if let Some(e) = scope.interfaces.iter_mut().find(|i| i.index == index) {
-            if *e != info {
-                *e = info;
-                scope.interfaces_version += 1;
-            }
-        } else if scope.interfaces.len() < MAX_INTERFACES {
-            scope.interfaces.push(info);
-            scope.interfaces_version += 1;
-        }
+            name,
+            descr,
+        );
     }
     Some(data.len() - r.remaining())
+}
+
+/// Keep an interface's name and description as the exporter sent them (IPFIX options data, sFlow
+/// port names), bumping `version` when they change; at most [`MAX_INTERFACES`] per scope. Nothing
+/// is allocated when they are what the scope already holds (exporters repeat them every few
+/// seconds).
+fn learn_interface(
+    interfaces: &mut Vec<InterfaceInfo>,
+    version: &mut u64,
+    index: u32,
+    name: &[u8],
+    descr: &[u8],
+) {
+    let (name, descr) = (
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(descr),
+    );
+    let (name, descr) = (name.trim_end_matches('\0'), descr.trim_end_matches('\0'));
+    let room = interfaces.len() < MAX_INTERFACES;
+    match interfaces.iter_mut().find(|i| i.index == index) {
+        Some(e) if e.name == name && e.description == descr => {}
+        Some(e) => {
+            e.name = name.to_string();
+            e.description = descr.to_string();
+            *version += 1;
+        }
+        None if room => {
+            interfaces.push(InterfaceInfo {
+                index,
+                name: name.to_string(),
+                description: descr.to_string(),
+            });
+            *version += 1;
+        }
+        None => {}
+    }
 }
 
 /// The rate (1 in N) given by sampling information elements, in order of preference.

@@ -16,7 +16,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::{Counters, Decoder, Map, SkippedFormat, Summary, scope_in};
-use crate::decoder::{InterfaceInfo, MAX_INTERFACES, RecordSink};
+use crate::decoder::{InterfaceInfo, RecordSink, learn_interface};
 use crate::error::DecodeError;
 use crate::record::{FlowRecord, InterfaceCounters, SamplingSource, VERSION_SFLOW, flags, to_v6};
 use crate::wire::packet;
@@ -40,6 +40,11 @@ struct Source {
     sequence: u32,
     drops: u32,
     pool: u32,
+    /// Octets estimated from this data source's flow samples since its interface's last counter
+    /// sample (frame length × sampling rate), and how many samples: the sampling accuracy
+    /// check's estimate, taken by the next counter sample of the interface.
+    sampled_octets: u64,
+    samples: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +52,6 @@ struct LastCounters {
     at: i64,
     uptime_ms: u32,
     sequence: u32,
-    /// Octets estimated from this interface's flow samples since this counter sample (frame
-    /// length × sampling rate), and how many samples.
-    sampled_octets: u64,
-    samples: u32,
     c: IfCounters,
 }
 
@@ -123,13 +124,15 @@ impl Decoder {
         for s in samples.by_ref() {
             match s {
                 Ok(Sample::Flow(f)) => {
-                    state.source(&f, c);
+                    let source = state.source(&f, c);
                     // Filled in place (a FlowRecord is a few hundred bytes: building it by value
                     // and moving it out cost more than parsing the sample).
                     let mut rec = base;
                     match flow_record(&mut rec, &f, override_rate, c) {
                         Ok(()) => {
-                            state.sampled(&f, &rec);
+                            if let Some(source) = source {
+                                source.sampled(&rec);
+                            }
                             if rec.sampling_source == SamplingSource::Unknown {
                                 c.sampling_unknown += 1;
                             }
@@ -177,50 +180,62 @@ impl Decoder {
     }
 }
 
-impl State {
-    /// Add a flow sample to the estimate of its data source's traffic, for the sampling
-    /// accuracy check against that interface's next counter sample (data sources of type 0,
-    /// an ifIndex, once a counter sample of it was seen).
-    fn sampled(&mut self, f: &FlowSample<'_>, rec: &FlowRecord) {
-        if f.source_id_type != 0 {
-            return;
-        }
-        if let Some(last) = self.interfaces.get_mut(&f.source_id_index) {
-            let octets = rec.frame_bytes.map_or(rec.bytes, u64::from);
-            last.sampled_octets = last
-                .sampled_octets
-                .saturating_add(octets.saturating_mul(u64::from(rec.sampling_rate)));
-            last.samples = last.samples.saturating_add(1);
-        }
+impl Source {
+    /// Add a flow sample to the estimate of this data source's traffic (its frame length, else
+    /// its L3 length, times its rate).
+    #[inline]
+    fn sampled(&mut self, rec: &FlowRecord) {
+        let octets = rec.frame_bytes.map_or(rec.bytes, u64::from);
+        self.sampled_octets = self
+            .sampled_octets
+            .saturating_add(octets.saturating_mul(u64::from(rec.sampling_rate)));
+        self.samples = self.samples.saturating_add(1);
     }
+}
 
-    /// Sequence, drops and pool of a flow sample's data source.
-    fn source(&mut self, f: &FlowSample<'_>, c: &mut Counters) {
+impl State {
+    /// Sequence, drops and pool of a flow sample's data source; the source's state, unless the
+    /// table is full.
+    fn source(&mut self, f: &FlowSample<'_>, c: &mut Counters) -> Option<&mut Source> {
         let key = (f.source_id_type, f.source_id_index);
-        let now = Source {
-            sequence: f.sequence,
-            drops: f.drops,
-            pool: f.sample_pool,
-        };
         let room = self.sources.len() < MAX_SOURCES;
-        match self.sources.get_mut(&key) {
-            Some(prev) => {
-                let gap = now.sequence.wrapping_sub(prev.sequence);
+        match self.sources.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let prev = e.into_mut();
+                let gap = f.sequence.wrapping_sub(prev.sequence);
                 if (1..1 << 31).contains(&gap) {
                     c.samples_lost += u64::from(gap - 1);
-                    c.agent_drops += u64::from(now.drops.wrapping_sub(prev.drops));
-                    c.sample_pool += u64::from(now.pool.wrapping_sub(prev.pool));
+                    c.agent_drops += u64::from(f.drops.wrapping_sub(prev.drops));
+                    c.sample_pool += u64::from(f.sample_pool.wrapping_sub(prev.pool));
                 } else if gap != 0 {
                     // Backwards: the agent restarted or the datagrams were reordered.
                     c.sequence_resets += 1;
                 }
-                *prev = now;
+                prev.sequence = f.sequence;
+                prev.drops = f.drops;
+                prev.pool = f.sample_pool;
+                Some(prev)
             }
-            None if room => {
-                self.sources.insert(key, now);
-            }
-            None => {}
+            std::collections::hash_map::Entry::Vacant(e) if room => Some(e.insert(Source {
+                sequence: f.sequence,
+                drops: f.drops,
+                pool: f.sample_pool,
+                sampled_octets: 0,
+                samples: 0,
+            })),
+            std::collections::hash_map::Entry::Vacant(_) => None,
         }
+    }
+
+    /// Take the sampling accuracy check's estimate of an interface (its data source of type 0)
+    /// since its last counter sample, and start the next interval.
+    fn take_sampled(&mut self, ifindex: u32) -> (u64, u32) {
+        self.sources.get_mut(&(0, ifindex)).map_or((0, 0), |s| {
+            (
+                std::mem::take(&mut s.sampled_octets),
+                std::mem::take(&mut s.samples),
+            )
+        })
     }
 }
 
@@ -436,6 +451,8 @@ fn counter_sample<S: RecordSink + ?Sized>(
                     out_octets_total: k.out_octets,
                     ..InterfaceCounters::default()
                 };
+                // Whatever the interval, the estimate restarts with this sample.
+                let (sampled_octets, samples) = state.take_sampled(k.index);
                 let prev = state.interfaces.get(&k.index).copied();
                 if let Some(p) = prev {
                     let forward = cs.sequence.wrapping_sub(p.sequence);
@@ -466,10 +483,10 @@ fn counter_sample<S: RecordSink + ?Sized>(
                         row.out_errors = delta32(k.out_errors, p.c.out_errors);
                         row.in_discards = delta32(k.in_discards, p.c.in_discards);
                         row.out_discards = delta32(k.out_discards, p.c.out_discards);
-                        row.sampled_octets = p.sampled_octets;
-                        row.flow_samples = p.samples;
-                        if p.samples > 0 {
-                            c.accuracy_sampled_octets += p.sampled_octets;
+                        row.sampled_octets = sampled_octets;
+                        row.flow_samples = samples;
+                        if samples > 0 {
+                            c.accuracy_sampled_octets += sampled_octets;
                             c.accuracy_counter_octets += i;
                         }
                     }
@@ -477,8 +494,6 @@ fn counter_sample<S: RecordSink + ?Sized>(
                 let last = LastCounters {
                     at: now,
                     uptime_ms,
-                    sampled_octets: 0,
-                    samples: 0,
                     sequence: cs.sequence,
                     c: k,
                 };
@@ -489,25 +504,13 @@ fn counter_sample<S: RecordSink + ?Sized>(
             }
             (0, 1005) => {
                 let name = port_name(r.data)?;
-                let index = cs.source_id_index;
-                let name = String::from_utf8_lossy(name);
-                let room = interfaces.len() < MAX_INTERFACES;
-                match interfaces.iter_mut().find(|i| i.index == index) {
-                    Some(i) if i.name == name => {}
-                    Some(i) => {
-                        i.name = name.into_owned();
-                        *interfaces_version += 1;
-                    }
-                    None if room => {
-                        interfaces.push(InterfaceInfo {
-                            index,
-                            name: name.into_owned(),
-                            description: String::new(),
-                        });
-                        *interfaces_version += 1;
-                    }
-                    None => {}
-                }
+                learn_interface(
+                    interfaces,
+                    interfaces_version,
+                    cs.source_id_index,
+                    name,
+                    b"",
+                );
             }
             // Ethernet counters are read (so a malformed one is an error) but not stored.
             (0, 2) => {
