@@ -1171,11 +1171,20 @@ fn scope_in<'a>(
 /// Account for bytes after the last complete set: all zero is padding; otherwise `err` when the
 /// tail is at least a set header long, else truncated.
 fn trailing(tail: &[u8], err: DecodeError, sum: &mut Summary) {
+    let err = if tail.len() < 4 {
+        DecodeError::Truncated("set header")
+    } else {
+        err
+    };
+    padding_or(tail, err, sum);
+}
+
+/// Account for bytes after the last structure of a datagram: all zero is padding, anything else
+/// is `err`.
+fn padding_or(tail: &[u8], err: DecodeError, sum: &mut Summary) {
     if tail.iter().all(|&b| b == 0) {
         let n = u32::try_from(tail.len()).unwrap_or(u32::MAX);
         sum.padding_bytes = sum.padding_bytes.saturating_add(n);
-    } else if tail.len() < 4 {
-        sum.err(DecodeError::Truncated("set header"));
     } else {
         sum.err(err);
     }

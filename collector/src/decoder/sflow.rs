@@ -15,7 +15,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::{Counters, Decoder, Map, SkippedFormat, Summary, scope_in};
+use super::{Counters, Decoder, Map, SkippedFormat, Summary, padding_or, scope_in};
 use crate::decoder::{InterfaceInfo, RecordSink, learn_interface};
 use crate::error::DecodeError;
 use crate::record::{FlowRecord, InterfaceCounters, SamplingSource, VERSION_SFLOW, flags, to_v6};
@@ -166,16 +166,11 @@ impl Decoder {
                 Err(e) => sum.err(e),
             }
         }
-        let tail = samples.rest();
-        if !tail.is_empty() && tail.iter().any(|&b| b != 0) {
-            sum.err(DecodeError::BadLength(
-                "bytes after the announced sFlow samples",
-            ));
-        } else {
-            sum.padding_bytes = sum
-                .padding_bytes
-                .saturating_add(u32::try_from(tail.len()).unwrap_or(u32::MAX));
-        }
+        padding_or(
+            samples.rest(),
+            DecodeError::BadLength("bytes after the announced sFlow samples"),
+            sum,
+        );
         (agent, Ok(()))
     }
 }
