@@ -287,14 +287,7 @@ fn real_exporters_to_clickhouse_give_the_truth() {
             });
         } else {
             // pmacct's record count is not in the truth: wait until the count stops moving.
-            let mut last = u64::MAX;
-            wait_until("sluice to decode every exported record", || {
-                std::thread::sleep(Duration::from_millis(300));
-                let n = sluice.records();
-                let done = n > 0 && n == last;
-                last = n;
-                done
-            });
+            sluice.settle();
         }
         let decoded = sluice.records();
         sluice.stop();
@@ -380,14 +373,7 @@ fn pmacct_sampled_one_in_ten_scales_within_statistical_error_from_options_data()
     let db = format!("e2e_sampled_{}", std::process::id());
     let sluice = ClickhouseCollector::start(&dir, &url, &db, "netflow");
     pmacctd(&dir, &pcap, sluice.port, 9, Some(10));
-    let mut last = u64::MAX;
-    wait_until("sluice to decode every exported record", || {
-        std::thread::sleep(Duration::from_millis(300));
-        let n = sluice.records();
-        let done = n > 0 && n == last;
-        last = n;
-        done
-    });
+    sluice.settle();
     sluice.stop();
     let provenance = sql(
         &url,

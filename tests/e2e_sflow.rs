@@ -21,18 +21,6 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// Wait until the decoded record count stops moving.
-fn settle(sluice: &ClickhouseCollector) {
-    let mut last = u64::MAX;
-    wait_until("sluice to decode every exported sample", || {
-        std::thread::sleep(Duration::from_millis(300));
-        let n = sluice.records();
-        let done = n > 0 && n == last;
-        last = n;
-        done
-    });
-}
-
 fn sfprobe(dir: &Path, pcap: &Path, port: u16, rate: u32) {
     common::pmacctd(
         dir,
@@ -61,7 +49,7 @@ fn pmacctd_sfprobe_unsampled_gives_the_truth_per_source_in_clickhouse() {
     let db = format!("e2e_sflow_exact_{}", std::process::id());
     let sluice = ClickhouseCollector::start(&dir, &url, &db, "sflow");
     sfprobe(&dir, &pcap, sluice.port, 1);
-    settle(&sluice);
+    sluice.settle();
     let samples_lost = sluice.metric("sluice_exporter_sflow_samples_lost_total");
     let datagrams_lost = sluice.metric("sluice_exporter_sequence_lost_total");
     let kernel_drops = sluice.metric("sluice_kernel_drops_total");
@@ -156,7 +144,7 @@ fn pmacctd_sfprobe_sampled_one_in_ten_scales_within_statistical_error() {
     let db = format!("e2e_sflow_sampled_{}", std::process::id());
     let sluice = ClickhouseCollector::start(&dir, &url, &db, "sflow");
     sfprobe(&dir, &pcap, sluice.port, 10);
-    settle(&sluice);
+    sluice.settle();
     sluice.stop();
     let provenance = sql(
         &url,

@@ -539,6 +539,18 @@ interval_ms = 100
         self.metric("sluice_exporter_records_total")
     }
 
+    /// Wait until the decoded record count is above 0 and stops moving (polled every 300 ms).
+    pub fn settle(&self) {
+        let mut last = u64::MAX;
+        wait_until("sluice to decode every exported record", || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let n = self.records();
+            let done = n > 0 && n == last;
+            last = n;
+            done
+        });
+    }
+
     pub fn stop(self) {
         self.run.stop();
     }
