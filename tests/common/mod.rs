@@ -373,11 +373,11 @@ pub fn pmacctd(dir: &std::path::Path, pcap: &std::path::Path, plugin: &str, plug
             .unwrap_or_default()
             .contains("finished reading PCAP capture file")
     });
-    // The core hands its last buffer to the plugin through a pipe after it logs the end of the
-    // file; a plugin interrupted before that buffer arrives loses those flows ("connection lost
-    // to 'default_nfprobe-nfprobe'" in pmacctd.log, seen on a loaded machine). Let the pipe
-    // drain first.
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    // The core hands its last buffers to the plugin before it logs the end of the file, but the
+    // plugin may still be working through them: a plugin interrupted before it has read them
+    // loses those packets (on a loaded CI machine the last 20 packets of the capture were lost
+    // after a fixed 1 s wait). Wait until the plugin's CPU time has stopped moving for 1 s.
+    wait_for_idle_children(core.id());
     // SIGINT to the plugin and the core flushes every flow (SIGTERM would lose them).
     Command::new("pkill")
         .args(["-INT", "-P", &core.id().to_string()])
@@ -394,6 +394,34 @@ pub fn pmacctd(dir: &std::path::Path, pcap: &std::path::Path, plugin: &str, plug
             .status()
             .unwrap()
             .success()
+    });
+}
+
+/// Wait until the children of `pid` have used no CPU time for a whole second (at least 1 s,
+/// polled every 100 ms; /proc/PID/stat counts in 10 ms ticks).
+fn wait_for_idle_children(pid: u32) {
+    let cpu = || -> u64 {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace()
+            .filter_map(|k| std::fs::read_to_string(format!("/proc/{k}/stat")).ok())
+            .map(|stat| {
+                // Fields after the parenthesised command name: utime and stime are 12th and 13th.
+                let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                    + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            })
+            .sum()
+    };
+    let mut last = cpu();
+    let mut still = 0;
+    wait_until("the pmacctd plugin to go idle", || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = cpu();
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        still >= 10
     });
 }
 
