@@ -37,6 +37,9 @@
 #                          in_if exporter src_country"; empty: no API timing)
 #   SLUICE_BENCH_OPTIMIZE  1 (default): OPTIMIZE ... FINAL the rollups after loading, so every run
 #                          sees merged parts as on a day-old server
+#   SLUICE_BENCH_LAYOUT=1  also time filtered queries with and without PREWHERE, on a copy of
+#                          flows_5m ordered by exporter first and (modern servers) on a copy with
+#                          skip indexes; the rows must be the same in every variant
 #   SLUICE                 the sluice binary (default: target/release/sluice, else target/debug,
 #                          built with `cargo build -p sluice` when missing)
 # The time measured is the whole `sluice report` process (start, query, render to /dev/null); the
@@ -278,6 +281,90 @@ for kind in $KINDS; do
   printf '\n'
 done
 
+# Layout experiments (SLUICE_BENCH_LAYOUT=1): does PREWHERE, another sort key or a skip index make
+# the filtered queries the reports and the console send any faster? Each query is the shape of
+# top_apps.sql / explore.sql over 24 h of flows_5m, timed (median of RUNS, seconds) as stored
+# (the server moves WHERE to PREWHERE itself: optimize_move_to_prewhere), with that move turned off,
+# with an explicit PREWHERE, on a copy of flows_5m ordered by (exporter, ts, ...), and on modern
+# servers on a copy with minmax, set and bloom_filter skip indexes. Every variant must return the
+# same rows as the stored table, or the script fails.
+layout() {
+  local to from modern variants q v name
+  to=$(( $(date +%s) / 300 * 300 ))
+  from=$((to - 86400))
+  modern=$(ch0 "SELECT toUInt32(splitByChar('.', version())[1]) >= 22")
+  echo
+  echo "# layout experiments, 24 h of flows_5m, median of $RUNS, seconds"
+  ch "DROP TABLE IF EXISTS bench_by_exporter" >/dev/null
+  ch "DROP TABLE IF EXISTS bench_indexed" >/dev/null
+  # The same table ordered by exporter first: the summing key is the same set of columns.
+  ch "SHOW CREATE TABLE flows_5m FORMAT TSVRaw" |
+    sed -e 's/CREATE TABLE [^ ]*flows_5m/CREATE TABLE bench_by_exporter/' \
+      -e 's/ORDER BY (ts, exporter, /ORDER BY (exporter, ts, /' >"$WORK/alt.sql"
+  grep -q 'ORDER BY (exporter, ts, ' "$WORK/alt.sql" || { echo "reports.sh: unexpected flows_5m DDL" >&2; cat "$WORK/alt.sql" >&2; exit 1; }
+  ch "$(cat "$WORK/alt.sql")" >/dev/null
+  ch "INSERT INTO bench_by_exporter SELECT * FROM flows_5m" >/dev/null
+  ch "OPTIMIZE TABLE bench_by_exporter FINAL" >/dev/null
+  variants="stored no_prewhere explicit by_exporter"
+  if [ "$modern" = 1 ]; then
+    ch "SHOW CREATE TABLE flows_5m FORMAT TSVRaw" |
+      sed -e 's/CREATE TABLE [^ ]*flows_5m/CREATE TABLE bench_indexed/' \
+        -e 's/^\(.*app_port`\? UInt16\)/\1,\n    INDEX i_exporter exporter TYPE set(16) GRANULARITY 1,\n    INDEX i_in_if in_if TYPE set(64) GRANULARITY 1,\n    INDEX i_src_as src_as TYPE minmax GRANULARITY 1,\n    INDEX i_app_port app_port TYPE bloom_filter(0.01) GRANULARITY 1/' >"$WORK/idx.sql"
+    grep -q 'INDEX i_app_port' "$WORK/idx.sql" || { echo "reports.sh: unexpected flows_5m DDL" >&2; cat "$WORK/idx.sql" >&2; exit 1; }
+    ch "$(cat "$WORK/idx.sql")" >/dev/null
+    ch "INSERT INTO bench_indexed SELECT * FROM flows_5m" >/dev/null
+    ch "OPTIMIZE TABLE bench_indexed FINAL" >/dev/null
+    variants="$variants indexed"
+  fi
+  # name | grouped column | filter
+  # The exporter filter as the reports write it (hex of the stored bytes, which no index can use)
+  # and as a plain comparison of the column.
+  local eq="IPv6StringToNum('::ffff:192.0.2.3')"
+  [ "$modern" = 1 ] && eq="toIPv6('::ffff:192.0.2.3')"
+  {
+    echo "none|app_port|1"
+    echo "exporter (hex)|app_port|hex(exporter) = '00000000000000000000FFFFC0000203'"
+    echo "exporter (=)|app_port|exporter = $eq"
+    echo "interface|app_port|(in_if = 7 OR out_if = 7)"
+    echo "src_as (common)|app_port|src_as = 64512"
+    echo "src_as (rare)|app_port|src_as = 66400"
+    echo "app_port 22|src_as|app_port = 22"
+  } >"$WORK/queries"
+  printf '%-16s' query
+  for v in $variants; do printf ' %11s' "$v"; done
+  printf '\n'
+  while IFS='|' read -r name col filter; do
+    printf '%-16s' "$name"
+    for v in $variants; do
+      local table=flows_5m where="ts >= toDateTime($from) AND ts < toDateTime($to) AND $filter" pre=
+      local settings=
+      case $v in
+        no_prewhere) settings="optimize_move_to_prewhere=0" ;;
+        explicit) [ "$filter" = 1 ] || { pre="PREWHERE $filter"; where="ts >= toDateTime($from) AND ts < toDateTime($to)"; } ;;
+        by_exporter) table=bench_by_exporter ;;
+        indexed) table=bench_indexed ;;
+      esac
+      q="SELECT $col, sum(scaled_bytes) AS s FROM $table $pre WHERE $where GROUP BY $col ORDER BY s DESC, $col LIMIT 10"
+      : >"$WORK/times"
+      for _ in $(seq "$RUNS"); do
+        t0=$(now_s)
+        curl -sS --fail-with-body "$URL/?database=$DB${settings:+&$settings}" --data-binary "$q" >"$WORK/rows.$v"
+        echo "$(now_s) - $t0" | bc >>"$WORK/times"
+      done
+      if ! cmp -s "$WORK/rows.$v" "$WORK/rows.stored"; then
+        echo "reports.sh: $name: $v returned other rows than the stored table" >&2
+        diff "$WORK/rows.stored" "$WORK/rows.$v" >&2 || true
+        exit 1
+      fi
+      printf ' %11.3f' "$(median <"$WORK/times")"
+    done
+    printf '\n'
+  done <"$WORK/queries"
+  ch "DROP TABLE IF EXISTS bench_by_exporter" >/dev/null
+  ch "DROP TABLE IF EXISTS bench_indexed" >/dev/null
+}
+[ "${SLUICE_BENCH_LAYOUT:-0}" = 1 ] && layout
+
 [ -n "$API_DIMS" ] || exit 0
 PORT=$((20000 + RANDOM % 20000))
 cat >"$WORK/web.toml" <<EOF
@@ -314,11 +401,16 @@ api_time() {
 }
 TO=$(date +%s)
 FROM=$((TO - 86400))
+FROM7=$((TO - 7 * 86400))
 echo
-printf '%-12s %10s  %-16s %10s  %-16s\n' "API, 24 h" "series (s)" "table" "top (s)" "table"
+printf '%-12s %10s  %-16s %10s  %-16s %10s  %-16s %10s  %-16s\n' "API" "series 24h" "table" \
+  "top 24h" "table" "series 7d" "table" "top 7d" "table"
 for d in $API_DIMS; do
   printf '%-12s ' "$d"
   api_time "/api/v1/series?dimension=$d&from=$FROM&to=$TO&step=300&limit=10"
   api_time "/api/v1/top?dimension=$d&from=$FROM&to=$TO&limit=10"
+  # 7 days at the console's default step for that range (3600 s: the hourly rollup).
+  api_time "/api/v1/series?dimension=$d&from=$FROM7&to=$TO&limit=10"
+  api_time "/api/v1/top?dimension=$d&from=$FROM7&to=$TO&limit=10"
   printf '\n'
 done
