@@ -37,6 +37,8 @@
 #                          in_if exporter src_country"; empty: no API timing)
 #   SLUICE_BENCH_OPTIMIZE  1 (default): OPTIMIZE ... FINAL the rollups after loading, so every run
 #                          sees merged parts as on a day-old server
+#   SLUICE_BENCH_FILTERED  filtered reports to time, one "KIND ARGS..." per line (default: four
+#                          with an exporter, an interface, an address prefix and an AS; empty: none)
 #   SLUICE_BENCH_LAYOUT=1  also time filtered queries with and without PREWHERE, on a copy of
 #                          flows_5m ordered by exporter first and (modern servers) on a copy with
 #                          skip indexes; the rows must be the same in every variant
@@ -280,6 +282,39 @@ for kind in $KINDS; do
   done
   printf '\n'
 done
+
+# Filtered reports: the same kinds with an exporter, an interface or a filter expression, over 24 h
+# and 7 d (one per line: KIND ARGS..., shell-quoted).
+FILTERED=${SLUICE_BENCH_FILTERED-"top-apps --exporter 192.0.2.3
+protocols --filter 'exporter = 192.0.2.0/30'
+traffic --exporter 192.0.2.3 --interface 7
+matrix --filter 'src_as = 64512'"}
+if [ -n "$FILTERED" ]; then
+  echo
+  printf '%-56s' filtered
+  for r in $RANGES; do printf ' %10s' "$r (s)"; done
+  printf '\n'
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    eval "set -- $line"
+    printf '%-56s' "$line"
+    for r in $RANGES; do
+      : >"$WORK/times"
+      for _ in $(seq "$RUNS"); do
+        t0=$(now_s)
+        if ! "$SLUICE" report "$@" --last "$r" --clickhouse-url "$URL" --database "$DB" \
+          >/dev/null 2>"$WORK/err"; then
+          echo "reports.sh: $line --last $r failed:" >&2
+          head -5 "$WORK/err" >&2
+          exit 1
+        fi
+        echo "$(now_s) - $t0" | bc >>"$WORK/times"
+      done
+      printf ' %10.2f' "$(median <"$WORK/times")"
+    done
+    printf '\n'
+  done <<<"$FILTERED"
+fi
 
 # Layout experiments (SLUICE_BENCH_LAYOUT=1): does PREWHERE, another sort key or a skip index make
 # the filtered queries the reports and the console send any faster? Each query is the shape of
