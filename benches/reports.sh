@@ -260,18 +260,19 @@ ch "SELECT concat(table, ': ', toString(sum(rows)), ' rows, ', toString(count())
 
 median() { sort -n | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-printf '%-12s' kind
-for r in $RANGES; do printf ' %10s' "$r (s)"; done
-printf '\n'
-for kind in $KINDS; do
-  printf '%-12s' "$kind"
+# One row: LABEL WIDTH ARGS...: the median time of `sluice report ARGS... --last R` per range
+# (999 when it fails, with its error on stderr).
+report_row() {
+  local label=$1 width=$2 r
+  shift 2
+  printf "%-${width}s" "$label"
   for r in $RANGES; do
     : >"$WORK/times"
     for _ in $(seq "$RUNS"); do
       t0=$(now_s)
-      if ! "$SLUICE" report "$kind" --last "$r" --clickhouse-url "$URL" --database "$DB" \
+      if ! "$SLUICE" report "$@" --last "$r" --clickhouse-url "$URL" --database "$DB" \
         >/dev/null 2>"$WORK/err"; then
-        echo "reports.sh: $kind --last $r failed:" >&2
+        echo "reports.sh: $label --last $r failed:" >&2
         head -5 "$WORK/err" >&2
         echo 999 >"$WORK/times"
         break
@@ -281,10 +282,17 @@ for kind in $KINDS; do
     printf ' %10.2f' "$(median <"$WORK/times")"
   done
   printf '\n'
+}
+
+printf '%-12s' kind
+for r in $RANGES; do printf ' %10s' "$r (s)"; done
+printf '\n'
+for kind in $KINDS; do
+  report_row "$kind" 12 "$kind"
 done
 
-# Filtered reports: the same kinds with an exporter, an interface or a filter expression, over 24 h
-# and 7 d (one per line: KIND ARGS..., shell-quoted).
+# Filtered reports: the same kinds with an exporter, an interface or a filter expression (one per
+# line: KIND ARGS..., shell-quoted).
 FILTERED=${SLUICE_BENCH_FILTERED-"top-apps --exporter 192.0.2.3
 protocols --filter 'exporter = 192.0.2.0/30'
 traffic --exporter 192.0.2.3 --interface 7
@@ -297,22 +305,7 @@ if [ -n "$FILTERED" ]; then
   while IFS= read -r line; do
     [ -n "$line" ] || continue
     eval "set -- $line"
-    printf '%-56s' "$line"
-    for r in $RANGES; do
-      : >"$WORK/times"
-      for _ in $(seq "$RUNS"); do
-        t0=$(now_s)
-        if ! "$SLUICE" report "$@" --last "$r" --clickhouse-url "$URL" --database "$DB" \
-          >/dev/null 2>"$WORK/err"; then
-          echo "reports.sh: $line --last $r failed:" >&2
-          head -5 "$WORK/err" >&2
-          exit 1
-        fi
-        echo "$(now_s) - $t0" | bc >>"$WORK/times"
-      done
-      printf ' %10.2f' "$(median <"$WORK/times")"
-    done
-    printf '\n'
+    report_row "$line" 56 "$@"
   done <<<"$FILTERED"
 fi
 
@@ -330,25 +323,22 @@ layout() {
   modern=$(ch0 "SELECT toUInt32(splitByChar('.', version())[1]) >= 22")
   echo
   echo "# layout experiments, 24 h of flows_5m, median of $RUNS, seconds"
-  ch "DROP TABLE IF EXISTS bench_by_exporter" >/dev/null
-  ch "DROP TABLE IF EXISTS bench_indexed" >/dev/null
+  # copy TABLE SED-SCRIPT CHECK: a copy of flows_5m whose DDL is SHOW CREATE's rewritten by
+  # SED-SCRIPT (which must leave CHECK in it), filled from flows_5m and merged.
+  copy() {
+    ch "DROP TABLE IF EXISTS $1" >/dev/null
+    ch "SHOW CREATE TABLE flows_5m FORMAT TSVRaw" |
+      sed -e "s/CREATE TABLE [^ ]*flows_5m/CREATE TABLE $1/" -e "$2" >"$WORK/$1.sql"
+    grep -q "$3" "$WORK/$1.sql" || { echo "reports.sh: unexpected flows_5m DDL" >&2; cat "$WORK/$1.sql" >&2; exit 1; }
+    ch "$(cat "$WORK/$1.sql")" >/dev/null
+    ch "INSERT INTO $1 SELECT * FROM flows_5m" >/dev/null
+    ch "OPTIMIZE TABLE $1 FINAL" >/dev/null
+  }
   # The same table ordered by exporter first: the summing key is the same set of columns.
-  ch "SHOW CREATE TABLE flows_5m FORMAT TSVRaw" |
-    sed -e 's/CREATE TABLE [^ ]*flows_5m/CREATE TABLE bench_by_exporter/' \
-      -e 's/ORDER BY (ts, exporter, /ORDER BY (exporter, ts, /' >"$WORK/alt.sql"
-  grep -q 'ORDER BY (exporter, ts, ' "$WORK/alt.sql" || { echo "reports.sh: unexpected flows_5m DDL" >&2; cat "$WORK/alt.sql" >&2; exit 1; }
-  ch "$(cat "$WORK/alt.sql")" >/dev/null
-  ch "INSERT INTO bench_by_exporter SELECT * FROM flows_5m" >/dev/null
-  ch "OPTIMIZE TABLE bench_by_exporter FINAL" >/dev/null
+  copy bench_by_exporter 's/ORDER BY (ts, exporter, /ORDER BY (exporter, ts, /' 'ORDER BY (exporter, ts, '
   variants="stored no_prewhere explicit by_exporter"
   if [ "$modern" = 1 ]; then
-    ch "SHOW CREATE TABLE flows_5m FORMAT TSVRaw" |
-      sed -e 's/CREATE TABLE [^ ]*flows_5m/CREATE TABLE bench_indexed/' \
-        -e 's/^\(.*app_port`\? UInt16\)/\1,\n    INDEX i_exporter exporter TYPE set(16) GRANULARITY 1,\n    INDEX i_in_if in_if TYPE set(64) GRANULARITY 1,\n    INDEX i_src_as src_as TYPE minmax GRANULARITY 1,\n    INDEX i_app_port app_port TYPE bloom_filter(0.01) GRANULARITY 1/' >"$WORK/idx.sql"
-    grep -q 'INDEX i_app_port' "$WORK/idx.sql" || { echo "reports.sh: unexpected flows_5m DDL" >&2; cat "$WORK/idx.sql" >&2; exit 1; }
-    ch "$(cat "$WORK/idx.sql")" >/dev/null
-    ch "INSERT INTO bench_indexed SELECT * FROM flows_5m" >/dev/null
-    ch "OPTIMIZE TABLE bench_indexed FINAL" >/dev/null
+    copy bench_indexed 's/^\(.*app_port`\? UInt16\)/\1,\n    INDEX i_exporter exporter TYPE set(16) GRANULARITY 1,\n    INDEX i_in_if in_if TYPE set(64) GRANULARITY 1,\n    INDEX i_src_as src_as TYPE minmax GRANULARITY 1,\n    INDEX i_app_port app_port TYPE bloom_filter(0.01) GRANULARITY 1/' 'INDEX i_app_port'
     variants="$variants indexed"
   fi
   # name | grouped column | filter
