@@ -9,7 +9,7 @@
 //! Tunnels (GRE, VXLAN, IP-in-IP) are not opened: the outer packet is the one the device
 //! forwarded, and the one its counters count.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// sFlow header protocols (sFlow v5 `header_protocol`) this module reads.
 pub mod proto {
@@ -69,7 +69,7 @@ fn v6_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
 #[inline]
 fn v4_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
     let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-    Some(std::net::Ipv4Addr::from(s).to_ipv6_mapped())
+    Some(Ipv4Addr::from(s).to_ipv6_mapped())
 }
 
 /// Read the header of sFlow header protocol `protocol`. Unknown protocols give an empty result.
@@ -77,8 +77,11 @@ fn v4_at(b: &[u8], at: usize) -> Option<Ipv6Addr> {
 pub fn parse(protocol: u32, h: &[u8]) -> Headers {
     let mut out = Headers::default();
     match protocol {
-        // The common case fills `out` itself; the general reader runs when it declines.
-        proto::ETHERNET if !common_case(h, &mut out) => ethernet(h, &mut out),
+        // The common case first; the general reader runs when it declines.
+        proto::ETHERNET => match common(h) {
+            Some(c) => return c.into(),
+            None => ethernet(h, &mut out),
+        },
         proto::IPV4 => ipv4(h, &mut out),
         proto::IPV6 => ipv6(h, &mut out),
         _ => {}
@@ -86,44 +89,83 @@ pub fn parse(protocol: u32, h: &[u8]) -> Headers {
     out
 }
 
-/// The common case in one pass, with one length check: Ethernet II with at most one 802.1Q tag,
-/// an IPv4 header of 20 bytes that is not a later fragment, then TCP or UDP, with the 20 bytes
-/// after the IP header all there. Gives exactly what the general path gives, or `false`
-/// (writing nothing) for the general path to read the header.
-#[inline]
-fn common_case(h: &[u8], out: &mut Headers) -> bool {
-    const IP: usize = 20;
-    let (at, vlan) = match h.get(12..18) {
-        Some(&[0x08, 0x00, ..]) => (14, None),
-        Some(&[0x81, 0x00, hi, lo, 0x08, 0x00]) => {
-            (18, Some(u16::from_be_bytes([hi, lo]) & 0x0fff))
+/// What [`common`] finds: the flow key of an Ethernet frame with at most one 802.1Q tag, IPv4
+/// with a 20-byte header that is not a later fragment, and TCP or UDP. Small and `Copy`, so the
+/// sFlow decoder's fast path writes it into the record without building a [`Headers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Common {
+    /// Bytes before the IP header: 14, or 18 with the tag.
+    pub l2_len: u32,
+    /// The 802.1Q tag's VLAN id.
+    pub vlan: Option<u16>,
+    /// IPv4 ToS.
+    pub tos: u8,
+    /// IPv4 total length.
+    pub ip_len: u16,
+    /// 6 (TCP) or 17 (UDP).
+    pub protocol: u8,
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Transport source port.
+    pub src_port: u16,
+    /// Transport destination port.
+    pub dst_port: u16,
+    /// TCP flags (with the NS bit as bit 8); `None` for UDP.
+    pub tcp_flags: Option<u16>,
+}
+
+impl From<Common> for Headers {
+    #[inline]
+    fn from(c: Common) -> Headers {
+        Headers {
+            l2_len: c.l2_len,
+            vlan: c.vlan,
+            ip_version: 4,
+            ip_len: Some(u32::from(c.ip_len)),
+            src: Some(c.src.to_ipv6_mapped()),
+            dst: Some(c.dst.to_ipv6_mapped()),
+            tos: Some(c.tos),
+            protocol: Some(c.protocol),
+            src_port: Some(c.src_port),
+            dst_port: Some(c.dst_port),
+            tcp_flags: c.tcp_flags,
+            ..Headers::default()
         }
-        _ => return false,
+    }
+}
+
+/// The common case of an Ethernet header ([`Common`]) in one pass, with one length check: the
+/// 20 bytes after the IP header must all be there. Gives exactly what the general path gives
+/// (through `Headers::from`), or `None` for the general path to read the header.
+#[inline]
+pub fn common(h: &[u8]) -> Option<Common> {
+    const IP: usize = 20;
+    let (at, vlan) = match *h.get(12..18)? {
+        [0x08, 0x00, ..] => (14, None),
+        [0x81, 0x00, hi, lo, 0x08, 0x00] => (18, Some(u16::from_be_bytes([hi, lo]) & 0x0fff)),
+        _ => return None,
     };
-    let Some(ip) = h.get(at..at + IP + 20) else {
-        return false;
-    };
-    let ip: &[u8; IP + 20] = ip.try_into().expect("sliced to the length");
+    let ip: &[u8; IP + 20] = h.get(at..at + IP + 20)?.try_into().ok()?;
     let be = |i: usize| u16::from_be_bytes([ip[i], ip[i + 1]]);
     let protocol = ip[9];
     if ip[0] != 0x45 || be(6) & 0x1fff != 0 || !matches!(protocol, 6 | 17) {
-        return false;
+        return None;
     }
-    let addr = |i: usize| std::net::Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
-    out.l2_len = at as u32;
-    out.vlan = vlan;
-    out.ip_version = 4;
-    out.tos = Some(ip[1]);
-    out.ip_len = Some(u32::from(be(2)));
-    out.protocol = Some(protocol);
-    out.src = Some(addr(12).to_ipv6_mapped());
-    out.dst = Some(addr(16).to_ipv6_mapped());
-    out.src_port = Some(be(IP));
-    out.dst_port = Some(be(IP + 2));
-    if protocol == 6 {
-        out.tcp_flags = Some(be(IP + 12) & 0x01ff);
-    }
-    true
+    let addr = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+    Some(Common {
+        l2_len: at as u32,
+        vlan,
+        tos: ip[1],
+        ip_len: be(2),
+        protocol,
+        src: addr(12),
+        dst: addr(16),
+        src_port: be(IP),
+        dst_port: be(IP + 2),
+        tcp_flags: (protocol == 6).then(|| be(IP + 12) & 0x01ff),
+    })
 }
 
 #[inline]
@@ -343,12 +385,9 @@ mod tests {
                     h.resize(n, 0);
                     let mut general = Headers::default();
                     ethernet(&h, &mut general);
-                    let mut fast = Headers::default();
-                    if common_case(&h, &mut fast) {
+                    if let Some(fast) = common(&h) {
                         taken += 1;
-                        assert_eq!(fast, general, "{tags:?}, {n} bytes");
-                    } else {
-                        assert_eq!(fast, Headers::default(), "nothing written");
+                        assert_eq!(Headers::from(fast), general, "{tags:?}, {n} bytes");
                     }
                     assert_eq!(parse(proto::ETHERNET, &h), general);
                 }
