@@ -540,6 +540,8 @@ pub struct Decoder {
     stats: Stats,
     fields_buf: Vec<FieldSpec>,
     bufs: Bufs,
+    /// sFlow: read every sample through the general walk (the equality test's reference).
+    sflow_general_only: bool,
 }
 
 impl Decoder {
@@ -553,7 +555,16 @@ impl Decoder {
             stats: Stats::default(),
             fields_buf: Vec::with_capacity(64),
             bufs: Bufs::new(),
+            sflow_general_only: false,
         }
+    }
+
+    /// Read every sFlow flow sample through the general record walk, never the one-pass reading
+    /// of the common shape. Both give the same records and counters; the test that shows it
+    /// (`tests/sflow_common_path.rs`) decodes the same datagrams both ways.
+    #[doc(hidden)]
+    pub fn sflow_general_only(&mut self) {
+        self.sflow_general_only = true;
     }
 
     /// The counters.

@@ -12,6 +12,11 @@
 //! length: the IP header's length in the raw packet header, else the sampled IPv4/IPv6 record's
 //! length, else the frame length minus the stripped bytes minus the link-layer headers found.
 //! Where the raw header and a sampled IP record both describe the packet, the header wins.
+//!
+//! The flow sample most switches send (a raw Ethernet/IPv4/TCP-or-UDP header and at most an
+//! extended switch record) is read in one pass (`Samples::next_common`) and written straight into
+//! the record; every other sample goes through the general record walk. Both give the same
+//! records and counters (`tests/sflow_common_path.rs` decodes the same datagrams both ways).
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -21,22 +26,33 @@ use crate::error::DecodeError;
 use crate::record::{FlowRecord, InterfaceCounters, SamplingSource, VERSION_SFLOW, flags, to_v6};
 use crate::wire::packet;
 use crate::wire::sflow::{
-    CounterSample, Datagram, ExtendedGateway, ExtendedRouter, ExtendedSwitch, FlowSample,
-    IfCounters, Interface, RawHeader, Sample, SampledIp, port_name,
+    CommonFlowSample, CounterSample, Datagram, ExtendedGateway, ExtendedRouter, ExtendedSwitch,
+    FlowSample, IfCounters, Interface, RawHeader, Sample, SampledIp, port_name,
 };
 
 /// Data sources and interfaces tracked per (agent, sub-agent); past that, no loss or delta state.
 const MAX_SOURCES: usize = 4096;
 
+/// Slots of the cache in front of the data-source table.
+const RECENT: usize = 16;
+
 /// What one scope remembers of an sFlow agent.
 #[derive(Debug, Default)]
 pub(super) struct State {
-    sources: Map<(u32, u32), Source>,
+    /// Each data source's place in `source_list` (sources are never removed).
+    sources: Map<(u32, u32), u32>,
+    source_list: Vec<Source>,
+    /// A direct-mapped cache in front of `sources`, by the source's index: a place in
+    /// `source_list`, good when the source there has the key looked for (so a stale or unset
+    /// slot is only a miss). A flow sample then costs a compare, not a hash lookup.
+    recent: [u32; RECENT],
     interfaces: Map<u32, LastCounters>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Source {
+    /// (source id type, source id index).
+    key: (u32, u32),
     sequence: u32,
     drops: u32,
     pool: u32,
@@ -120,26 +136,35 @@ impl Decoder {
             packets: 1,
             ..FlowRecord::default()
         };
+        let common = !self.sflow_general_only;
+        // One record for the whole datagram, filled in place for each sample (a FlowRecord is a
+        // few hundred bytes: building it by value and moving it out cost more than parsing the
+        // sample). The general walk starts each sample from `base`; the common path writes the
+        // same fields for every sample, so it starts from `base` only after the general walk.
+        let mut rec = base;
+        let mut rec_is_common = true;
         let mut samples = d.samples();
-        for s in samples.by_ref() {
+        loop {
+            // The common shape in one pass; anything else through the general walk.
+            if common && let Some(cf) = samples.next_common() {
+                let f = &cf.sample;
+                let source = state.source(f.source_id_type, f.source_id_index, f.counts(), c);
+                if !rec_is_common {
+                    rec = base;
+                    rec_is_common = true;
+                }
+                common_record(&mut rec, &base, &cf, override_rate);
+                emit(&rec, source, out, sum, c);
+                continue;
+            }
+            let Some(s) = samples.next() else { break };
             match s {
                 Ok(Sample::Flow(f)) => {
-                    let source = state.source(&f, c);
-                    // Filled in place (a FlowRecord is a few hundred bytes: building it by value
-                    // and moving it out cost more than parsing the sample).
-                    let mut rec = base;
+                    let source = state.source(f.source_id_type, f.source_id_index, f.counts(), c);
+                    rec = base;
+                    rec_is_common = false;
                     match flow_record(&mut rec, &f, override_rate, c) {
-                        Ok(()) => {
-                            if let Some(source) = source {
-                                source.sampled(&rec);
-                            }
-                            if rec.sampling_source == SamplingSource::Unknown {
-                                c.sampling_unknown += 1;
-                            }
-                            c.last_sampling = Some((rec.sampling_rate, rec.sampling_source));
-                            out.push(&rec);
-                            sum.records += 1;
-                        }
+                        Ok(()) => emit(&rec, source, out, sum, c),
                         Err(e) => sum.err(e),
                     }
                 }
@@ -175,6 +200,26 @@ impl Decoder {
     }
 }
 
+/// Hand a flow sample's record on, with what the data source and the datagram keep of it.
+#[inline]
+fn emit<S: RecordSink + ?Sized>(
+    rec: &FlowRecord,
+    source: Option<&mut Source>,
+    out: &mut S,
+    sum: &mut Summary,
+    c: &mut Counters,
+) {
+    if let Some(source) = source {
+        source.sampled(rec);
+    }
+    if rec.sampling_source == SamplingSource::Unknown {
+        c.sampling_unknown += 1;
+    }
+    c.last_sampling = Some((rec.sampling_rate, rec.sampling_source));
+    out.push(rec);
+    sum.records += 1;
+}
+
 impl Source {
     /// Add a flow sample to the estimate of this data source's traffic (its frame length, else
     /// its L3 length, times its rate).
@@ -189,48 +234,85 @@ impl Source {
 }
 
 impl State {
-    /// Sequence, drops and pool of a flow sample's data source; the source's state, unless the
-    /// table is full.
-    fn source(&mut self, f: &FlowSample<'_>, c: &mut Counters) -> Option<&mut Source> {
-        let key = (f.source_id_type, f.source_id_index);
-        let room = self.sources.len() < MAX_SOURCES;
-        match self.sources.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let prev = e.into_mut();
-                let gap = f.sequence.wrapping_sub(prev.sequence);
-                if (1..1 << 31).contains(&gap) {
-                    c.samples_lost += u64::from(gap - 1);
-                    c.agent_drops += u64::from(f.drops.wrapping_sub(prev.drops));
-                    c.sample_pool += u64::from(f.sample_pool.wrapping_sub(prev.pool));
-                } else if gap != 0 {
-                    // Backwards: the agent restarted or the datagrams were reordered.
-                    c.sequence_resets += 1;
-                }
-                prev.sequence = f.sequence;
-                prev.drops = f.drops;
-                prev.pool = f.sample_pool;
-                Some(prev)
-            }
-            std::collections::hash_map::Entry::Vacant(e) if room => Some(e.insert(Source {
-                sequence: f.sequence,
-                drops: f.drops,
-                pool: f.sample_pool,
-                sampled_octets: 0,
-                samples: 0,
-            })),
-            std::collections::hash_map::Entry::Vacant(_) => None,
+    /// Sequence, drops and pool (`counts`) of a flow sample's data source (type and index);
+    /// the source's state, unless the table is full.
+    #[inline(always)]
+    fn source(
+        &mut self,
+        source_id_type: u32,
+        source_id_index: u32,
+        [sequence, drops, pool]: [u32; 3],
+        c: &mut Counters,
+    ) -> Option<&mut Source> {
+        let key = (source_id_type, source_id_index);
+        let slot = (source_id_index ^ source_id_type) as usize % RECENT;
+        let cached = self.recent[slot] as usize;
+        let (at, new) = if self.source_list.get(cached).is_some_and(|s| s.key == key) {
+            (cached, false)
+        } else {
+            self.place(key, slot, [sequence, drops, pool])?
+        };
+        let prev = self.source_list.get_mut(at)?;
+        if new {
+            return Some(prev);
         }
+        let gap = sequence.wrapping_sub(prev.sequence);
+        if (1..1 << 31).contains(&gap) {
+            c.samples_lost += u64::from(gap - 1);
+            c.agent_drops += u64::from(drops.wrapping_sub(prev.drops));
+            c.sample_pool += u64::from(pool.wrapping_sub(prev.pool));
+        } else if gap != 0 {
+            // Backwards: the agent restarted or the datagrams were reordered.
+            c.sequence_resets += 1;
+        }
+        prev.sequence = sequence;
+        prev.drops = drops;
+        prev.pool = pool;
+        Some(prev)
+    }
+
+    /// The place of a data source the cache did not have, now cached in `slot`, and whether it
+    /// is new (added with `counts`); `None` when it is new and the table is full.
+    #[cold]
+    fn place(
+        &mut self,
+        key: (u32, u32),
+        slot: usize,
+        [sequence, drops, pool]: [u32; 3],
+    ) -> Option<(usize, bool)> {
+        let room = self.sources.len() < MAX_SOURCES;
+        let (at, new) = match self.sources.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => (*e.get() as usize, false),
+            std::collections::hash_map::Entry::Vacant(e) if room => {
+                let at = self.source_list.len();
+                e.insert(at as u32);
+                self.source_list.push(Source {
+                    key,
+                    sequence,
+                    drops,
+                    pool,
+                    sampled_octets: 0,
+                    samples: 0,
+                });
+                (at, true)
+            }
+            std::collections::hash_map::Entry::Vacant(_) => return None,
+        };
+        self.recent[slot] = at as u32;
+        Some((at, new))
     }
 
     /// Take the sampling accuracy check's estimate of an interface (its data source of type 0)
     /// since its last counter sample, and start the next interval.
     fn take_sampled(&mut self, ifindex: u32) -> (u64, u32) {
-        self.sources.get_mut(&(0, ifindex)).map_or((0, 0), |s| {
-            (
-                std::mem::take(&mut s.sampled_octets),
-                std::mem::take(&mut s.samples),
-            )
-        })
+        let at = self.sources.get(&(0, ifindex)).map(|&at| at as usize);
+        at.and_then(|at| self.source_list.get_mut(at))
+            .map_or((0, 0), |s| {
+                (
+                    std::mem::take(&mut s.sampled_octets),
+                    std::mem::take(&mut s.samples),
+                )
+            })
     }
 }
 
@@ -260,13 +342,10 @@ fn interface(rec: &mut FlowRecord, i: Interface, output: bool) {
     }
 }
 
-/// Fill `rec` (set to the datagram's base record) from one flow sample.
-fn flow_record(
-    rec: &mut FlowRecord,
-    f: &FlowSample<'_>,
-    override_rate: Option<u32>,
-    c: &mut Counters,
-) -> Result<(), DecodeError> {
+/// Fill `rec` (set to the datagram's base record) with what a flow sample's fixed part says:
+/// the rate and its source, the data source, the interfaces.
+#[inline(always)]
+fn sample_fields(rec: &mut FlowRecord, f: &FlowSample<'_>, override_rate: Option<u32>) {
     (rec.sampling_rate, rec.sampling_source) = match (override_rate, f.sampling_rate) {
         (Some(r), _) => (r, SamplingSource::Override),
         (None, 0) => (1, SamplingSource::Unknown),
@@ -284,6 +363,48 @@ fn flow_record(
     });
     interface(rec, f.input, false);
     interface(rec, f.output, true);
+}
+
+/// Fill `rec` from a flow sample of the common shape: what [`flow_record`] writes for the same
+/// sample from `base`, without walking its records again. `rec` is `base` or the record of the
+/// previous common sample: every field a common sample sets is written here, and the three that
+/// [`sample_fields`] sets only for some samples are set back to `base` first.
+#[inline(always)]
+fn common_record(
+    rec: &mut FlowRecord,
+    base: &FlowRecord,
+    cf: &CommonFlowSample<'_>,
+    override_rate: Option<u32>,
+) {
+    rec.flags = base.flags;
+    rec.forwarding_status = base.forwarding_status;
+    rec.discard_reason = base.discard_reason;
+    sample_fields(rec, &cf.sample, override_rate);
+    let p = &cf.packet;
+    rec.frame_bytes = Some(cf.frame_length);
+    rec.src_addr = Some(p.src.to_ipv6_mapped());
+    rec.dst_addr = Some(p.dst.to_ipv6_mapped());
+    rec.protocol = Some(p.protocol);
+    rec.tos = Some(p.tos);
+    rec.src_port = Some(p.src_port);
+    rec.dst_port = Some(p.dst_port);
+    rec.tcp_flags = p.tcp_flags;
+    // The switch's VLAN when it is one, else the header's tag (as in `flow_record`).
+    rec.vlan = match cf.switch {
+        Some(sw) if (1..=4094).contains(&sw.src_vlan) => Some(sw.src_vlan as u16),
+        _ => p.vlan,
+    };
+    rec.bytes = u64::from(p.ip_len);
+}
+
+/// Fill `rec` (set to the datagram's base record) from one flow sample.
+fn flow_record(
+    rec: &mut FlowRecord,
+    f: &FlowSample<'_>,
+    override_rate: Option<u32>,
+    c: &mut Counters,
+) -> Result<(), DecodeError> {
+    sample_fields(rec, f, override_rate);
     let mut from_header = false;
     let mut l3_bytes: Option<u32> = None;
     let mut sampled_len: Option<u32> = None;
