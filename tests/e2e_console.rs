@@ -303,10 +303,8 @@ impl Collector {
 
 impl Drop for Collector {
     fn drop(&mut self) {
-        if let Some(mut r) = self.run.take() {
-            let _ = r.child.kill();
-            let _ = r.child.wait();
-        }
+        // Dropping the run stops the collector.
+        drop(self.run.take());
         let _ = common::try_sql(
             &self.url,
             "default",

@@ -146,6 +146,16 @@ impl SluiceRun {
     }
 }
 
+impl Drop for SluiceRun {
+    /// A test that fails before `stop` leaves no collector running behind it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Decode every datagram of a capture (only `port` when given) with one decoder, in file order and
 /// with the capture time as the receive time, as `sluice decode` does. A datagram the decoder
 /// rejects as a whole fails the test.
