@@ -15,28 +15,14 @@ mod sflow_gen;
 use std::net::IpAddr;
 use std::path::Path;
 
-use collector::{
-    Decoder, DecoderSettings, ExporterStats, FlowRecord, InterfaceCounters, RecordSink, Summary,
-};
+use collector::{Decoder, DecoderSettings, ExporterStats, Summary};
 use proptest::prelude::*;
 use sflow_gen::{Datagram, Rec, Sample};
 
 const NOW_MS: i64 = 1_767_225_600_000;
 
-#[derive(Default, Debug, PartialEq)]
-struct Out {
-    flows: Vec<FlowRecord>,
-    counters: Vec<InterfaceCounters>,
-}
-
-impl RecordSink for Out {
-    fn push(&mut self, rec: &FlowRecord) {
-        self.flows.push(*rec);
-    }
-    fn counters(&mut self, c: &InterfaceCounters) {
-        self.counters.push(*c);
-    }
-}
+/// What the decoder gave.
+type Out = sflow_gen::Collected;
 
 /// Two decoders, one with the common path and one without, fed the same datagrams.
 struct Pair {

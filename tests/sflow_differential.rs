@@ -31,9 +31,7 @@ use collector::wire::sflow::{
     self as wire, EthCounters, ExtendedGateway, ExtendedRouter, ExtendedSwitch, IfCounters,
     Interface, RawHeader, SampledIp,
 };
-use collector::{
-    Decoder, DecoderSettings, FlowRecord, InterfaceCounters, RecordSink, SkippedFormat,
-};
+use collector::{Decoder, DecoderSettings, FlowRecord, SkippedFormat};
 use flowparser_sflow::{
     AddressType, CounterRecord, FlowRecord as CFlow, SflowDatagram, SflowParser, SflowSample,
 };
@@ -594,20 +592,8 @@ fn theirs(data: &[u8]) -> Result<(Dg, SflowDatagram), String> {
 // ---------------------------------------------------------------------------------------------
 // sluice's decoder output, and what the crate's reading implies it must be.
 
-#[derive(Default)]
-struct Out {
-    flows: Vec<FlowRecord>,
-    counters: Vec<InterfaceCounters>,
-}
-
-impl RecordSink for Out {
-    fn push(&mut self, rec: &FlowRecord) {
-        self.flows.push(*rec);
-    }
-    fn counters(&mut self, c: &InterfaceCounters) {
-        self.counters.push(*c);
-    }
-}
+/// What the decoder gave.
+type Out = sflow_gen::Collected;
 
 /// What `collector::decode` made of a datagram.
 struct Decoded {

@@ -6,6 +6,22 @@
 
 use std::net::IpAddr;
 
+/// A decoder sink that keeps every flow record and counter sample it is given, in order.
+#[derive(Default, Debug, PartialEq)]
+pub struct Collected {
+    pub flows: Vec<collector::FlowRecord>,
+    pub counters: Vec<collector::InterfaceCounters>,
+}
+
+impl collector::RecordSink for Collected {
+    fn push(&mut self, rec: &collector::FlowRecord) {
+        self.flows.push(*rec);
+    }
+    fn counters(&mut self, c: &collector::InterfaceCounters) {
+        self.counters.push(*c);
+    }
+}
+
 /// A flow or counter record, or any other record as raw bytes.
 #[derive(Clone, Debug)]
 pub enum Rec {
