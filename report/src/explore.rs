@@ -389,9 +389,8 @@ async fn ranked(
 /// The request with the server's address type ([`crate::library::addr_type`]) when it compares
 /// addresses (an address dimension, or an address in the filter) and does not know the type yet.
 async fn with_addr_type(client: &Client, req: &ExploreRequest) -> Option<ExploreRequest> {
-    let compares_addresses = req.filter.exporter_hex.is_some()
-        || req.dimension.ty() == FieldType::Addr
-        || req.filter_fields.iter().any(|f| f.ty() == FieldType::Addr);
+    let compares_addresses =
+        req.dimension.ty() == FieldType::Addr || req.filter.compares_addresses();
     if !compares_addresses || req.filter.addr.is_some() {
         return None;
     }

@@ -327,6 +327,16 @@ impl EnrichKey {
 }
 
 impl Filter {
+    /// Whether the filter compares an address (an exporter, or an address field in its
+    /// expression): only then does the server's address type ([`addr_type`]) matter.
+    pub fn compares_addresses(&self) -> bool {
+        self.exporter_hex.is_some()
+            || self
+                .expr
+                .as_ref()
+                .is_some_and(|e| e.fields().iter().any(|f| f.ty() == FieldType::Addr))
+    }
+
     /// `{filter}` (flows in or out of the interface), `{filter_in}` (flows into it: `in_if`) or
     /// `{filter_out}` (`out_if`), each with the expression's condition ANDed: its text and the
     /// values of its bind marks.

@@ -120,14 +120,8 @@ pub async fn run_report(
     generated_at: i64,
 ) -> Result<Report, ReportError> {
     req.validate()?;
-    let compares_addresses = req.exporter.is_some()
-        || req.filter.as_ref().is_some_and(|f| {
-            f.fields()
-                .iter()
-                .any(|f| f.ty() == crate::fields::FieldType::Addr)
-        });
     let asked;
-    let req = if compares_addresses && req.addr.is_none() {
+    let req = if req.addr.is_none() && filter(req).compares_addresses() {
         asked = ReportRequest {
             addr: crate::library::addr_type(client).await,
             ..req.clone()
