@@ -258,6 +258,16 @@ fn records(w: &mut W, records: &[Rec]) {
     }
 }
 
+/// A sample's data source: two words in the expanded form, type (8 bits) and index (24 bits) in
+/// one word in the compact form.
+fn data_source(w: &mut W, expanded: bool, source_type: u32, source_index: u32) {
+    if expanded {
+        w.u32(source_type).u32(source_index);
+    } else {
+        w.u32(source_type << 24 | (source_index & 0x00ff_ffff));
+    }
+}
+
 impl Sample {
     /// (enterprise, format, body).
     pub fn encode(&self) -> (u32, u32, Vec<u8>) {
@@ -276,11 +286,7 @@ impl Sample {
                 records: recs,
             } => {
                 w.u32(*sequence);
-                if *expanded {
-                    w.u32(*source_type).u32(*source_index);
-                } else {
-                    w.u32(source_type << 24 | (source_index & 0x00ff_ffff));
-                }
+                data_source(&mut w, *expanded, *source_type, *source_index);
                 w.u32(*rate).u32(*pool).u32(*drops);
                 if *expanded {
                     w.u32(input.0).u32(input.1).u32(output.0).u32(output.1);
@@ -299,11 +305,7 @@ impl Sample {
                 records: recs,
             } => {
                 w.u32(*sequence);
-                if *expanded {
-                    w.u32(*source_type).u32(*source_index);
-                } else {
-                    w.u32(source_type << 24 | (source_index & 0x00ff_ffff));
-                }
+                data_source(&mut w, *expanded, *source_type, *source_index);
                 records(&mut w, recs);
                 (0, if *expanded { 4 } else { 2 }, w.0)
             }
